@@ -1,0 +1,144 @@
+"""Where a user belongs in users_by_location, and what a batch of stream records implies.
+
+Pure functions on DynamoDB-JSON images (the wire form that stream records carry), so
+every attribute type passes through untouched. Shared by the replicate function, the
+reconcile tool and the tests. Stdlib only: this file is zipped with the handlers.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+# The sort key is "<city>#<email>": keying by city alone would let the next user in the
+# same city overwrite the previous one; with the email appended no two users collide, and
+# begins_with("<city>#") still answers "users in this city of this state".
+SEPARATOR = "#"
+PARTITION_KEY = "state"
+SORT_KEY = "city_email"
+DROPPED_ATTRIBUTES = frozenset({"zipcode"})
+
+
+class Unplaceable(ValueError):
+    """The image has no valid place in users_by_location (a poison record)."""
+
+
+@dataclass(frozen=True)
+class Put:
+    item: dict
+
+
+@dataclass(frozen=True)
+class Delete:
+    key: dict
+
+
+@dataclass
+class Fold:
+    """The final write for each target key a batch touches, plus what it could not place."""
+
+    writes: dict = field(default_factory=dict)  # (state, city_email) -> Put | Delete
+    poison: list = field(default_factory=list)  # (record, reason)
+    records: int = 0
+
+
+def _string(image: dict, name: str) -> str:
+    value = image.get(name)
+    if value is None:
+        raise Unplaceable(f"missing attribute {name!r}")
+    if set(value) != {"S"}:
+        raise Unplaceable(f"attribute {name!r} is {'/'.join(value)}, expected S (string)")
+    text = value["S"]
+    if not text.strip():
+        raise Unplaceable(f"attribute {name!r} is empty")
+    return text
+
+
+def target_key(image: dict) -> dict:
+    """The users_by_location key for a users image; raises Unplaceable if it has none."""
+    email = _string(image, "email")
+    state = _string(image, PARTITION_KEY)
+    city = _string(image, "city")
+    if SEPARATOR in city:
+        raise Unplaceable(f"attribute 'city' contains the key separator {SEPARATOR!r}")
+    return {PARTITION_KEY: {"S": state}, SORT_KEY: {"S": f"{city}{SEPARATOR}{email}"}}
+
+
+def project(image: dict) -> dict:
+    """The users_by_location item for a users image: every attribute but zipcode, plus the key."""
+    item = {name: value for name, value in image.items() if name not in DROPPED_ATTRIBUTES}
+    item.update(target_key(image))
+    return item
+
+
+def key_id(key: dict) -> tuple:
+    return (key[PARTITION_KEY]["S"], key[SORT_KEY]["S"])
+
+
+def fold(records: list, into: Fold | None = None) -> Fold:
+    """Fold stream records, in stream order, into the final write per target key.
+
+    Applying the result gives the same table as applying the records one by one: per key,
+    only the last operation survives either way. Applying it twice is the same as once.
+    A MODIFY that moves a user deletes the old key; an image that cannot be placed is
+    poison (its old key, if any, is still deleted, since the user no longer belongs there).
+    """
+    result = into or Fold()
+    for record in records:
+        result.records += 1
+        change = record.get("dynamodb", {})
+        old, new = change.get("OldImage"), change.get("NewImage")
+        old_key = None
+        if old:
+            try:
+                old_key = target_key(old)
+            except Unplaceable:
+                old_key = None  # it was quarantined when it arrived: nothing of it is in the target
+        new_item = None
+        if record.get("eventName") in ("INSERT", "MODIFY"):
+            if not new:
+                result.poison.append((record, "no NewImage: the stream must be NEW_AND_OLD_IMAGES"))
+            else:
+                try:
+                    new_item = project(new)
+                except Unplaceable as reason:
+                    result.poison.append((record, str(reason)))
+        elif record.get("eventName") != "REMOVE":
+            result.poison.append((record, f"unknown eventName {record.get('eventName')!r}"))
+        if old_key is not None:
+            result.writes[key_id(old_key)] = Delete(old_key)
+        if new_item is not None:
+            result.writes[key_id(new_item)] = Put(new_item)
+    return result
+
+
+def apply(table: dict, writes) -> dict:
+    """Apply writes to an in-memory table {key_id: item} (the model the fold is tested against)."""
+    for write in writes:
+        if isinstance(write, Put):
+            table[key_id(write.item)] = write.item
+        else:
+            table.pop(key_id(write.key), None)
+    return table
+
+
+def to_client_form(value):
+    """Stream records carry B/BS as base64 text; the low-level client wants bytes."""
+    if isinstance(value, dict):
+        out = {}
+        for kind, inner in value.items():
+            if kind == "B":
+                out[kind] = base64.b64decode(inner) if isinstance(inner, str) else inner
+            elif kind == "BS":
+                out[kind] = [base64.b64decode(v) if isinstance(v, str) else v for v in inner]
+            elif kind == "M":
+                out[kind] = {k: to_client_form(v) for k, v in inner.items()}
+            elif kind == "L":
+                out[kind] = [to_client_form(v) for v in inner]
+            else:
+                out[kind] = inner
+        return out
+    return value
+
+
+def item_to_client_form(item: dict) -> dict:
+    return {name: to_client_form(value) for name, value in item.items()}

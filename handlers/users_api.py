@@ -1,0 +1,140 @@
+"""HTTP API for users, behind API Gateway (Lambda proxy, payload format 1.0 or 2.0).
+
+POST /users            create or replace a user: 201 created, 200 replaced, 400 bad input
+GET /users/{email}     200 with the user, 404 if there is none
+DELETE /users/{email}  204, 404 if there is none
+
+Validation is a pure function (validate_user) and runs before anything is written: bad
+input gets a 400 naming each bad field and why, and the table is left untouched. Nothing a
+client can send produces a 500.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from urllib.parse import unquote
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+USERS_TABLE = os.environ.get("USERS_TABLE", "users")
+FIELDS = ("email", "state", "city", "zipcode")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+ZIPCODE = re.compile(r"^[0-9]{5}$")
+MAX_TEXT = 100
+SEPARATOR = "#"  # users_by_location keys are "<city>#<email>" (see projection.py)
+
+dynamodb = boto3.client("dynamodb")
+
+
+def validate_user(payload) -> tuple[dict | None, dict]:
+    """Returns (user, {}) for a valid payload, or (None, {field: reason}) naming every bad field."""
+    if not isinstance(payload, dict):
+        return None, {"body": "must be a JSON object with fields " + ", ".join(FIELDS)}
+    errors = {}
+    for name in sorted(set(payload) - set(FIELDS)):
+        errors[name] = "unknown field (allowed: " + ", ".join(FIELDS) + ")"
+    email = payload.get("email")
+    if email is None:
+        errors["email"] = "is required"
+    elif not isinstance(email, str):
+        errors["email"] = "must be a string"
+    elif len(email) > 254 or not EMAIL.match(email.strip()):
+        errors["email"] = "must be a well-formed address like name@example.com"
+    for name in ("state", "city"):
+        value = payload.get(name)
+        if value is None:
+            errors[name] = "is required"
+        elif not isinstance(value, str) or not value.strip():
+            errors[name] = "must be a non-empty string"
+        elif len(value) > MAX_TEXT:
+            errors[name] = f"must be at most {MAX_TEXT} characters"
+        elif name == "city" and SEPARATOR in value:
+            errors[name] = f"must not contain {SEPARATOR!r}"
+    zipcode = payload.get("zipcode")
+    if zipcode is None:
+        errors["zipcode"] = "is required"
+    elif not isinstance(zipcode, str) or not ZIPCODE.match(zipcode):
+        errors["zipcode"] = "must be a string of exactly five digits, like \"11208\""
+    if errors:
+        return None, errors
+    return {
+        "email": email.strip().lower(),  # one user per address, whatever its case
+        "state": payload["state"].strip(),
+        "city": payload["city"].strip(),
+        "zipcode": zipcode,
+        "active": True,
+    }, {}
+
+
+def to_item(user: dict) -> dict:
+    item = {name: {"S": user[name]} for name in FIELDS}
+    item["active"] = {"BOOL": user["active"]}
+    return item
+
+
+def from_item(item: dict) -> dict:
+    user = {name: item[name]["S"] for name in FIELDS if "S" in item.get(name, {})}
+    if "BOOL" in item.get("active", {}):
+        user["active"] = item["active"]["BOOL"]
+    return user
+
+
+def response(status: int, body=None, headers=None) -> dict:
+    out = {"statusCode": status, "headers": {"Content-Type": "application/json", **(headers or {})}}
+    out["body"] = "" if body is None else json.dumps(body)
+    return out
+
+
+def parse_request(event: dict) -> tuple[str, list, str | None]:
+    """(method, path segments after 'users', raw body) from a 1.0 or 2.0 payload."""
+    if "requestContext" in event and "http" in event["requestContext"]:  # payload 2.0
+        method = event["requestContext"]["http"]["method"]
+        path = event.get("rawPath") or event["requestContext"]["http"].get("path", "/")
+    else:  # payload 1.0 (REST API)
+        method = event.get("httpMethod", "")
+        path = event.get("path") or "/"
+    segments = [unquote(s) for s in path.split("/") if s]
+    rest = segments[len(segments) - segments[::-1].index("users"):] if "users" in segments else None
+    body = event.get("body")
+    if body is not None and event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    return method.upper(), rest, body
+
+
+def handle(method: str, rest, body, client) -> dict:
+    if rest is None or len(rest) > 1:
+        return response(404, {"message": "not found: the resources are /users and /users/{email}"})
+    if not rest:
+        if method != "POST":
+            return response(405, {"message": f"{method} /users is not supported; use POST"}, {"Allow": "POST"})
+        try:
+            payload = json.loads(body or "")
+        except ValueError as error:
+            return response(400, {"message": "invalid request body", "errors": {"body": f"is not valid JSON ({error})"}})
+        user, errors = validate_user(payload)
+        if errors:
+            return response(400, {"message": "invalid user", "errors": errors})
+        old = client.put_item(TableName=USERS_TABLE, Item=to_item(user), ReturnValues="ALL_OLD")
+        return response(200 if old.get("Attributes") else 201, user)
+    email = rest[0].strip().lower()
+    key = {"email": {"S": email}}
+    if method == "GET":
+        item = client.get_item(TableName=USERS_TABLE, Key=key, ConsistentRead=True).get("Item")
+        return response(200, from_item(item)) if item else response(404, {"message": f"no user {email}"})
+    if method == "DELETE":
+        old = client.delete_item(TableName=USERS_TABLE, Key=key, ReturnValues="ALL_OLD")
+        return response(204) if old.get("Attributes") else response(404, {"message": f"no user {email}"})
+    return response(405, {"message": f"{method} /users/{{email}} is not supported"}, {"Allow": "GET, DELETE"})
+
+
+def handler(event, context):
+    method, rest, body = parse_request(event)
+    try:
+        return handle(method, rest, body, dynamodb)
+    except (ClientError, BotoCoreError) as error:
+        # The client did nothing wrong: say so, and that a retry may work.
+        print(json.dumps({"users_api_error": str(error)}))
+        return response(503, {"message": "the users table is unavailable; try again"})
