@@ -7,7 +7,6 @@ AWS_ENDPOINT_URL:  python -m scripts.bootstrap
 from __future__ import annotations
 
 import argparse
-import sys
 import hashlib
 import base64
 import io
@@ -323,10 +322,9 @@ def converge(settings: Settings, **describe_args) -> Report:
 
 
 def print_report(report: Report, settings: Settings) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 120)
+    from scripts.output import console
     styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim"}
     table = Table(title=f"stack on {settings.endpoint_url}", title_justify="left")
     for column in ("kind", "name", "action", "detail"):

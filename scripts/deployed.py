@@ -1,0 +1,60 @@
+"""The stack as it stands on the backend: names, clients and the API URL, with a clear
+message (what to run) when something the caller needs is not there."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from botocore.exceptions import ClientError
+
+from scripts import stack as stackmod
+from scripts.backend import require_backend
+from scripts.settings import Settings, UserError
+
+
+@dataclass
+class Deployed:
+    settings: Settings
+
+    @classmethod
+    def connect(cls, settings: Settings | None = None) -> "Deployed":
+        settings = settings or Settings.from_env()
+        require_backend(settings)
+        return cls(settings)
+
+    @cached_property
+    def names(self) -> dict:
+        return stackmod.describe(self.settings).names
+
+    @cached_property
+    def dynamodb(self):
+        return self.settings.client("dynamodb", max_pool_connections=32)
+
+    def client(self, service: str):
+        return self.settings.client(service)
+
+    def require_tables(self) -> None:
+        for table in (self.names["users"], self.names["target"]):
+            try:
+                self.dynamodb.describe_table(TableName=table)
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                    raise UserError(f"table {table} does not exist on {self.settings.endpoint_url} "
+                                    "- run: make up") from None
+                raise
+
+    @cached_property
+    def api_url(self) -> str:
+        name = stackmod.describe(self.settings).api.name
+        apigw = self.client("apigateway")
+        for page in apigw.get_paginator("get_rest_apis").paginate():
+            for api in page["items"]:
+                if api["name"] == name:
+                    return (f"{self.settings.endpoint_url}/_aws/execute-api/{api['id']}/"
+                            f"{self.settings.stage}/users")
+        raise UserError(f"no REST API named {name} on {self.settings.endpoint_url} - run: make up")
+
+    @cached_property
+    def queue_urls(self) -> dict:
+        sqs = self.client("sqs")
+        return {kind: sqs.get_queue_url(QueueName=self.names[kind])["QueueUrl"] for kind in ("quarantine", "dlq")}

@@ -1,0 +1,127 @@
+"""Compare users_by_location with what it should hold - the projection of every user in
+`users` - and print the drift: missing, extra and different items. --fix repairs it, which
+also backfills a target table created after the users were written.
+
+    python -m scripts.reconcile [--fix] [--examples N]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+
+from boto3.dynamodb.types import TypeDeserializer
+
+import projection
+from scripts.deployed import Deployed
+from scripts.settings import run_main
+
+_deserializer = TypeDeserializer()
+
+
+def scan(client, table: str, page_size: int = 500):
+    """Every item of a table, page by page (never one request for the whole table)."""
+    for page in client.get_paginator("scan").paginate(TableName=table, PaginationConfig={"PageSize": page_size}):
+        yield from page["Items"]
+
+
+def comparable(item: dict) -> dict:
+    """Plain values, so 1 and 1.0, or a set's order, never count as drift."""
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+@dataclass
+class Drift:
+    missing: list = field(default_factory=list)    # expected items not in the target
+    extra: list = field(default_factory=list)      # target keys that should not be there
+    different: list = field(default_factory=list)  # (expected, actual)
+    users: int = 0
+    unplaceable: int = 0
+    target_items: int = 0
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return len(self.missing) + len(self.extra) + len(self.different)
+
+
+def compare(client, users_table: str, target_table: str) -> Drift:
+    started = time.monotonic()
+    drift = Drift()
+    expected = {}
+    for user in scan(client, users_table):
+        drift.users += 1
+        try:
+            item = projection.project(user)
+        except projection.Unplaceable:
+            drift.unplaceable += 1  # quarantined by replicate; not expected in the target
+            continue
+        expected[projection.key_id(item)] = item
+    for actual in scan(client, target_table):
+        drift.target_items += 1
+        key = (actual.get(projection.PARTITION_KEY, {}).get("S"), actual.get(projection.SORT_KEY, {}).get("S"))
+        wanted = expected.pop(key, None)
+        if wanted is None:
+            drift.extra.append(actual)
+        elif comparable(wanted) != comparable(actual):
+            drift.different.append((wanted, actual))
+    drift.missing = list(expected.values())
+    drift.seconds = time.monotonic() - started
+    return drift
+
+
+def repair(client, target_table: str, drift: Drift) -> int:
+    requests = [{"PutRequest": {"Item": item}} for item in drift.missing]
+    requests += [{"PutRequest": {"Item": wanted}} for wanted, _ in drift.different]
+    requests += [{"DeleteRequest": {"Key": {k: item[k] for k in (projection.PARTITION_KEY, projection.SORT_KEY)}}}
+                 for item in drift.extra]
+    for start in range(0, len(requests), 25):
+        pending = requests[start:start + 25]
+        for attempt in range(10):
+            left = client.batch_write_item(RequestItems={target_table: pending}).get("UnprocessedItems", {})
+            pending = left.get(target_table, [])
+            if not pending:
+                break
+            time.sleep(0.05 * 2 ** attempt)
+        else:
+            raise RuntimeError(f"{len(pending)} repairs to {target_table} were never processed")
+    return len(requests)
+
+
+def describe(drift: Drift, examples: int = 3) -> str:
+    def label(item):
+        return f"{item.get('state', {}).get('S')} / {item.get('city_email', {}).get('S')}"
+    lines = [f"users: {drift.users} ({drift.unplaceable} unplaceable, kept out of the target); "
+             f"target items: {drift.target_items}",
+             f"drift: {drift.total} (missing {len(drift.missing)}, extra {len(drift.extra)}, "
+             f"different {len(drift.different)}) - compared in {drift.seconds:.2f} s"]
+    for name, items in (("missing", drift.missing), ("extra", drift.extra)):
+        lines += [f"  {name}: {label(item)}" for item in items[:examples]]
+    for wanted, actual in drift.different[:examples]:
+        a, b = comparable(wanted), comparable(actual)
+        fields = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        lines.append(f"  different: {label(wanted)}: " + ", ".join(
+            f"{k} should be {a.get(k)!r}, is {b.get(k)!r}" for k in fields))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="compare (and with --fix, repair) users_by_location")
+    parser.add_argument("--fix", action="store_true", help="write what is missing or different, delete what is extra")
+    parser.add_argument("--examples", type=int, default=3, help="how many examples of each kind to print")
+    args = parser.parse_args()
+    live = Deployed.connect()
+    live.require_tables()
+    drift = compare(live.dynamodb, live.names["users"], live.names["target"])
+    print(describe(drift, args.examples))
+    if args.fix and drift.total:
+        started = time.monotonic()
+        count = repair(live.dynamodb, live.names["target"], drift)
+        after = compare(live.dynamodb, live.names["users"], live.names["target"])
+        print(f"fixed: {count} writes in {time.monotonic() - started:.2f} s; drift now {after.total}")
+        return 0 if after.total == 0 else 1
+    return 0 if drift.total == 0 or args.fix else 1
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,109 @@
+"""Seed the pipeline: the five walkthrough users through the HTTP API, then COUNT generated
+users written to `users` in batches; wait until users_by_location has caught up, and show
+the users in New York.
+
+    python -m scripts.seed [--count 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from rich.progress import Progress
+from rich.table import Table
+
+from scripts import reconcile, users
+from scripts.deployed import Deployed
+from scripts.output import console
+from scripts.settings import UserError, run_main
+from scripts.waiting import WaitTimeout, wait_for
+
+
+
+def post_json(url: str, payload: dict, method: str = "POST") -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def write_batches(client, table: str, items: list, progress: Progress | None = None, workers: int = 4) -> None:
+    chunks = [items[i:i + 25] for i in range(0, len(items), 25)]
+    task = progress.add_task(f"writing {len(items)} users", total=len(items)) if progress else None
+
+    def write(chunk):
+        pending = [{"PutRequest": {"Item": item}} for item in chunk]
+        for attempt in range(10):
+            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
+            if not pending:
+                break
+            time.sleep(0.05 * 2 ** attempt)
+        else:
+            raise UserError(f"{len(pending)} users were never written to {table} (unprocessed after 10 tries)")
+        if progress:
+            progress.advance(task, len(chunk))
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(write, chunks))
+
+
+def show_state(client, table: str, state: str, limit: int = 10) -> None:
+    items = [i for p in client.get_paginator("query").paginate(
+        TableName=table, KeyConditionExpression="#s = :s",
+        ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":s": {"S": state}}) for i in p["Items"]]
+    table_view = Table(title=f"{table}: state = {state!r} ({len(items)} users)", title_justify="left")
+    for column in ("city", "email", "active"):
+        table_view.add_column(column)
+    walkthrough = {u["email"] for u in users.walkthrough()}
+    items.sort(key=lambda i: (i["email"]["S"] not in walkthrough, i["city_email"]["S"]))
+    for item in items[:limit]:
+        table_view.add_row(item["city"]["S"], item["email"]["S"], str(item.get("active", {}).get("BOOL", "")))
+    if len(items) > limit:
+        table_view.add_row("...", f"and {len(items) - limit} more", "")
+    console.print(table_view)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="seed users through the API and in bulk")
+    parser.add_argument("--count", type=int, default=1000, help="generated users to write in bulk (default 1000)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for replication")
+    args = parser.parse_args()
+    if args.count < 0:
+        raise UserError("--count must be 0 or more")
+    live = Deployed.connect()
+    live.require_tables()
+    url = live.api_url
+    console.print(f"[bold]1.[/] the walkthrough users, through POST {url}")
+    for user in users.walkthrough():
+        status, body = post_json(url, user)
+        if status not in (200, 201):
+            raise UserError(f"POST {url} answered {status}: {body}")
+        console.print(f"   {status} {user['email']:<24} {user['state']} / {user['city']}")
+    if args.count:
+        console.print(f"[bold]2.[/] {args.count} generated users (data/locations.csv), in batches of 25")
+        with Progress(console=console, transient=False) as progress:
+            write_batches(live.dynamodb, live.names["users"], [users.to_item(u) for u in users.generated(args.count)],
+                          progress)
+    console.print(f"[bold]3.[/] waiting for {live.names['target']} to catch up")
+    started = time.monotonic()
+    try:
+        drift = wait_for(
+            lambda: (d := reconcile.compare(live.dynamodb, live.names["users"], live.names["target"])).total == 0 and d,
+            f"{live.names['target']} to match the projection of {live.names['users']}", timeout=args.timeout,
+            interval=0.2)
+    except WaitTimeout as error:
+        raise UserError(f"{error}\n  the pipeline is behind or stuck: look at `make logs` and run `make reconcile`") from None
+    console.print(f"   caught up in {time.monotonic() - started:.1f} s: {drift.target_items} items, drift 0")
+    show_state(live.dynamodb, live.names["target"], "New York")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
