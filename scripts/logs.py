@@ -1,0 +1,98 @@
+"""Follow the functions' output from CloudWatch Logs (both backends), one colour per
+function; under Docker Compose also LocalStack's own log. Ctrl-C stops.
+
+    python -m scripts.logs [--since 10m] [--no-follow] [--function audit]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import time
+
+from botocore.exceptions import ClientError
+
+from scripts.deployed import Deployed
+from scripts.output import console
+from scripts.settings import ROOT, UserError, run_main
+
+COLOURS = {"users_api": "cyan", "replicate": "green", "audit": "magenta"}
+NOISE = re.compile(r"^(START|END|REPORT|INIT_START) RequestId")
+
+
+def since_ms(text: str) -> int:
+    match = re.fullmatch(r"(\d+)([smh])", text)
+    if not match:
+        raise UserError(f"--since {text!r}: use a number and s, m or h, like 10m")
+    seconds = int(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2]]
+    return int((time.time() - seconds) * 1000)
+
+
+def render(function: str, message: str) -> str:
+    message = message.rstrip()
+    try:
+        entry = json.loads(message)
+    except ValueError:
+        return message
+    if isinstance(entry, dict) and "audit" in entry:
+        keys = ",".join(str(v) for v in entry.get("keys", {}).values())
+        changes = "; ".join(f"{k}: {c.get('old')!r} -> {c.get('new')!r}" for k, c in entry.get("changes", {}).items())
+        return f"{entry['audit']:<6} {keys}  {changes}"
+    return message
+
+
+def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool) -> None:
+    logs = live.client("logs")
+    seen: set = set()
+    cursors = {f: start for f in functions}
+    while True:
+        for function in functions:
+            group = f"/aws/lambda/{live.names[function]}"
+            try:
+                pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=cursors[function])
+                events = [e for page in pages for e in page.get("events", [])]
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                    continue  # the function has not run yet
+                raise
+            for event in sorted(events, key=lambda e: (e["timestamp"], e.get("eventId", ""))):
+                ident = event.get("eventId") or (event["timestamp"], event["message"])
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                cursors[function] = max(cursors[function], event["timestamp"])
+                if NOISE.match(event["message"]) and not show_noise:
+                    continue
+                stamp = time.strftime("%H:%M:%S", time.localtime(event["timestamp"] / 1000))
+                console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] "
+                              f"{render(function, event['message'])}", highlight=False, soft_wrap=True)
+        if not keep_following:
+            return
+        time.sleep(0.5)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="follow the functions' log output")
+    parser.add_argument("--since", default="10m", help="how far back to start (default 10m)")
+    parser.add_argument("--function", action="append", choices=sorted(COLOURS), help="only these functions")
+    parser.add_argument("--no-follow", action="store_true", help="print what is there and exit")
+    parser.add_argument("--all", action="store_true", help="also START/END/REPORT lines")
+    args = parser.parse_args()
+    live = Deployed.connect()
+    functions = args.function or list(COLOURS)
+    compose = None
+    if (live.settings.run_dir / "backend").exists() and not args.no_follow:
+        compose = subprocess.Popen(["docker", "compose", "logs", "--follow", "--since", args.since, "localstack"], cwd=ROOT)
+    console.print(f"[dim]following {', '.join(f'/aws/lambda/{live.names[f]}' for f in functions)} "
+                  f"on {live.settings.endpoint_url} (Ctrl-C to stop)[/]")
+    try:
+        follow(live, functions, since_ms(args.since), not args.no_follow, args.all)
+    finally:
+        if compose:
+            compose.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

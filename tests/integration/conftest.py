@@ -1,0 +1,75 @@
+"""A live backend for the integration tests, and the stack converged on it.
+
+Uses the emulator that answers on AWS_ENDPOINT_URL (make up), or starts an embedded
+MiniStack on a free port and stops it afterwards. TEST_BACKEND=localstack runs LocalStack
+4.14.0 through testcontainers instead (needs a Docker engine: a clear failure without one,
+never a skip).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from scripts import bootstrap
+from scripts.backend import MiniStack, docker_answers, free_port, health
+from scripts.deployed import Deployed
+from scripts.settings import Settings
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def backend_settings(tmp_path_factory):
+    wanted = os.environ.get("TEST_BACKEND", "auto")
+    base = Settings.from_env()
+    if wanted == "localstack":
+        if not docker_answers():
+            pytest.fail("TEST_BACKEND=localstack needs a Docker engine and none answers (docker info failed)", pytrace=False)
+        from testcontainers.localstack import LocalStackContainer
+
+        container = LocalStackContainer(image=base.localstack_image).with_services(
+            "dynamodb", "dynamodbstreams", "lambda", "sqs", "iam", "apigateway", "logs", "sts")
+        container.with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
+        if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
+            container.with_env("LOCALSTACK_AUTH_TOKEN", os.environ["LOCALSTACK_AUTH_TOKEN"])
+        with container:
+            yield Settings.from_env(endpoint_url=container.get_url())
+        return
+    if wanted == "auto" and health(base.endpoint_url) is not None:
+        print(f"\nintegration tests on the emulator answering at {base.endpoint_url}")
+        yield base
+        return
+    port = free_port()
+    run_dir = Path(tmp_path_factory.mktemp("ministack"))
+    settings = Settings.from_env(endpoint_url=f"http://127.0.0.1:{port}", run_dir=run_dir)
+    ministack = MiniStack(settings, port=port)
+    ministack.start()
+    print(f"\nintegration tests on an embedded MiniStack at {settings.endpoint_url} (log {ministack.log_file})")
+    try:
+        yield settings
+    finally:
+        ministack.stop()
+
+
+@pytest.fixture(scope="session")
+def converged(backend_settings):
+    """The stack converged once for the session (the bootstrap's own test converges again)."""
+    return bootstrap.converge(backend_settings)
+
+
+@pytest.fixture(scope="session")
+def live(backend_settings, converged) -> Deployed:
+    return Deployed(backend_settings)
+
+
+@pytest.fixture
+def email():
+    """A key of this test's own, so tests never depend on each other's data."""
+    return f"t-{uuid.uuid4().hex[:12]}@example.com"
