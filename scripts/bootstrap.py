@@ -360,3 +360,41 @@ def main() -> int:
 
 if __name__ == "__main__":
     run_main(main)
+
+
+def remove(settings: Settings) -> Report:
+    """Delete everything the stack describes (used for the drill and bench stacks)."""
+    spec = stackmod.describe(settings)
+    report = Report()
+    c = settings.client
+    lam, ddb, sqs, iam, apigw = c("lambda"), c("dynamodb"), c("sqs"), c("iam"), c("apigateway")
+
+    def gone(kind, name, call, *missing):
+        try:
+            call()
+            report.add(kind, name, "removed")
+        except ClientError as error:
+            if _code(error) not in missing:
+                raise
+    for api in [a for p in apigw.get_paginator("get_rest_apis").paginate() for a in p["items"] if a["name"] == spec.api.name]:
+        gone("api", spec.api.name, lambda: apigw.delete_rest_api(restApiId=api["id"]), "NotFoundException")
+    for fn in spec.functions:
+        try:
+            mappings = lam.list_event_source_mappings(FunctionName=fn.name)["EventSourceMappings"]
+        except ClientError:
+            mappings = []
+        for m in mappings:
+            gone("mapping", m["UUID"], lambda: lam.delete_event_source_mapping(UUID=m["UUID"]), "ResourceNotFoundException")
+        gone("function", fn.name, lambda: lam.delete_function(FunctionName=fn.name), "ResourceNotFoundException")
+        role = f"{fn.name}-role"
+        gone("role policy", role, lambda: iam.delete_role_policy(RoleName=role, PolicyName="least-privilege"), "NoSuchEntity")
+        gone("role", role, lambda: iam.delete_role(RoleName=role), "NoSuchEntity")
+    for table in spec.tables:
+        gone("table", table.name, lambda: ddb.delete_table(TableName=table.name), "ResourceNotFoundException")
+    for queue in spec.queues:
+        try:
+            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        except ClientError:
+            continue
+        gone("queue", queue, lambda: sqs.delete_queue(QueueUrl=url), "AWS.SimpleQueueService.NonExistentQueue")
+    return report

@@ -15,9 +15,9 @@ from tests.factories import stream_record, user_image
 EMAILS = ["ada@example.com", "bob@example.com", "cy@example.com", "di@example.com"]
 STATES = ["NY", "TX"]
 CITIES = ["Brooklyn", "Queens", "Austin"]
-PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-text = st.text(min_size=1, max_size=6)
+text = st.text(alphabet="abyz #é", min_size=1, max_size=4)
 number = st.integers(-10**6, 10**6).map(str) | st.decimals(
     allow_nan=False, allow_infinity=False, places=3, min_value=-1000, max_value=1000).map(str)
 binary = st.binary(min_size=1, max_size=6).map(lambda b: base64.b64encode(b).decode())
@@ -35,8 +35,8 @@ scalar = st.one_of(
 value = st.recursive(scalar, lambda inner: st.one_of(
     st.dictionaries(text, inner, max_size=3).map(lambda v: {"M": v}),
     st.lists(inner, max_size=3).map(lambda v: {"L": v}),
-), max_leaves=6)
-extras = st.dictionaries(st.sampled_from(["nickname", "age", "avatar", "profile", "tags"]), value, max_size=3)
+), max_leaves=5)
+extras = st.dictionaries(st.sampled_from(["nickname", "age", "avatar", "profile", "tags"]), value, max_size=2)
 
 # Places a user can have: mostly valid, some that projection.target_key must refuse.
 placeable = st.tuples(st.sampled_from(STATES), st.sampled_from(CITIES))
@@ -54,7 +54,7 @@ unplaceable = st.sampled_from([
 def streams(draw):
     """(records in stream order, final users model {email: image})."""
     users, records = {}, []
-    for _ in range(draw(st.integers(0, 30))):
+    for _ in range(draw(st.integers(0, 24))):
         email = draw(st.sampled_from(EMAILS))
         old = users.get(email)
         if old is not None and draw(st.integers(0, 4)) == 0:
@@ -62,7 +62,8 @@ def streams(draw):
             records.append(stream_record("REMOVE", old=old))
             continue
         state, city = draw(placeable | unplaceable) if draw(st.integers(0, 5)) else draw(unplaceable)
-        new = user_image(email, state, city, zipcode=draw(st.sampled_from(["11208", "73301"])), **draw(extras))
+        more = draw(extras) if draw(st.integers(0, 2)) == 0 else {}  # rich items, not every time: keeps runs fast
+        new = user_image(email, state, city, zipcode=draw(st.sampled_from(["11208", "73301"])), **more)
         users[email] = new
         records.append(stream_record("MODIFY" if old else "INSERT", new=new, old=old))
     return records, users
