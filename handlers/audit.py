@@ -19,7 +19,10 @@ _deserializer = TypeDeserializer()
 def _plain(value):
     """JSON-friendly form of a deserialized value (Decimal, bytes, sets)."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        if value == value.to_integral_value():
+            return int(value)
+        # A float only where it is the same number; otherwise the exact digits, as text.
+        return float(value) if Decimal(repr(float(value))) == value else str(value)
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(bytes(value)).decode()
     if hasattr(value, "value") and isinstance(getattr(value, "value"), (bytes, bytearray)):
@@ -49,17 +52,37 @@ def describe(record: dict) -> dict:
         "keys": _decode(change.get("Keys")),
         "sequence": change.get("SequenceNumber"),
     }
+    old_image, new_image = change.get("OldImage") or {}, change.get("NewImage") or {}
     try:
-        old, new = _decode(change.get("OldImage")), _decode(change.get("NewImage"))
+        old, new = _decode(old_image), _decode(new_image)
     except Exception as error:  # a record we cannot read is still reported, never dropped
         entry["error"] = f"cannot decode images: {error}"
         return entry
-    changes = {}
-    for name in sorted(set(old) | set(new)):
-        if old.get(name) != new.get(name) or (name in old) != (name in new):
-            changes[name] = {"old": old.get(name), "new": new.get(name)}
-    entry["changes"] = changes
+    # Compare the typed DynamoDB values, not their JSON forms: N 1 -> BOOL true, or SS -> L,
+    # is a change even where the plain values look equal.
+    entry["changes"] = {
+        name: {"old": old.get(name), "new": new.get(name)}
+        for name in sorted(set(old_image) | set(new_image))
+        if _canonical(old_image.get(name)) != _canonical(new_image.get(name))}
     return entry
+
+
+def _canonical(value):
+    """A DynamoDB-JSON value with sets ordered and numbers exact, for comparison."""
+    if not isinstance(value, dict):
+        return value
+    (kind, inner), = value.items() if len(value) == 1 else ((None, value),)
+    if kind == "N":
+        return ("N", Decimal(inner))
+    if kind in ("SS", "BS"):
+        return (kind, tuple(sorted(inner)))
+    if kind == "NS":
+        return (kind, tuple(sorted(Decimal(v) for v in inner)))
+    if kind == "M":
+        return ("M", tuple(sorted((k, _canonical(v)) for k, v in inner.items())))
+    if kind == "L":
+        return ("L", tuple(_canonical(v) for v in inner))
+    return (kind, json.dumps(inner, sort_keys=True))
 
 
 def handler(event, context):

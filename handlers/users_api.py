@@ -21,8 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 USERS_TABLE = os.environ.get("USERS_TABLE", "users")
 FIELDS = ("email", "state", "city", "zipcode")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-ZIPCODE = re.compile(r"^[0-9]{5}$")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")  # used with fullmatch: "$" would let "\n" through
+ZIPCODE = re.compile(r"[0-9]{5}")
 MAX_TEXT = 100
 SEPARATOR = "#"  # users_by_location keys are "<city>#<email>" (see projection.py)
 
@@ -41,7 +41,7 @@ def validate_user(payload) -> tuple[dict | None, dict]:
         errors["email"] = "is required"
     elif not isinstance(email, str):
         errors["email"] = "must be a string"
-    elif len(email) > 254 or not EMAIL.match(email.strip()):
+    elif len(email) > 254 or not EMAIL.fullmatch(email.strip()):
         errors["email"] = "must be a well-formed address like name@example.com"
     for name in ("state", "city"):
         value = payload.get(name)
@@ -56,7 +56,7 @@ def validate_user(payload) -> tuple[dict | None, dict]:
     zipcode = payload.get("zipcode")
     if zipcode is None:
         errors["zipcode"] = "is required"
-    elif not isinstance(zipcode, str) or not ZIPCODE.match(zipcode):
+    elif not isinstance(zipcode, str) or not ZIPCODE.fullmatch(zipcode):
         errors["zipcode"] = "must be a string of exactly five digits, like \"11208\""
     if errors:
         return None, errors
@@ -96,8 +96,20 @@ def parse_request(event: dict) -> tuple[str, list, str | None]:
     else:  # payload 1.0 (REST API)
         method = event.get("httpMethod", "")
         path = event.get("path") or "/"
-    segments = [unquote(s) for s in path.split("/") if s]
-    rest = segments[len(segments) - segments[::-1].index("users"):] if "users" in segments else None
+    resource = event.get("resource") or event.get("routeKey", "").partition(" ")[2]
+    email = (event.get("pathParameters") or {}).get("email")
+    if resource.endswith("/users/{email}") and email is not None:
+        rest = [unquote(email)]
+    elif resource.endswith("/users"):
+        rest = []
+    else:  # no route information (a $default route, a test): read the path itself
+        segments = [unquote(s) for s in path.split("/") if s]
+        if segments[-1:] == ["users"]:
+            rest = []
+        elif segments[-2:-1] == ["users"]:
+            rest = segments[-1:]
+        else:
+            rest = None
     body = event.get("body")
     if body is not None and event.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8", errors="replace")
@@ -112,7 +124,7 @@ def handle(method: str, rest, body, client) -> dict:
             return response(405, {"message": f"{method} /users is not supported; use POST"}, {"Allow": "POST"})
         try:
             payload = json.loads(body or "")
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: "[[[[..." nested too deep
             return response(400, {"message": "invalid request body", "errors": {"body": f"is not valid JSON ({error})"}})
         user, errors = validate_user(payload)
         if errors:
@@ -120,6 +132,8 @@ def handle(method: str, rest, body, client) -> dict:
         old = client.put_item(TableName=USERS_TABLE, Item=to_item(user), ReturnValues="ALL_OLD")
         return response(200 if old.get("Attributes") else 201, user)
     email = rest[0].strip().lower()
+    if not email:
+        return response(400, {"message": "invalid request", "errors": {"email": "the path needs an email: /users/{email}"}})
     key = {"email": {"S": email}}
     if method == "GET":
         item = client.get_item(TableName=USERS_TABLE, Key=key, ConsistentRead=True).get("Item")

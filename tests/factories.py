@@ -76,8 +76,11 @@ _HEADERS = {"content-type": "application/json", "host": "127.0.0.1:4566", "user-
 def api_event_v1(method: str, path: str, body=None, *, base64_body: bool = False, stage: str = "dev") -> dict:
     """API Gateway REST API (Lambda proxy, payload 1.0) event. body: dict/list (sent as
     JSON), str (sent as is) or None."""
-    proxy = path.rstrip("/").split("/users/", 1)[1] if "/users/" in path else None
-    resource = "/users/{proxy+}" if proxy else "/users"
+    # API Gateway fills resource and pathParameters from the route that matched (the stack
+    # declares /users and /users/{email}); any other path gets its own resource.
+    parts = [p for p in path.split("/") if p]
+    proxy = parts[1] if len(parts) == 2 and parts[0] == "users" else None
+    resource = "/users/{email}" if proxy else ("/users" if parts == ["users"] else path)
     request_id = str(uuid.uuid4())
     return {
         "version": "1.0",
@@ -88,7 +91,7 @@ def api_event_v1(method: str, path: str, body=None, *, base64_body: bool = False
         "multiValueHeaders": {name: [value] for name, value in _HEADERS.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": proxy} if proxy else None,
+        "pathParameters": {"email": proxy} if proxy else None,
         "stageVariables": None,
         "requestContext": {
             "accountId": ACCOUNT,

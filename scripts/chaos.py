@@ -1,0 +1,206 @@
+"""The fault drill: write users - inserts, updates, moves, deletes, re-inserts and a few
+poison items - while a microburst proxy between the replicate function and the emulator
+throttles or fails a share of its writes to the target; wait for the stream to drain,
+then reconcile (without --fix). Drift must be 0: nothing lost, nothing extra.
+
+Runs on a stack of its own (prefix chaos-), removed afterwards unless --keep.
+
+    python -m scripts.chaos [--count 5000] [--fault-rate 0.2] [--outage 30]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from scripts import bootstrap, reconcile, users
+from scripts.backend import require_backend
+from scripts.faults import FaultProxy
+from scripts.output import console
+from scripts.seed import write_batches
+from scripts.settings import Settings, UserError, run_main
+from scripts.waiting import WaitTimeout, wait_for
+
+
+@dataclass
+class Workload:
+    """Batches of users-table writes, in order; a key appears at most once per batch."""
+    phases: list = field(default_factory=list)  # (name, [item | ("delete", email)])
+    poison: int = 0
+
+    @property
+    def records(self) -> int:
+        return sum(len(ops) for _, ops in self.phases)
+
+
+def workload(count: int, seed: int, tag: str) -> Workload:
+    rng = random.Random(seed)
+    places = users.locations()
+    people = users.generated(count, seed=seed, prefix=f"chaos-{tag}")
+    w = Workload()
+    w.phases.append(("insert", [users.to_item(u) for u in people]))
+    sample = lambda share: rng.sample(people, int(len(people) * share))  # noqa: E731
+    updated = [users.to_item(u) | {"active": {"BOOL": False}, "visits": {"N": str(rng.randint(1, 99))}} for u in sample(0.2)]
+    w.phases.append(("update", updated))
+    moved = []
+    for u in sample(0.15):
+        u.update(rng.choice(places))
+        moved.append(users.to_item(u))
+    w.phases.append(("move", moved))
+    deleted = sample(0.1)
+    w.phases.append(("delete", [("delete", u["email"]) for u in deleted]))
+    w.phases.append(("re-insert", [users.to_item(u) for u in deleted[: len(deleted) // 3]]))
+    poison = [{"email": {"S": f"chaos-{tag}-poison-{i}@example.com"}, "state": {"S": "Ohio"}}
+              for i in range(max(1, count // 500))]
+    w.phases.append(("poison", poison))
+    w.poison = len(poison)
+    return w
+
+
+def write_phase(client, table: str, ops: list) -> None:
+    puts = [op for op in ops if not isinstance(op, tuple)]
+    deletes = [{"DeleteRequest": {"Key": {"email": {"S": email}}}} for _, email in (op for op in ops if isinstance(op, tuple))]
+    if puts:
+        write_batches(client, table, puts, workers=2)
+    for start in range(0, len(deletes), 25):
+        pending = deletes[start:start + 25]
+        while pending:
+            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
+
+
+def replicate_log(settings: Settings, since_ms: int) -> dict:
+    """Totals of the replicate function's own summary lines (backend-neutral: its log)."""
+    logs = settings.client("logs")
+    totals = {"invocations": 0, "failed_invocations": 0, "retries": 0, "sdk_retries": 0}
+    try:
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupName=f"/aws/lambda/{settings.name('replicate')}", startTime=since_ms)
+        for page in pages:
+            for event in page["events"]:
+                try:
+                    line = json.loads(event["message"])
+                except ValueError:
+                    continue
+                for kind, counter in (("replicate", "invocations"), ("replicate_failed", "failed_invocations")):
+                    if kind in line:
+                        totals[counter] += 1
+                        totals["retries"] += line[kind].get("retries", 0)
+                        totals["sdk_retries"] += line[kind].get("sdk_retries", 0)
+    except ClientError:
+        pass
+    return totals
+
+
+def queue_depth(settings: Settings, name: str) -> int:
+    sqs = settings.client("sqs")
+    url = sqs.get_queue_url(QueueName=settings.name(name))["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+@dataclass
+class Result:
+    records: int
+    poison: int
+    faults: dict
+    log: dict
+    quarantined: int
+    dead_letters: int
+    drift: reconcile.Drift
+    seconds: float
+    drain_seconds: float
+
+
+def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: int = 30, seed: int = 7,
+          prefix: str = "chaos-", keep: bool = False, timeout: float = 600, say=lambda text: None) -> Result:
+    settings = Settings.from_env(endpoint_url=base.endpoint_url, run_dir=base.run_dir, prefix=f"{base.prefix}{prefix}")
+    bootstrap.remove(settings)  # a clean slate, so the reconcile compares this run only
+    ddb = settings.client("dynamodb", max_pool_connections=8)
+    tag = uuid.uuid4().hex[:6]
+    with FaultProxy(base.endpoint_url, base.run_dir, tag=f"microburst-{tag}") as proxy:
+        try:
+            bootstrap.converge(settings, replicate_endpoint=proxy.url)
+            target, users_table = settings.name("users_by_location"), settings.name("users")
+            since = int(time.time() * 1000)
+            if outage:
+                # First a hard outage: every target write fails until `outage` have, so the
+                # function exhausts its retries, raises, and the stream retries the batch.
+                proxy.add_rules([{"service": "dynamodb", "operation": "BatchWriteItem", "times": outage,
+                                  "body": f'RequestItems."{target}"', "error": {"code": "InternalServerError", "status": 500}}],
+                                label="outage")
+            proxy.throttle_target_writes(target, fault_rate)
+            work = workload(count, seed, tag)
+            say(f"writing {work.records} records to {users_table} ({', '.join(f'{n} {len(o)}' for n, o in work.phases)}) "
+                f"with {fault_rate:.0%} of target writes faulted" + (f" after an outage of {outage} writes" if outage else ""))
+            started = time.monotonic()
+            for _, ops in work.phases:
+                write_phase(ddb, users_table, ops)
+            # Drained when a marker written last has arrived (the stream keeps per-item order,
+            # and the emulator has one shard), then when the target matches the users table.
+            marker = {"email": f"chaos-{tag}-zz-marker@example.com", "state": "Ohio", "city": "Dayton", "zipcode": "45401"}
+            ddb.put_item(TableName=users_table, Item=users.to_item(marker))
+            key = {"state": {"S": "Ohio"}, "city_email": {"S": f"Dayton#{marker['email']}"}}
+            try:
+                wait_for(lambda: "Item" in ddb.get_item(TableName=target, Key=key), "the stream to drain", timeout=timeout, interval=0.2)
+                drift = wait_for(lambda: (d := reconcile.compare(ddb, users_table, target)).total == 0 and d,
+                                 "zero drift", timeout=30, interval=0.5)
+            except WaitTimeout as error:
+                say(f"[red]{error}[/]")
+                drift = reconcile.compare(ddb, users_table, target)
+            drained = time.monotonic() - started
+            counts = proxy.counts()
+            wait_for(lambda: queue_depth(settings, "users-quarantine") >= work.poison, "poison in quarantine", timeout=30)
+            result = Result(records=work.records + 1, poison=work.poison, faults=counts, log=replicate_log(settings, since),
+                            quarantined=queue_depth(settings, "users-quarantine"),
+                            dead_letters=queue_depth(settings, "users-dlq"), drift=drift,
+                            seconds=time.monotonic() - started, drain_seconds=drained)
+        finally:
+            if not keep:
+                bootstrap.remove(settings)
+    return result
+
+
+def report(result: Result) -> str:
+    faults = ", ".join(f"{k} {v}" for k, v in result.faults.items() if k not in ("total", "requests"))
+    log = result.log
+    return "\n".join([
+        f"records through the stream: {result.records} in {result.drain_seconds:.1f} s "
+        f"({result.records / max(result.drain_seconds, 1e-9):,.0f}/s)",
+        f"target writes faulted:      {result.faults.get('total', 0)} of {result.faults.get('requests', 0)} requests ({faults})",
+        f"retries:                    {log['sdk_retries']} by the SDK, {log['retries']} by the function's own loop, "
+        f"{log['failed_invocations']} batches failed and were retried whole ({log['invocations']} successful invocations)",
+        f"quarantined:                {result.quarantined} (poison written: {result.poison})",
+        f"dead letters:               {result.dead_letters}",
+        reconcile.describe(result.drift),
+    ])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="fault drill: replicate under injected target-write faults")
+    parser.add_argument("--count", type=int, default=5000, help="users to insert (default 5000); updates, moves, deletes follow")
+    parser.add_argument("--fault-rate", type=float, default=0.2, help="share of target writes throttled or failed (default 0.2)")
+    parser.add_argument("--outage", type=int, default=30, help="target writes that fail outright first (default 30; 0: none)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the chaos- stack afterwards")
+    args = parser.parse_args()
+    if not 0 <= args.fault_rate < 1:
+        raise UserError("--fault-rate must be at least 0 and below 1")
+    if args.count < 1:
+        raise UserError("--count must be at least 1")
+    base = Settings.from_env()
+    require_backend(base)
+    result = drill(base, args.count, args.fault_rate, args.outage, args.seed, keep=args.keep,
+                   say=lambda text: console.print(text, soft_wrap=True))
+    console.print(report(result), highlight=False, soft_wrap=True)
+    ok = result.drift.total == 0 and result.quarantined >= result.poison and result.dead_letters == 0
+    console.print("[green]drill passed: drift 0[/]" if ok else "[red]drill FAILED[/]")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    run_main(main)
