@@ -124,7 +124,7 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
     tag = uuid.uuid4().hex[:6]
     with FaultProxy(base.endpoint_url, base.run_dir, tag=f"microburst-{tag}") as proxy:
         try:
-            bootstrap.converge(settings, replicate_endpoint=proxy.url)
+            bootstrap.converge(settings, replicate_env={"AWS_ENDPOINT_URL": proxy.url})
             target, users_table = settings.name("users_by_location"), settings.name("users")
             since = int(time.time() * 1000)
             if outage:

@@ -6,7 +6,7 @@ modeled status), so botocore's own retry logic runs as it would against AWS. Thi
 starts one as a local process in front of an emulator and drives its control API:
 
     with FaultProxy(settings.endpoint_url, settings.run_dir) as proxy:
-        converge(settings, replicate_endpoint=proxy.url)   # only replicate goes through it
+        converge(settings, replicate_env={"AWS_ENDPOINT_URL": proxy.url})   # only replicate goes through it
         proxy.throttle_target_writes("users_by_location", 0.25)
         ...                                                # write users, wait for the target
         print(proxy.counts())       # {"ProvisionedThroughputExceededException": 41, ...}

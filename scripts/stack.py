@@ -71,9 +71,10 @@ class Stack:
         return f"arn:aws:{service}:{self.settings.region}:{ACCOUNT}:{resource}"
 
 
-def describe(settings: Settings, replicate_endpoint: str | None = None) -> Stack:
-    """The stack for these settings. replicate_endpoint routes that function's AWS calls
-    elsewhere (the chaos drill puts a fault-injecting proxy there)."""
+def describe(settings: Settings, replicate_env: dict | None = None, max_record_age: int = 3600) -> Stack:
+    """The stack for these settings. replicate_env adds to that function's environment
+    (the chaos drill sets AWS_ENDPOINT_URL to a fault-injecting proxy); max_record_age is
+    how long a failing batch is retried before it goes to the dead-letter queue."""
     n = settings.name
     users, target = n("users"), n("users_by_location")
     quarantine, dlq = n("users-quarantine"), n("users-dlq")
@@ -85,9 +86,8 @@ def describe(settings: Settings, replicate_endpoint: str | None = None) -> Stack
         "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]}
     dlq_send = {"Effect": "Allow", "Action": ["sqs:SendMessage"],
                 "Resource": f"arn:aws:sqs:{settings.region}:{ACCOUNT}:{dlq}"}
-    replicate_env = {"TARGET_TABLE": target, "QUARANTINE_QUEUE_URL": QueueUrl(quarantine)}
-    if replicate_endpoint:
-        replicate_env["AWS_ENDPOINT_URL"] = replicate_endpoint
+    replicate_env_base = {"TARGET_TABLE": target, "QUARANTINE_QUEUE_URL": QueueUrl(quarantine)}
+    replicate_env = {**replicate_env_base, **(replicate_env or {})}
     functions = (
         Function(n("users_api"), "users_api", {"USERS_TABLE": users}, [logs, {
             "Effect": "Allow", "Resource": table_arn(users),
@@ -107,7 +107,8 @@ def describe(settings: Settings, replicate_endpoint: str | None = None) -> Stack
         ),
         queues=(quarantine, dlq),
         functions=functions,
-        mappings=(Mapping(n("replicate"), users, batch_size=100), Mapping(n("audit"), users, batch_size=100)),
+        mappings=(Mapping(n("replicate"), users, batch_size=100, max_record_age=max_record_age),
+                  Mapping(n("audit"), users, batch_size=100, max_record_age=max_record_age)),
         api=Api(n("users-api"), n("users_api")),
         names={"users": users, "target": target, "quarantine": quarantine, "dlq": dlq,
                "users_api": n("users_api"), "replicate": n("replicate"), "audit": n("audit")},

@@ -1,0 +1,77 @@
+"""What happens when things go wrong for good: batches that never succeed reach the
+dead-letter queue, and a replaced stream's mapping is found and replaced."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from scripts import bootstrap
+from scripts.backend import free_port
+from scripts.settings import Settings
+from scripts.waiting import wait_for
+from tests.integration.helpers import user_item
+
+
+@pytest.fixture
+def own_stack(backend_settings):
+    """A stack of the test's own (prefixed names), removed afterwards."""
+    settings = Settings.from_env(endpoint_url=backend_settings.endpoint_url, run_dir=backend_settings.run_dir,
+                                 prefix=f"f{uuid.uuid4().hex[:5]}-")
+    yield settings
+    bootstrap.remove(settings)
+
+
+def test_replicate_failing_for_good_batch_reaches_dead_letter_queue(own_stack):
+    # GIVEN replicate whose every AWS call fails (its endpoint is a port nothing listens on)
+    # and a mapping that gives up on records older than 5 s
+    report = bootstrap.converge(own_stack, replicate_env={
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "WRITE_ATTEMPTS": "1"}, max_record_age=5)
+    ddb = own_stack.client("dynamodb")
+    # WHEN users are written (in one request, so they tend to travel in one batch)
+    ddb.batch_write_item(RequestItems={own_stack.name("users"): [
+        {"PutRequest": {"Item": user_item(f"dlq{i}-{uuid.uuid4().hex[:6]}@example.com")}} for i in range(3)]})
+    # THEN the batch is retried, then sent to the dead-letter queue with where to find it
+    sqs = own_stack.client("sqs")
+
+    letters = []
+
+    def all_dead_lettered():
+        messages = sqs.receive_message(QueueUrl=report.outputs["dlq"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        letters.extend(json.loads(m["Body"]) for m in messages.get("Messages", []))
+        replicate = [b for b in letters if b["requestContext"]["functionArn"].endswith(f":function:{own_stack.name('replicate')}")]
+        return sum(b["DDBStreamBatchInfo"]["batchSize"] for b in replicate) >= 3 and replicate
+    replicate_letters = wait_for(all_dead_lettered, "dead letters covering the 3 records", timeout=90)
+    # (the records arrive in one to three batches, depending on when the poller looked)
+    assert sum(b["DDBStreamBatchInfo"]["batchSize"] for b in replicate_letters) == 3
+    for body in replicate_letters:
+        assert body["DDBStreamBatchInfo"]["streamArn"] == report.outputs["stream"]
+        assert body["requestContext"]["condition"] == "MaxRecordAgeExceeded"
+
+
+def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
+    # GIVEN a converged stack whose users stream is then replaced (disabled, re-enabled)
+    first = bootstrap.converge(own_stack)
+    ddb = own_stack.client("dynamodb")
+    users = own_stack.name("users")
+    ddb.update_table(TableName=users, StreamSpecification={"StreamEnabled": False})
+    ddb.update_table(TableName=users, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    new_stream = ddb.describe_table(TableName=users)["Table"]["LatestStreamArn"]
+    if new_stream == first.outputs["stream"]:
+        pytest.fail("the backend kept the stream ARN when the stream was replaced; the test needs a new one")
+    # WHEN the bootstrap runs
+    report = bootstrap.converge(own_stack)
+    # THEN each mapping on the old stream is removed and one on the new stream created
+    actions = sorted((r[1], r[2]) for r in report.changed)
+    assert actions == sorted([(f"{own_stack.name(f)} <- {users}", a) for f in ("replicate", "audit") for a in ("removed", "created")])
+    lam = own_stack.client("lambda")
+    for function in ("replicate", "audit"):
+        mappings = lam.list_event_source_mappings(FunctionName=own_stack.name(function))["EventSourceMappings"]
+        assert [m["EventSourceArn"] for m in mappings] == [new_stream]
+    # AND the pipeline works on the new stream
+    email = f"new-stream-{uuid.uuid4().hex[:6]}@example.com"
+    ddb.put_item(TableName=users, Item=user_item(email, state="Ohio", city="Toledo"))
+    wait_for(lambda: "Item" in ddb.get_item(TableName=own_stack.name("users_by_location"),
+                                            Key={"state": {"S": "Ohio"}, "city_email": {"S": f"Toledo#{email}"}}),
+             f"{email} replicated through the new stream", timeout=30)
