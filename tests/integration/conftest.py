@@ -43,7 +43,6 @@ def backend_settings(tmp_path_factory):
             yield Settings.from_env(endpoint_url=container.get_url())
         return
     if wanted == "auto" and health(base.endpoint_url) is not None:
-        print(f"\nintegration tests on the emulator answering at {base.endpoint_url}")
         yield base
         return
     port = free_port()
@@ -51,7 +50,6 @@ def backend_settings(tmp_path_factory):
     settings = Settings.from_env(endpoint_url=f"http://127.0.0.1:{port}", run_dir=run_dir)
     ministack = MiniStack(settings, port=port)
     ministack.start()
-    print(f"\nintegration tests on an embedded MiniStack at {settings.endpoint_url} (log {ministack.log_file})")
     try:
         yield settings
     finally:

@@ -1,0 +1,17 @@
+"""Says in pytest's header which backend the integration tests will use."""
+from __future__ import annotations
+
+import os
+
+from scripts.backend import health
+from scripts.settings import Settings
+
+
+def pytest_report_header(config):
+    settings = Settings.from_env()
+    if os.environ.get("TEST_BACKEND") == "localstack":
+        return f"integration backend: LocalStack ({settings.localstack_image}) through testcontainers"
+    if health(settings.endpoint_url) is not None:
+        return f"integration backend: the emulator answering at {settings.endpoint_url}"
+    return "integration backend: an embedded MiniStack on a free port (nothing answers at " \
+           f"{settings.endpoint_url}), stopped afterwards"

@@ -1,0 +1,51 @@
+"""The command-line tools a user runs against the live stack: query and logs."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from scripts import query
+from scripts.settings import ROOT
+from scripts.waiting import wait_for
+from tests.integration.helpers import http, target_rows
+
+
+def test_query_by_state_state_and_city_and_city(live, email):
+    # GIVEN two users in Springfield, Oregon and Springfield, Vermont... of this test's own
+    city = f"Springfield-{email[:8]}"
+    other = "vt-" + email
+    http("POST", live.api_url, {"email": email, "state": "Oregon", "city": city, "zipcode": "97477"})
+    http("POST", live.api_url, {"email": other, "state": "Vermont", "city": city, "zipcode": "05156"})
+    wait_for(lambda: target_rows(live, email) and target_rows(live, other), "both users replicated", timeout=30)
+    emails = lambda items: {i["email"]["S"] for i in items}  # noqa: E731
+    # THEN by city finds both (the by_city index), by state and city only the one in that state
+    assert emails(query.query(live.dynamodb, live.names["target"], city=city)) == {email, other}
+    assert emails(query.query(live.dynamodb, live.names["target"], state="Oregon", city=city)) == {email}
+    assert email in emails(query.query(live.dynamodb, live.names["target"], state="Oregon"))
+
+
+def test_query_cli_prints_table(live, email):
+    http("POST", live.api_url, {"email": email, "state": "Utah", "city": "Provo", "zipcode": "84601"})
+    wait_for(lambda: target_rows(live, email), f"{email} replicated", timeout=30)
+    result = subprocess.run([sys.executable, "-m", "scripts.query", "--state", "Utah", "--city", "Provo"], cwd=ROOT,
+                            capture_output=True, text=True, env={**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url,
+                                                                 "STACK_PREFIX": live.settings.prefix})
+    assert result.returncode == 0, result.stderr
+    assert email in result.stdout and "Provo" in result.stdout
+
+
+def test_logs_no_follow_shows_audit_of_a_change(live, email):
+    # GIVEN a user created then moved
+    http("POST", live.api_url, {"email": email, "state": "Idaho", "city": "Boise", "zipcode": "83701"})
+    http("POST", live.api_url, {"email": email, "state": "Idaho", "city": "Nampa", "zipcode": "83651"})
+    env = {**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url, "STACK_PREFIX": live.settings.prefix}
+
+    def shown():
+        result = subprocess.run([sys.executable, "-m", "scripts.logs", "--no-follow", "--since", "5m", "--function", "audit"],
+                                cwd=ROOT, capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stderr
+        return [line for line in result.stdout.splitlines() if email in line and "MODIFY" in line]
+    # THEN make logs renders the audit line of the move, old -> new
+    lines = wait_for(shown, f"the MODIFY of {email} in the logs", timeout=30)
+    assert "city: 'Boise' -> 'Nampa'" in lines[0]

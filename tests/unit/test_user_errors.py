@@ -1,0 +1,86 @@
+"""Failures a user can cause get one clear message that says what to do - no stack trace.
+Run as a user would: the scripts as subprocesses, the Makefile through make."""
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from scripts import backend
+from scripts.backend import free_port
+from scripts.settings import ROOT, Settings, UserError
+
+
+def run(*args, env=None, cwd=ROOT):
+    merged = {**os.environ, **(env or {})}
+    return subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=merged, timeout=120)
+
+
+SCRIPTS = {"seed": [], "reconcile": [], "bootstrap": [], "query": ["--state", "Ohio"], "logs": ["--no-follow"],
+           "chaos": ["--count", "10"], "bench": ["--count", "25"]}
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_script_no_emulator_says_run_make_up(script):
+    # GIVEN nothing listening on the endpoint
+    result = run(sys.executable, "-m", f"scripts.{script}", *SCRIPTS[script],
+                 env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
+    # THEN one line says so and what to run
+    assert result.returncode == 1
+    assert "no emulator answers on http://127.0.0.1:" in result.stderr and "run: make up" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_backend_up_port_taken_by_other_program_names_the_port():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = run(sys.executable, "-m", "scripts.backend", "up",
+                     env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "EMULATOR": "ministack"})
+    assert result.returncode == 1
+    assert f"port {port} is taken by a program that is not an AWS emulator" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_backend_up_localstack_without_docker_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(backend, "docker_answers", lambda: False)
+    settings = Settings.from_env(endpoint_url=f"http://127.0.0.1:{free_port()}", emulator="localstack", run_dir=tmp_path)
+    with pytest.raises(UserError, match="EMULATOR=localstack needs a Docker engine.*EMULATOR=ministack"):
+        backend.up(settings)
+
+
+def test_settings_remote_endpoint_refused_unless_allowed(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://dynamodb.us-east-1.amazonaws.com")
+    with pytest.raises(UserError, match="not a local emulator.*ALLOW_REMOTE_ENDPOINT=1"):
+        Settings.from_env()
+    monkeypatch.setenv("ALLOW_REMOTE_ENDPOINT", "1")
+    assert not Settings.from_env().is_local
+
+
+def test_settings_unknown_emulator_refused(monkeypatch):
+    monkeypatch.setenv("EMULATOR", "docker")
+    with pytest.raises(UserError, match="EMULATOR='docker' is not one of auto, localstack, ministack"):
+        Settings.from_env()
+
+
+def test_make_venv_old_python_refused_with_version(tmp_path):
+    # GIVEN a "python3" that reports itself as 3.8
+    fake = tmp_path / "python3.8"
+    fake.write_text('#!/bin/sh\ncase "$*" in\n  *version_info*) exit 1 ;;\n  *python_version*) echo 3.8.18 ;;\nesac\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    # WHEN make builds the virtualenv with it (elsewhere, so the real one is untouched)
+    result = run("make", "venv", f"PYTHON={fake}", f"VENV={tmp_path / 'venv'}")
+    # THEN it refuses, says which version it found and what to run
+    assert result.returncode != 0
+    assert "is Python 3.8.18; ddb-streams-lab needs 3.10 or newer" in result.stdout + result.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+def test_seed_negative_count_refused():
+    result = run(sys.executable, "-m", "scripts.seed", "--count", "-1")
+    assert result.returncode == 1 and "--count must be 0 or more" in result.stderr
