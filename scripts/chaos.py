@@ -117,14 +117,18 @@ class Result:
 
 
 def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: int = 30, seed: int = 7,
-          prefix: str = "chaos-", keep: bool = False, timeout: float = 600, say=lambda text: None) -> Result:
+          prefix: str = "chaos-", keep: bool = False, timeout: float = 600, write_attempts: int | None = None,
+          say=lambda text: None) -> Result:
     settings = Settings.from_env(endpoint_url=base.endpoint_url, run_dir=base.run_dir, prefix=f"{base.prefix}{prefix}")
     bootstrap.remove(settings)  # a clean slate, so the reconcile compares this run only
     ddb = settings.client("dynamodb", max_pool_connections=8)
     tag = uuid.uuid4().hex[:6]
     with FaultProxy(base.endpoint_url, base.run_dir, tag=f"microburst-{tag}") as proxy:
         try:
-            bootstrap.converge(settings, replicate_env={"AWS_ENDPOINT_URL": proxy.url})
+            env = {"AWS_ENDPOINT_URL": proxy.url}
+            if write_attempts:
+                env["WRITE_ATTEMPTS"] = str(write_attempts)
+            bootstrap.converge(settings, replicate_env=env)
             target, users_table = settings.name("users_by_location"), settings.name("users")
             since = int(time.time() * 1000)
             if outage:
