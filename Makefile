@@ -37,8 +37,8 @@ bootstrap: venv ## converge the stack on whatever emulator answers (idempotent)
 down: venv ## stop what make up started
 	@$(PY) -m scripts.backend down
 
-status: venv ## which emulator answers, and is the stack there
-	@$(PY) -m scripts.backend status
+status: venv ## which emulator answers, and each part of the stack on it
+	@$(PY) -m scripts.status
 
 seed: venv ## write the 5 walkthrough users through the API and COUNT more in bulk
 	@$(PY) -m scripts.seed --count $(COUNT)

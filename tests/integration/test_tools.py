@@ -5,7 +5,8 @@ import os
 import subprocess
 import sys
 
-from scripts import query
+from scripts import query, status
+from scripts.settings import Settings
 from scripts.settings import ROOT
 from scripts.waiting import wait_for
 from tests.integration.helpers import http, target_rows
@@ -49,3 +50,11 @@ def test_logs_no_follow_shows_audit_of_a_change(live, email):
     # THEN make logs renders the audit line of the move, old -> new
     lines = wait_for(shown, f"the MODIFY of {email} in the logs", timeout=30)
     assert "city: 'Boise' -> 'Nampa'" in lines[0]
+
+
+def test_status_converged_stack_all_ok_and_missing_stack_named(live):
+    rows = status.check(live.settings)
+    assert {part for part, *_ in rows} == {"table", "function", "mapping", "api", "queue"}
+    assert all(ok for _, _, ok, _ in rows), rows
+    absent = Settings.from_env(endpoint_url=live.settings.endpoint_url, prefix="absent-")
+    assert not any(ok for _, _, ok, _ in status.check(absent))

@@ -1,0 +1,76 @@
+"""What is up: the emulator, and each part of the stack on it - tables, functions, mappings
+(state and last result), the API, and how many messages wait in the quarantine and
+dead-letter queues. Exits 1 when something is missing, and says what to run.
+
+    python -m scripts.status
+"""
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from scripts import stack as stackmod
+from scripts.backend import status as backend_status
+from scripts.deployed import Deployed
+from scripts.output import console
+from scripts.settings import Settings, UserError, run_main
+
+
+def check(settings: Settings) -> list:
+    """(part, name, ok, detail) for each part of the stack."""
+    spec = stackmod.describe(settings)
+    live = Deployed(settings)
+    rows = []
+    ddb, lam, sqs = live.dynamodb, live.client("lambda"), live.client("sqs")
+    for table in spec.tables:
+        try:
+            t = ddb.describe_table(TableName=table.name)["Table"]
+            rows.append(("table", table.name, True, f"{t.get('ItemCount', '?')} items"))
+        except ClientError:
+            rows.append(("table", table.name, False, "missing"))
+    for fn in spec.functions:
+        try:
+            state = lam.get_function(FunctionName=fn.name)["Configuration"].get("State", "Active")
+            rows.append(("function", fn.name, state == "Active", state))
+        except ClientError:
+            rows.append(("function", fn.name, False, "missing"))
+    for mapping in spec.mappings:
+        try:
+            found = lam.list_event_source_mappings(FunctionName=mapping.function)["EventSourceMappings"]
+        except ClientError:
+            found = []
+        name = f"{mapping.function} <- {mapping.table}"
+        if len(found) != 1:
+            rows.append(("mapping", name, False, f"{len(found)} mappings (want 1)"))
+        else:
+            m = found[0]
+            rows.append(("mapping", name, m["State"] == "Enabled", f"{m['State']}; last: {m.get('LastProcessingResult', '?')}"))
+    try:
+        rows.append(("api", spec.api.name, True, f"POST {live.api_url}"))
+    except UserError:
+        rows.append(("api", spec.api.name, False, "missing"))
+    for kind in ("quarantine", "dlq"):
+        try:
+            url = sqs.get_queue_url(QueueName=spec.names[kind])["QueueUrl"]
+            depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            rows.append(("queue", spec.names[kind], True, f"{depth['Attributes']['ApproximateNumberOfMessages']} messages"))
+        except ClientError:
+            rows.append(("queue", spec.names[kind], False, "missing"))
+    return rows
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    if backend_status(settings) != 0:
+        return 1
+    rows = check(settings)
+    for part, name, ok, detail in rows:
+        mark = "[green]ok[/]     " if ok else "[red]MISSING[/]"
+        console.print(f"  {mark} {part:<9} {name:<24} {detail}", highlight=False, soft_wrap=True)
+    if not all(ok for *_, ok, _ in rows):
+        console.print("the stack is incomplete - run: make up", style="bold")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
