@@ -44,7 +44,7 @@ seed: venv ## write the 5 walkthrough users through the API and COUNT more in bu
 	@$(PY) -m scripts.seed --count $(COUNT)
 
 logs: venv ## follow the functions' log output (Ctrl-C to stop)
-	@$(PY) -m scripts.logs $(ARGS)
+	@$(PY) -m scripts.logs $(ARGS) || [ $$? -eq 130 ]  # Ctrl-C is how you leave it, not an error
 
 query: venv ## users by location: make query ARGS='--state "New York"' (or --city, both)
 	@$(PY) -m scripts.query $(ARGS)

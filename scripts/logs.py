@@ -37,8 +37,13 @@ def render(function: str, message: str) -> str:
         return message
     if isinstance(entry, dict) and "audit" in entry:
         keys = ",".join(str(v) for v in entry.get("keys", {}).values())
-        changes = "; ".join(f"{k}: {c.get('old')!r} -> {c.get('new')!r}" for k, c in entry.get("changes", {}).items())
-        return f"{entry['audit']:<6} {keys}  {changes}"
+        changes = entry.get("changes", {})
+        if entry["audit"] in ("INSERT", "REMOVE"):  # the whole item is new, or gone: show it once
+            side = "new" if entry["audit"] == "INSERT" else "old"
+            shown = " ".join(f"{k}={c.get(side)!r}" for k, c in changes.items() if k not in entry.get("keys", {}))
+        else:
+            shown = "; ".join(f"{k}: {c.get('old')!r} -> {c.get('new')!r}" for k, c in changes.items())
+        return f"{entry['audit']:<6} {keys}  {shown}"
     return message
 
 
