@@ -37,6 +37,7 @@ class Fold:
     """The final write for each target key a batch touches, plus what it could not place."""
 
     writes: dict = field(default_factory=dict)  # (state, city_email) -> Put | Delete
+    sources: dict = field(default_factory=dict)  # (state, city_email) -> the record that decided it
     poison: list = field(default_factory=list)  # (record, reason)
     records: int = 0
 
@@ -106,8 +107,10 @@ def fold(records: list, into: Fold | None = None) -> Fold:
             result.poison.append((record, f"unknown eventName {record.get('eventName')!r}"))
         if old_key is not None:
             result.writes[key_id(old_key)] = Delete(old_key)
+            result.sources[key_id(old_key)] = record
         if new_item is not None:
             result.writes[key_id(new_item)] = Put(new_item)
+            result.sources[key_id(new_item)] = record
     return result
 
 

@@ -23,6 +23,12 @@ import projection
 TARGET_TABLE = os.environ.get("TARGET_TABLE", "users_by_location")
 QUARANTINE_QUEUE_URL = os.environ.get("QUARANTINE_QUEUE_URL", "")
 BATCH_LIMIT = 25  # BatchWriteItem's limit per call
+# Errors that retrying the same request can never cure. Everything else (throttling,
+# 5xx, connection errors) is transient and retried.
+PERMANENT_ERRORS = frozenset({"ValidationException", "SerializationException"})
+# SQS took 256 KiB per message and per batch until 2025 (1 MiB since); stay under the old
+# limit so the quarantine works on every backend.
+QUARANTINE_MESSAGE_LIMIT = 256 * 1024 - 1024
 ATTEMPTS = int(os.environ.get("WRITE_ATTEMPTS", "6"))
 
 # botocore's standard retry mode already backs off on throttling and 5xx; the loop below
@@ -44,59 +50,108 @@ def _backoff(attempt: int) -> None:
     time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
 
 
+def _request(op) -> dict:
+    if isinstance(op, projection.Put):
+        return {"PutRequest": {"Item": projection.item_to_client_form(op.item)}}
+    return {"DeleteRequest": {"Key": op.key}}
+
+
+def _write_chunk(client, requests: list, attempts: int, stats: dict) -> tuple:
+    """One BatchWriteItem chunk with retries. Returns (requests left unwritten, last error,
+    whether that error is permanent: the same request can never succeed)."""
+    pending, last_error = requests, None
+    for attempt in range(attempts):
+        try:
+            answer = client.batch_write_item(RequestItems={TARGET_TABLE: pending})
+        except ClientError as error:
+            stats["sdk_retries"] += error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            if error.response.get("Error", {}).get("Code") in PERMANENT_ERRORS:
+                return pending, error, True
+            last_error = error
+        except BotoCoreError as error:
+            last_error = error
+        else:
+            stats["sdk_retries"] += answer.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            left = answer.get("UnprocessedItems", {}).get(TARGET_TABLE, [])
+            stats["written"] += len(pending) - len(left)
+            pending = left
+            if not pending:
+                return [], None, False
+            last_error = f"{len(pending)} unprocessed items"
+        if attempt + 1 < attempts:
+            stats["retries"] += 1
+            _backoff(attempt)
+    return pending, last_error, False
+
+
 def write(writes: list, client=None, attempts: int = ATTEMPTS) -> dict:
-    """Write Put/Delete operations in chunks of 25; returns counts, raises what is left."""
+    """Write Put/Delete operations in chunks of 25, retrying throttling, errors and
+    UnprocessedItems. A chunk the table refuses for good (ValidationException: an item
+    over 400 KB, say) is retried one write at a time, so only the writes that can never
+    succeed are set apart - returned as stats["rejected"], [(op, reason)] - and the rest
+    are applied. Raises ReplicationFailed, after applying what it could, if writes are
+    still left: the stream then retries the batch."""
     client = client or dynamodb
-    requests = []
-    for op in writes:
-        if isinstance(op, projection.Put):
-            requests.append({"PutRequest": {"Item": projection.item_to_client_form(op.item)}})
-        else:
-            requests.append({"DeleteRequest": {"Key": op.key}})
-    stats = {"written": 0, "retries": 0, "sdk_retries": 0}
+    stats = {"written": 0, "retries": 0, "sdk_retries": 0, "rejected": []}
     failed, last_error = [], None
-    for start in range(0, len(requests), BATCH_LIMIT):
-        pending = requests[start:start + BATCH_LIMIT]
-        for attempt in range(attempts):
-            try:
-                answer = client.batch_write_item(RequestItems={TARGET_TABLE: pending})
-            except (ClientError, BotoCoreError) as error:
-                last_error = error
-                if isinstance(error, ClientError):
-                    stats["sdk_retries"] += error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-            else:
-                stats["sdk_retries"] += answer.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-                left = answer.get("UnprocessedItems", {}).get(TARGET_TABLE, [])
-                stats["written"] += len(pending) - len(left)
-                pending = left
-                if not pending:
-                    break
-                last_error = f"{len(pending)} unprocessed items"
-            if attempt + 1 < attempts:
-                stats["retries"] += 1
-                _backoff(attempt)
-        else:
-            failed.extend(pending)  # go on with the other chunks: apply what we can
+    for start in range(0, len(writes), BATCH_LIMIT):
+        chunk = writes[start:start + BATCH_LIMIT]
+        left, error, permanent = _write_chunk(client, [_request(op) for op in chunk], attempts, stats)
+        if permanent:
+            for op in chunk:  # find which of them the table refuses (re-writing the others is harmless)
+                single_left, single_error, single_permanent = _write_chunk(client, [_request(op)], attempts, stats)
+                if single_permanent:
+                    stats["rejected"].append((op, f"{TARGET_TABLE} refused the write: {single_error}"))
+                elif single_left:
+                    failed.extend(single_left)
+                    last_error = single_error
+        elif left:
+            failed.extend(left)  # go on with the other chunks: apply what we can
+            last_error = error
     if failed:
         raise ReplicationFailed(
-            f"{len(failed)} of {len(requests)} writes to {TARGET_TABLE} failed after "
+            f"{len(failed)} of {len(writes)} writes to {TARGET_TABLE} failed after "
             f"{attempts} attempts (last error: {last_error}); the batch will be retried", stats)
     return stats
 
 
+def quarantine_body(record: dict, reason: str, limit: int = None) -> str:
+    """The message for one unplaceable record: the reason and the whole record - or, for a
+    record too big for a queue message (two 400 KB images can be), its keys and position,
+    so that one large record can never block the stream either."""
+    limit = limit or QUARANTINE_MESSAGE_LIMIT
+    body = json.dumps({"reason": reason, "record": record}, default=str)
+    if len(body.encode()) <= limit:
+        return body
+    change = record.get("dynamodb", {})
+    slim = {k: record.get(k) for k in ("eventID", "eventName", "eventSourceARN")}
+    slim["dynamodb"] = {k: change.get(k) for k in ("Keys", "SequenceNumber", "ApproximateCreationDateTime", "SizeBytes")}
+    return json.dumps({"reason": reason, "record": slim, "truncated":
+                       f"the record is {len(body.encode())} bytes, over {limit}: its images are left out; "
+                       "read the item from the source table by its keys"}, default=str)
+
+
 def quarantine(poison: list, client=None) -> int:
-    """Send each unplaceable record, whole, with its reason. Raises if SQS will not take it."""
+    """Send each unplaceable record with its reason, in batches of at most 10 messages and
+    QUARANTINE_MESSAGE_LIMIT bytes. Raises if SQS will not take them (the batch is retried)."""
     client = client or sqs
     if poison and not QUARANTINE_QUEUE_URL:
         raise ReplicationFailed("QUARANTINE_QUEUE_URL is not set; cannot quarantine poison records")
-    for start in range(0, len(poison), 10):
-        entries = [
-            {"Id": str(i), "MessageBody": json.dumps({"reason": reason, "record": record}, default=str)}
-            for i, (record, reason) in enumerate(poison[start:start + 10])
-        ]
+    batches, batch, size = [], [], 0
+    for record, reason in poison:
+        body = quarantine_body(record, reason)
+        if batch and (len(batch) == 10 or size + len(body.encode()) > QUARANTINE_MESSAGE_LIMIT):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(body)
+        size += len(body.encode())
+    if batch:
+        batches.append(batch)
+    for bodies in batches:
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
         answer = client.send_message_batch(QueueUrl=QUARANTINE_QUEUE_URL, Entries=entries)
         if answer.get("Failed"):
-            raise ReplicationFailed(f"quarantine queue refused {len(answer['Failed'])} records")
+            raise ReplicationFailed(f"quarantine queue refused {len(answer['Failed'])} records: {answer['Failed'][0]}")
     return len(poison)
 
 
@@ -106,12 +161,22 @@ def handler(event, context):
     summary = {"records": folded.records, "writes": len(folded.writes), "poison": len(folded.poison)}
     try:
         stats = write(list(folded.writes.values()))
+        poison = list(folded.poison)
+        if stats["rejected"]:
+            # The target refused these for good: quarantine the records that asked for them,
+            # and make sure no older version of those rows stays behind.
+            poison += [(folded.sources[projection.key_id(op.item if isinstance(op, projection.Put) else op.key)], reason)
+                       for op, reason in stats["rejected"]]
+            write([projection.Delete({k: op.item[k] for k in (projection.PARTITION_KEY, projection.SORT_KEY)})
+                   for op, _ in stats["rejected"] if isinstance(op, projection.Put)])
         # Quarantine after the writes: if they fail, the retry of the batch quarantines
         # once, rather than every attempt sending the poison again.
-        summary.update(retries=stats["retries"], sdk_retries=stats["sdk_retries"], quarantined=quarantine(folded.poison))
+        summary.update(retries=stats["retries"], sdk_retries=stats["sdk_retries"],
+                       rejected=len(stats["rejected"]), quarantined=quarantine(poison))
     except Exception as error:
         # One line the drill and `make logs` can count, then the batch is retried whole.
-        summary.update(getattr(error, "stats", {}))
+        stats = getattr(error, "stats", {})
+        summary.update({k: v for k, v in stats.items() if k != "rejected"})
         print(json.dumps({"replicate_failed": {**summary, "error": str(error)}}))
         raise
     print(json.dumps({"replicate": summary}))

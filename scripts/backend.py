@@ -122,14 +122,27 @@ class MiniStack:
             return False
         try:
             os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.killpg(pid, signal.SIGKILL)
+            wait_for(lambda: _gone(pid), f"MiniStack (pid {pid}) to stop", timeout=timeout, interval=0.05, max_interval=0.2)
         except ProcessLookupError:
             pass
+        except WaitTimeout:
+            os.killpg(pid, signal.SIGKILL)
+            _gone(pid)
         return True
+
+
+def _gone(pid: int) -> bool:
+    """True once the process has exited; reaps it when it is our child (else it would stay
+    a zombie, and look alive, until we exit)."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        return reaped == pid
+    except ChildProcessError:  # not our child: whoever started it reaps it
+        try:
+            os.kill(pid, 0)
+            return False
+        except ProcessLookupError:
+            return True
 
 
 def compose(*args: str) -> subprocess.CompletedProcess:

@@ -58,3 +58,30 @@ def test_user_fixed_after_quarantine_then_replicated(live, email):
     live.dynamodb.put_item(TableName=live.names["users"], Item=user_item(email, state="Ohio", city="Dayton"))
     # THEN it is replicated like any other
     wait_for(lambda: [r["city"]["S"] for r in target_rows(live, email)] == ["Dayton"], f"{email} in Dayton", timeout=30)
+
+
+def test_item_target_refuses_quarantined_and_stream_flows(live, email):
+    # GIVEN a user that fits in users (400 KB) but not once the target key is added
+    big = "big-" + email
+    item = user_item(big, state="Ohio", city="Canton") | {"bio": {"S": ""}}
+    size = sum(len(k) + (len(v["S"]) if "S" in v else 1) for k, v in item.items())  # DynamoDB's item size
+    item["bio"] = {"S": "x" * (400 * 1024 - size - 4)}  # 4 bytes under the limit; the target key adds ~40
+    live.dynamodb.put_item(TableName=live.names["users"], Item=item)
+    # AND a good user after it
+    live.dynamodb.put_item(TableName=live.names["users"], Item=user_item(email, state="Ohio", city="Canton"))
+    # THEN the good user is replicated: the refusal did not block the stream
+    wait_for(lambda: len(target_rows(live, email)) == 1, f"{email} replicated after an item the target refuses", timeout=60)
+    # AND the refused record is in the quarantine queue with the table's reason
+    sqs = live.client("sqs")
+
+    def quarantined():
+        for message in sqs.receive_message(QueueUrl=live.queue_urls["quarantine"], MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=1).get("Messages", []):
+            body = json.loads(message["Body"])
+            if body["record"]["dynamodb"]["Keys"]["email"]["S"] == big:
+                sqs.delete_message(QueueUrl=live.queue_urls["quarantine"], ReceiptHandle=message["ReceiptHandle"])
+                return body
+    body = wait_for(quarantined, f"{big} in the quarantine queue", timeout=30)
+    assert "refused the write" in body["reason"] and "size" in body["reason"]
+    assert "truncated" in body and body["record"]["dynamodb"]["Keys"] == {"email": {"S": big}}
+    assert target_rows(live, big) == []

@@ -199,3 +199,59 @@ def test_handler_write_failure_raises_so_the_batch_is_retried(monkeypatch):
     event = stream_event(stream_record("INSERT", new=user_image("ada@example.com", "NY", "Queens")))
     with pytest.raises(replicate.ReplicationFailed, match="1 of 1 writes"):
         replicate.handler(event, None)
+
+
+class RefusingDynamoDB(FakeDynamoDB):
+    """Refuses, for good (ValidationException), any batch holding one of the given emails."""
+
+    def __init__(self, refused):
+        super().__init__()
+        self.refused = set(refused)
+
+    def batch_write_item(self, RequestItems):
+        requests = RequestItems[TABLE]
+        self.calls.append(list(requests))
+        if any(r.get("PutRequest", {}).get("Item", {}).get("email", {}).get("S") in self.refused for r in requests):
+            raise ClientError({"Error": {"Code": "ValidationException",
+                                         "Message": "Item size has exceeded the maximum allowed size"}}, "BatchWriteItem")
+        self.applied.extend(requests)
+        return {"UnprocessedItems": {}}
+
+
+def test_write_item_refused_for_good_only_that_write_set_apart():
+    # GIVEN a chunk of 30 writes, one of which the table will never accept
+    client = RefusingDynamoDB({"u7@example.com"})
+    # WHEN written
+    stats = replicate.write(puts(30), client=client)
+    # THEN the others are applied, the refused one is returned with the reason, nothing raises
+    assert emails(client.applied) == sorted(f"u{i}@example.com" for i in range(30) if i != 7)
+    [(op, reason)] = stats["rejected"]
+    assert op.item["email"]["S"] == "u7@example.com"
+    assert "refused the write" in reason and "maximum allowed size" in reason
+    # AND the refusal was not retried as if it were transient
+    assert sum(1 for call in client.calls if len(call) == 25) == 1
+
+
+def test_handler_refused_item_quarantined_with_its_record_and_row_deleted(monkeypatch):
+    # GIVEN a batch whose second user the target refuses
+    client = RefusingDynamoDB({"big@example.com"})
+    sent = []
+
+    class FakeSQS:
+        def send_message_batch(self, QueueUrl, Entries):
+            sent.extend(json.loads(e["MessageBody"]) for e in Entries)
+            return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+    monkeypatch.setattr(replicate, "dynamodb", client)
+    monkeypatch.setattr(replicate, "sqs", FakeSQS())
+    monkeypatch.setattr(replicate, "QUARANTINE_QUEUE_URL", "http://queue")
+    ok = stream_record("INSERT", new=user_image("ok@example.com", "NY", "Queens"))
+    big = stream_record("MODIFY", old=user_image("big@example.com", "NY", "Queens"),
+                        new=user_image("big@example.com", "NY", "Queens", bio={"S": "x" * 10}))
+    # WHEN the batch is handled
+    summary = replicate.handler(stream_event(ok, big), None)
+    # THEN the good user is written, the refused record is quarantined whole, its old row deleted
+    assert summary["rejected"] == 1 and summary["quarantined"] == 1
+    assert "ok@example.com" in emails([r for r in client.applied if "PutRequest" in r])
+    assert sent[0]["record"]["dynamodb"]["NewImage"]["email"] == {"S": "big@example.com"}
+    assert "refused the write" in sent[0]["reason"]
+    assert {"DeleteRequest": {"Key": projection.target_key(user_image("big@example.com", "NY", "Queens"))}} in client.applied
