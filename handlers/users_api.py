@@ -1,6 +1,7 @@
 """HTTP API for users, behind API Gateway (Lambda proxy, payload format 1.0 or 2.0).
 
-POST /users            create or replace a user: 201 created, 200 replaced, 400 bad input
+POST /users            store a user (a new one, or a new version of one): 201 with the
+                       stored user, and a "replaced" header when one existed; 400 bad input
 GET /users/{email}     200 with the user, 404 if there is none
 DELETE /users/{email}  204, 404 if there is none
 
@@ -130,7 +131,7 @@ def handle(method: str, rest, body, client) -> dict:
         if errors:
             return response(400, {"message": "invalid user", "errors": errors})
         old = client.put_item(TableName=USERS_TABLE, Item=to_item(user), ReturnValues="ALL_OLD")
-        return response(200 if old.get("Attributes") else 201, user)
+        return response(201, user, {"X-User-Replaced": "true" if old.get("Attributes") else "false"})
     email = rest[0].strip().lower()
     if not email:
         return response(400, {"message": "invalid request", "errors": {"email": "the path needs an email: /users/{email}"}})

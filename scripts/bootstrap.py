@@ -13,6 +13,7 @@ import io
 import json
 import time
 import zipfile
+from urllib.parse import unquote
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
@@ -32,6 +33,7 @@ TRUST_POLICY = {"Version": "2012-10-17", "Statement": [{
 class Report:
     rows: list = field(default_factory=list)  # (kind, name, action, detail)
     outputs: dict = field(default_factory=dict)
+    ids: dict = field(default_factory=dict)  # (kind, name) -> the id the backend gave it
 
     def add(self, kind: str, name: str, action: str, detail: str = "") -> None:
         self.rows.append((kind, name, action, detail))
@@ -99,7 +101,8 @@ class Converger:
         if key != spec.key:
             raise UserError(
                 f"table {spec.name} exists with key {key}, expected {spec.key}; "
-                "it cannot be changed in place - delete it (make clean-backend) and run make up")
+                "a key cannot be changed in place - delete the table, or restart the emulator "
+                "(make down up: MiniStack and LocalStack keep no state), then run make up")
         stream = current.get("StreamSpecification") or {}
         if spec.stream and (not stream.get("StreamEnabled") or stream.get("StreamViewType") != spec.stream):
             if stream.get("StreamEnabled"):  # a stream's view type cannot change: replace the stream
@@ -157,8 +160,7 @@ class Converger:
             action = "created"
         try:
             document = self.iam.get_role_policy(RoleName=name, PolicyName="least-privilege")["PolicyDocument"]
-            if isinstance(document, str):
-                from urllib.parse import unquote
+            if isinstance(document, str):  # some backends answer URL-encoded JSON, as IAM does
                 document = json.loads(unquote(document))
         except ClientError as error:
             if _code(error) != "NoSuchEntity":
@@ -229,8 +231,10 @@ class Converger:
             have = {k: keep.get(k) for k in wanted}
             have["DestinationConfig"] = {"OnFailure": (keep.get("DestinationConfig") or {}).get("OnFailure", {})}
             drift = [k for k in wanted if have[k] != wanted[k]]
+            if keep.get("State") in ("Disabled", "Disabling"):
+                drift.append("Enabled")  # someone disabled it: the stack wants it running
             if drift:
-                self.lam.update_event_source_mapping(UUID=keep["UUID"], **wanted)
+                self.lam.update_event_source_mapping(UUID=keep["UUID"], Enabled=True, **wanted)
             action, detail = ("updated", ", ".join(drift)) if drift else ("unchanged", keep["UUID"])
         uuid = keep["UUID"]
         wait_for(lambda: self.lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled",
@@ -314,7 +318,23 @@ class Converger:
         self.report.outputs.update(
             users_table=s.names["users"], target_table=s.names["target"],
             quarantine_queue=self.queue_urls[s.names["quarantine"]], dlq=self.queue_urls[s.names["dlq"]])
+        self.collect_ids()
         return self.report
+
+    def collect_ids(self) -> None:
+        """What identifies each resource on the backend, so two runs can be compared."""
+        ids, s = self.report.ids, self.stack
+        for table in s.tables:
+            t = self.ddb.describe_table(TableName=table.name)["Table"]
+            ids[("table", table.name)] = (t["TableArn"], t.get("LatestStreamArn"))
+        ids.update({("queue", name): url for name, url in self.queue_urls.items()})
+        ids.update({("role", name): arn for name, arn in self.role_arns.items()})
+        for fn in s.functions:
+            c = self.lam.get_function(FunctionName=fn.name)["Configuration"]
+            ids[("function", fn.name)] = (c["FunctionArn"], c.get("RevisionId"), c.get("CodeSha256"))
+            ids[("mapping", fn.name)] = tuple(sorted(m["UUID"] for m in self._paged(
+                self.lam, "list_event_source_mappings", "EventSourceMappings", FunctionName=fn.name)))
+        ids[("api", s.api.name)] = self.report.outputs["api_id"]
 
 
 def converge(settings: Settings, **describe_args) -> Report:

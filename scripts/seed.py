@@ -24,14 +24,21 @@ from scripts.waiting import WaitTimeout, wait_for
 
 
 
-def post_json(url: str, payload: dict, method: str = "POST") -> tuple[int, dict]:
+def post_json(url: str, payload: dict, method: str = "POST") -> tuple[int, object]:
+    """(status, body as JSON, or as text when it is not JSON)."""
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read() or b"{}")
+            status, raw = answer.status, answer.read()
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        status, raw = error.code, error.read()
+    except (urllib.error.URLError, OSError) as error:
+        raise UserError(f"{method} {url} failed: {getattr(error, 'reason', error)} - run: make status") from None
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, raw.decode(errors="replace")
 
 
 def write_batches(client, table: str, items: list, progress: Progress | None = None, workers: int = 4) -> None:

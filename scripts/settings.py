@@ -82,9 +82,29 @@ class Settings:
 
 
 def run_main(main) -> None:
-    """Run a script's main: Ctrl-C exits quietly, UserError prints one line."""
+    """Run a script's main so that whatever goes wrong ends in one line that says what
+    happened and what to run: Ctrl-C exits quietly, UserError prints its message, and
+    timeouts and AWS errors are summarised (DEBUG=1 shows the traceback of anything)."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from scripts.waiting import WaitTimeout
     try:
         sys.exit(main())
     except KeyboardInterrupt:
         print()
         sys.exit(130)
+    except (UserError, SystemExit):
+        raise
+    except Exception as error:  # noqa: BLE001 - turned into a message below
+        if os.environ.get("DEBUG"):
+            raise
+        if isinstance(error, EndpointConnectionError):
+            message = f"lost the emulator: {error} - is it still up? run: make status"
+        elif isinstance(error, ClientError):
+            info = error.response.get("Error", {})
+            message = f"{error.operation_name} failed: {info.get('Code')}: {info.get('Message')} - run: make status"
+        elif isinstance(error, WaitTimeout):
+            message = f"{error} - look at: make status, make logs"
+        else:
+            message = f"unexpected {type(error).__name__}: {error} (run again with DEBUG=1 for the traceback)"
+        raise UserError(message) from None

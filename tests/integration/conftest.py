@@ -28,7 +28,9 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def backend_settings(tmp_path_factory):
     wanted = os.environ.get("TEST_BACKEND", "auto")
-    base = Settings.from_env()
+    # The tests converge a stack of their own (names prefixed test-): on an emulator you
+    # started with make up, they never touch your users, queues or functions.
+    base = Settings.from_env(prefix=Settings.from_env().prefix + "test-")
     if wanted == "localstack":
         if not docker_answers():
             pytest.fail("TEST_BACKEND=localstack needs a Docker engine and none answers (docker info failed)", pytrace=False)
@@ -40,14 +42,14 @@ def backend_settings(tmp_path_factory):
         if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
             container.with_env("LOCALSTACK_AUTH_TOKEN", os.environ["LOCALSTACK_AUTH_TOKEN"])
         with container:
-            yield Settings.from_env(endpoint_url=container.get_url())
+            yield Settings.from_env(endpoint_url=container.get_url(), prefix=base.prefix)
         return
     if wanted == "auto" and health(base.endpoint_url) is not None:
         yield base
         return
     port = free_port()
     run_dir = Path(tmp_path_factory.mktemp("ministack"))
-    settings = Settings.from_env(endpoint_url=f"http://127.0.0.1:{port}", run_dir=run_dir)
+    settings = Settings.from_env(endpoint_url=f"http://127.0.0.1:{port}", run_dir=run_dir, prefix=base.prefix)
     ministack = MiniStack(settings, port=port)
     ministack.start()
     try:

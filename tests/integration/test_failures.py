@@ -75,3 +75,18 @@ def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
     wait_for(lambda: "Item" in ddb.get_item(TableName=own_stack.name("users_by_location"),
                                             Key={"state": {"S": "Ohio"}, "city_email": {"S": f"Toledo#{email}"}}),
              f"{email} replicated through the new stream", timeout=30)
+
+
+def test_bootstrap_disabled_mapping_enabled_again(own_stack):
+    # GIVEN a converged stack whose audit mapping someone disabled
+    first = bootstrap.converge(own_stack)
+    lam = own_stack.client("lambda")
+    function = own_stack.name("audit")
+    [mapping] = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    wait_for(lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled", "the mapping disabled")
+    # WHEN the bootstrap runs, THEN it enables the same mapping again and says so
+    report = bootstrap.converge(own_stack)
+    assert [(r[1], r[2], r[3]) for r in report.changed] == [(f"{function} <- {own_stack.name('users')}", "updated", "Enabled")]
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
+    assert report.ids[("mapping", function)] == first.ids[("mapping", function)]

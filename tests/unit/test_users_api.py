@@ -136,10 +136,13 @@ def test_handler_post_new_user_201_and_written(table, event):
 
 
 @EVENTS
-def test_handler_post_existing_user_200_replaced(table, event):
-    call(event("POST", "/users", GOOD))
-    status, body = call(event("POST", "/users", {**GOOD, "email": "ADA@example.com", "city": "Queens"}))
-    assert status == 200 and body["city"] == "Queens"
+def test_handler_post_existing_user_201_replaced_header_says_so(table, event):
+    first = users_api.handler(event("POST", "/users", GOOD), None)
+    assert first["headers"]["X-User-Replaced"] == "false"
+    answer = users_api.handler(event("POST", "/users", {**GOOD, "email": "ADA@example.com", "city": "Queens"}), None)
+    status, body = answer["statusCode"], json.loads(answer["body"])
+    assert status == 201 and body["city"] == "Queens"
+    assert answer["headers"]["X-User-Replaced"] == "true"
     assert list(table.items) == ["ada@example.com"]
     assert table.items["ada@example.com"]["city"] == {"S": "Queens"}
 
