@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from scripts import bootstrap, reconcile, users
-from scripts.backend import require_backend
+from scripts.backend import emulator_name, require_backend
 from scripts.faults import FaultProxy
 from scripts.output import console
 from scripts.seed import write_batches
@@ -119,6 +119,10 @@ class Result:
 def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: int = 30, seed: int = 7,
           prefix: str = "chaos-", keep: bool = False, timeout: float = 600, write_attempts: int | None = None,
           say=lambda text: None) -> Result:
+    if emulator_name(base.endpoint_url) != "ministack":
+        raise UserError(
+            "the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda "
+            "containers cannot reach - run it on MiniStack (make down; EMULATOR=ministack make up)")
     settings = Settings.from_env(endpoint_url=base.endpoint_url, run_dir=base.run_dir, prefix=f"{base.prefix}{prefix}")
     bootstrap.remove(settings)  # a clean slate, so the reconcile compares this run only
     ddb = settings.client("dynamodb", max_pool_connections=8)

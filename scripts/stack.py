@@ -71,7 +71,8 @@ class Stack:
         return f"arn:aws:{service}:{self.settings.region}:{ACCOUNT}:{resource}"
 
 
-def describe(settings: Settings, replicate_env: dict | None = None, max_record_age: int = 3600) -> Stack:
+def describe(settings: Settings, replicate_env: dict | None = None, max_record_age: int = 3600,
+             max_retries: int = 10) -> Stack:
     """The stack for these settings. replicate_env adds to that function's environment
     (the chaos drill sets AWS_ENDPOINT_URL to a fault-injecting proxy); max_record_age is
     how long a failing batch is retried before it goes to the dead-letter queue."""
@@ -107,8 +108,8 @@ def describe(settings: Settings, replicate_env: dict | None = None, max_record_a
         ),
         queues=(quarantine, dlq),
         functions=functions,
-        mappings=(Mapping(n("replicate"), users, batch_size=100, max_record_age=max_record_age),
-                  Mapping(n("audit"), users, batch_size=100, max_record_age=max_record_age)),
+        mappings=tuple(Mapping(n(fn), users, batch_size=100, max_record_age=max_record_age, max_retries=max_retries)
+                       for fn in ("replicate", "audit")),
         api=Api(n("users-api"), n("users_api")),
         names={"users": users, "target": target, "quarantine": quarantine, "dlq": dlq,
                "users_api": n("users_api"), "replicate": n("replicate"), "audit": n("audit")},
