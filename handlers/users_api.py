@@ -20,12 +20,13 @@ from urllib.parse import unquote
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+import projection  # zipped with every function: the key separator is defined there
+
 USERS_TABLE = os.environ.get("USERS_TABLE", "users")
 FIELDS = ("email", "state", "city", "zipcode")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")  # used with fullmatch: "$" would let "\n" through
 ZIPCODE = re.compile(r"[0-9]{5}")
 MAX_TEXT = 100
-SEPARATOR = "#"  # users_by_location keys are "<city>#<email>" (see projection.py)
 
 dynamodb = boto3.client("dynamodb")
 
@@ -52,8 +53,8 @@ def validate_user(payload) -> tuple[dict | None, dict]:
             errors[name] = "must be a non-empty string"
         elif len(value) > MAX_TEXT:
             errors[name] = f"must be at most {MAX_TEXT} characters"
-        elif name == "city" and SEPARATOR in value:
-            errors[name] = f"must not contain {SEPARATOR!r}"
+        elif name == "city" and projection.SEPARATOR in value:
+            errors[name] = f"must not contain {projection.SEPARATOR!r}"
     zipcode = payload.get("zipcode")
     if zipcode is None:
         errors["zipcode"] = "is required"

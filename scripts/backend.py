@@ -15,7 +15,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from scripts.settings import ROOT, Settings, UserError, run_main
 from scripts.waiting import WaitTimeout, wait_for

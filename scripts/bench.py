@@ -19,10 +19,9 @@ import uuid
 
 from rich.table import Table
 
-from scripts import bootstrap, users
+from scripts import batches, bootstrap, users
 from scripts.backend import require_backend
 from scripts.output import console
-from scripts.seed import write_batches
 from scripts.settings import ROOT, Settings, UserError, run_main
 from scripts.waiting import wait_for
 
@@ -34,13 +33,8 @@ def count(client, table: str) -> int:
 
 
 def reference_zip() -> bytes:
-    import io
-    import zipfile
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("replicate.py", (ROOT / "scripts" / "reference_replicate.py").read_text())
-        archive.writestr("projection.py", (ROOT / "handlers" / "projection.py").read_text())
-    return buffer.getvalue()
+    return bootstrap.build_zip("replicate", {"replicate.py": ROOT / "scripts" / "reference_replicate.py",
+                                             "projection.py": ROOT / "handlers" / "projection.py"})
 
 
 class Bench:
@@ -83,13 +77,13 @@ class Bench:
         items = self.items()
         if variant == "raw":
             started = time.perf_counter()
-            write_batches(self.ddb, self.raw_table, items, workers=1)
+            batches.write_all(self.ddb, self.raw_table, batches.puts(items))
             return self.count / (time.perf_counter() - started)
         settings = self.stacks[variant]
         target = settings.name("users_by_location")
         before = count(self.ddb, target)
         started = time.perf_counter()
-        write_batches(self.ddb, settings.name("users"), items, workers=1)
+        batches.write_all(self.ddb, settings.name("users"), batches.puts(items))
         wait_for(lambda: count(self.ddb, target) >= before + self.count, f"{variant}: {self.count} items replicated",
                  timeout=60 + self.count / 20, interval=0.02, max_interval=0.05)
         return self.count / (time.perf_counter() - started)
@@ -126,8 +120,8 @@ def main() -> int:
     bench = Bench(base, args.count)
     console.print(f"bench on {base.endpoint_url}: {args.rounds} rounds x {args.count} items, "
                   f"{args.latency} latency samples per variant")
-    bench.setup()
     try:
+        bench.setup()
         rates = {v: [] for v in VARIANTS}
         for round_ in range(args.rounds):
             order = VARIANTS[round_ % 3:] + VARIANTS[:round_ % 3]  # rotate: no variant always goes first

@@ -47,16 +47,18 @@ def _code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
-def build_zip(module: str) -> bytes:
+def build_zip(module: str, files: dict | None = None) -> bytes:
     """A byte-for-byte reproducible zip (fixed timestamps and order), so its hash only
-    changes when the code does and unchanged code is never re-uploaded."""
+    changes when the code does and unchanged code is never re-uploaded. files maps names in
+    the zip to source paths; by default the handler module and the shared modules."""
+    files = files or {f"{name}.py": HANDLERS / f"{name}.py" for name in {module, *SHARED_MODULES}}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted({module, *SHARED_MODULES}):
-            info = zipfile.ZipInfo(f"{name}.py", date_time=(1980, 1, 1, 0, 0, 0))
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, (HANDLERS / f"{name}.py").read_bytes())
+            archive.writestr(info, files[name].read_bytes())
     return buffer.getvalue()
 
 
@@ -378,10 +380,6 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
-    run_main(main)
-
-
 def remove(settings: Settings) -> Report:
     """Delete everything the stack describes (used for the drill and bench stacks)."""
     spec = stackmod.describe(settings)
@@ -418,3 +416,7 @@ def remove(settings: Settings) -> Report:
             continue
         gone("queue", queue, lambda: sqs.delete_queue(QueueUrl=url), "AWS.SimpleQueueService.NonExistentQueue")
     return report
+
+
+if __name__ == "__main__":
+    run_main(main)

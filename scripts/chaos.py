@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from scripts import bootstrap, reconcile, users
+from scripts import batches, bootstrap, reconcile, users
 from scripts.backend import emulator_name, require_backend
 from scripts.faults import FaultProxy
 from scripts.output import console
-from scripts.seed import write_batches
 from scripts.settings import Settings, UserError, run_main
 from scripts.waiting import WaitTimeout, wait_for
 
@@ -63,14 +62,9 @@ def workload(count: int, seed: int, tag: str) -> Workload:
 
 
 def write_phase(client, table: str, ops: list) -> None:
-    puts = [op for op in ops if not isinstance(op, tuple)]
-    deletes = [{"DeleteRequest": {"Key": {"email": {"S": email}}}} for _, email in (op for op in ops if isinstance(op, tuple))]
-    if puts:
-        write_batches(client, table, puts, workers=2)
-    for start in range(0, len(deletes), 25):
-        pending = deletes[start:start + 25]
-        while pending:
-            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
+    puts = batches.puts([op for op in ops if not isinstance(op, tuple)])
+    gone = batches.deletes([{"email": {"S": email}} for _, email in (op for op in ops if isinstance(op, tuple))])
+    batches.write_all(client, table, puts + gone, workers=2)
 
 
 def replicate_log(settings: Settings, since_ms: int) -> dict:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from scripts.backend import free_port
 
 CONTROL = "/_microburst"
 
@@ -55,12 +56,6 @@ DEFAULT_WRITE_FAULTS = (
 
 class FaultProxyError(RuntimeError):
     """The proxy would not start, died, or refused a control call."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def chained_probabilities(rate: float, weights) -> list:
@@ -95,7 +90,7 @@ class FaultProxy:
                  python: str | None = None):
         self.upstream = upstream.rstrip("/")
         self.run_dir = Path(run_dir)
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.log_file = self.run_dir / f"{tag}.log"
         self.python = python or sys.executable
         self.process: subprocess.Popen | None = None

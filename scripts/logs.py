@@ -49,7 +49,7 @@ def render(function: str, message: str) -> str:
 
 def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool) -> None:
     logs = live.client("logs")
-    seen: set = set()
+    seen: dict = {}  # event id -> timestamp; events at a cursor's millisecond may come again
     cursors = {f: start for f in functions}
     while True:
         for function in functions:
@@ -65,13 +65,16 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
                 ident = event.get("eventId") or (event["timestamp"], event["message"])
                 if ident in seen:
                     continue
-                seen.add(ident)
+                seen[ident] = event["timestamp"]
                 cursors[function] = max(cursors[function], event["timestamp"])
                 if NOISE.match(event["message"]) and not show_noise:
                     continue
                 stamp = time.strftime("%H:%M:%S", time.localtime(event["timestamp"] / 1000))
                 console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] "
                               f"{render(function, event['message'])}", highlight=False, soft_wrap=True)
+        if len(seen) > 10_000:  # following for hours: forget what no query can return again
+            oldest = min(cursors.values())
+            seen = {i: t for i, t in seen.items() if t >= oldest}
         if not keep_following:
             return
         time.sleep(0.5)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from boto3.dynamodb.types import TypeDeserializer
 
 import projection
+from scripts import batches
 from scripts.deployed import Deployed
 from scripts.settings import run_main
 
@@ -71,21 +72,9 @@ def compare(client, users_table: str, target_table: str) -> Drift:
 
 
 def repair(client, target_table: str, drift: Drift) -> int:
-    requests = [{"PutRequest": {"Item": item}} for item in drift.missing]
-    requests += [{"PutRequest": {"Item": wanted}} for wanted, _ in drift.different]
-    requests += [{"DeleteRequest": {"Key": {k: item[k] for k in (projection.PARTITION_KEY, projection.SORT_KEY)}}}
-                 for item in drift.extra]
-    for start in range(0, len(requests), 25):
-        pending = requests[start:start + 25]
-        for attempt in range(10):
-            left = client.batch_write_item(RequestItems={target_table: pending}).get("UnprocessedItems", {})
-            pending = left.get(target_table, [])
-            if not pending:
-                break
-            time.sleep(0.05 * 2 ** attempt)
-        else:
-            raise RuntimeError(f"{len(pending)} repairs to {target_table} were never processed")
-    return len(requests)
+    keys = [{k: item[k] for k in (projection.PARTITION_KEY, projection.SORT_KEY)} for item in drift.extra]
+    requests = batches.puts(drift.missing + [wanted for wanted, _ in drift.different]) + batches.deletes(keys)
+    return batches.write_all(client, target_table, requests, workers=4)
 
 
 def describe(drift: Drift, examples: int = 3) -> str:

@@ -11,12 +11,11 @@ import json
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 from rich.progress import Progress
 from rich.table import Table
 
-from scripts import reconcile, users
+from scripts import batches, reconcile, users
 from scripts.deployed import Deployed
 from scripts.output import console
 from scripts.settings import UserError, run_main
@@ -39,26 +38,6 @@ def post_json(url: str, payload: dict, method: str = "POST") -> tuple[int, objec
         return status, json.loads(raw or b"{}")
     except ValueError:
         return status, raw.decode(errors="replace")
-
-
-def write_batches(client, table: str, items: list, progress: Progress | None = None, workers: int = 4) -> None:
-    chunks = [items[i:i + 25] for i in range(0, len(items), 25)]
-    task = progress.add_task(f"writing {len(items)} users", total=len(items)) if progress else None
-
-    def write(chunk):
-        pending = [{"PutRequest": {"Item": item}} for item in chunk]
-        for attempt in range(10):
-            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
-            if not pending:
-                break
-            time.sleep(0.05 * 2 ** attempt)
-        else:
-            raise UserError(f"{len(pending)} users were never written to {table} (unprocessed after 10 tries)")
-        if progress:
-            progress.advance(task, len(chunk))
-
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(write, chunks))
 
 
 def show_state(client, table: str, state: str, limit: int = 10) -> None:
@@ -96,8 +75,8 @@ def main() -> int:
     if args.count:
         console.print(f"[bold]2.[/] {args.count} generated users (data/locations.csv), in batches of 25")
         with Progress(console=console, transient=False) as progress:
-            write_batches(live.dynamodb, live.names["users"], [users.to_item(u) for u in users.generated(args.count)],
-                          progress)
+            batches.write_all(live.dynamodb, live.names["users"], batches.puts([users.to_item(u) for u in users.generated(args.count)]),
+                              workers=4, progress=progress, label="writing users:")
     console.print(f"[bold]3.[/] waiting for {live.names['target']} to catch up")
     started = time.monotonic()
     try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -31,7 +31,6 @@ class Settings:
     allow_remote: bool = False
     run_dir: Path = ROOT / ".run"
     localstack_image: str = "localstack/localstack:4.14.0"
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
