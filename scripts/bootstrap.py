@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from scripts import stack as stackmod
-from scripts.backend import require_backend
+from scripts.backend import emulator_name, require_backend
 from scripts.settings import ROOT, Settings, UserError, run_main
 from scripts.waiting import wait_for
 
@@ -348,7 +348,8 @@ def print_report(report: Report, settings: Settings) -> None:
 
     from scripts.output import console
     styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim"}
-    table = Table(title=f"stack on {settings.endpoint_url}", title_justify="left")
+    table = Table(title=f"stack on {emulator_name(settings.endpoint_url)} at {settings.endpoint_url}"
+                  + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), title_justify="left")
     for column in ("kind", "name", "action", "detail"):
         table.add_column(column)
     for kind, name, action, detail in report.rows:

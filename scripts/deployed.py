@@ -2,13 +2,14 @@
 message (what to run) when something the caller needs is not there."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 
 from botocore.exceptions import ClientError
 
 from scripts import stack as stackmod
-from scripts.backend import require_backend
+from scripts.backend import emulator_name, require_backend
 from scripts.settings import Settings, UserError
 
 
@@ -17,9 +18,13 @@ class Deployed:
     settings: Settings
 
     @classmethod
-    def connect(cls, settings: Settings | None = None) -> "Deployed":
+    def connect(cls, settings: Settings | None = None, announce: bool = True) -> "Deployed":
+        """Check an emulator answers, and say which one (on stderr, out of the way of output)."""
         settings = settings or Settings.from_env()
         require_backend(settings)
+        if announce:
+            prefix = f", stack prefix {settings.prefix!r}" if settings.prefix else ""
+            print(f"backend: {emulator_name(settings.endpoint_url)} on {settings.endpoint_url}{prefix}", file=sys.stderr)
         return cls(settings)
 
     @cached_property

@@ -12,6 +12,7 @@ import subprocess
 import time
 
 from botocore.exceptions import ClientError
+from rich.markup import escape
 
 from scripts.deployed import Deployed
 from scripts.output import console
@@ -30,11 +31,12 @@ def since_ms(text: str) -> int:
 
 
 def render(function: str, message: str) -> str:
+    """The message as rich markup: what the log says is escaped, never taken for markup."""
     message = message.rstrip()
     try:
         entry = json.loads(message)
     except ValueError:
-        return message
+        return escape(message)
     if isinstance(entry, dict) and "audit" in entry:
         keys = ",".join(str(v) for v in entry.get("keys", {}).values())
         changes = entry.get("changes", {})
@@ -43,8 +45,14 @@ def render(function: str, message: str) -> str:
             shown = " ".join(f"{k}={c.get(side)!r}" for k, c in changes.items() if k not in entry.get("keys", {}))
         else:
             shown = "; ".join(f"{k}: {c.get('old')!r} -> {c.get('new')!r}" for k, c in changes.items())
-        return f"{entry['audit']:<6} {keys}  {shown}"
-    return message
+        return escape(f"{entry['audit']:<6} {keys}  {shown}")
+    if isinstance(entry, dict) and ("replicate" in entry or "replicate_failed" in entry):
+        s = entry.get("replicate") or entry["replicate_failed"]
+        line = (f"{s.get('records', 0)} records -> {s.get('writes', 0)} writes, {s.get('quarantined', s.get('poison', 0))} "
+                f"quarantined, {s.get('retries', 0) + s.get('sdk_retries', 0)} retries")
+        return escape(line) if "replicate" in entry else \
+            f"[red]FAILED[/] {escape(line)}: {escape(str(s.get('error')))} (the batch will be retried)"
+    return escape(message)
 
 
 def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool) -> None:

@@ -1,0 +1,37 @@
+"""make logs renders the functions' JSON lines for people, and never mistakes data for markup."""
+import json
+
+from rich.console import Console
+
+from scripts.logs import render
+
+
+def shown(message: str) -> str:
+    console = Console(width=200, record=True)
+    console.print(render("audit", message), soft_wrap=True)
+    return console.export_text().strip()
+
+
+def test_render_modify_shows_old_to_new():
+    line = json.dumps({"audit": "MODIFY", "keys": {"email": "a@x.io"},
+                       "changes": {"city": {"old": "Boise", "new": "Nampa"}}})
+    assert shown(line) == "MODIFY a@x.io  city: 'Boise' -> 'Nampa'"
+
+
+def test_render_insert_shows_item_once_without_key():
+    line = json.dumps({"audit": "INSERT", "keys": {"email": "a@x.io"},
+                       "changes": {"email": {"old": None, "new": "a@x.io"}, "state": {"old": None, "new": "Ohio"}}})
+    assert shown(line) == "INSERT a@x.io  state='Ohio'"
+
+
+def test_render_replicate_summary_and_failure():
+    ok = json.dumps({"replicate": {"records": 3, "writes": 4, "quarantined": 1, "retries": 1, "sdk_retries": 2}})
+    assert shown(ok) == "3 records -> 4 writes, 1 quarantined, 3 retries"
+    failed = json.dumps({"replicate_failed": {"records": 3, "writes": 4, "poison": 0, "error": "throttled"}})
+    assert shown(failed) == "FAILED 3 records -> 4 writes, 0 quarantined, 0 retries: throttled (the batch will be retried)"
+
+
+def test_render_data_that_looks_like_markup_printed_literally():
+    line = json.dumps({"audit": "MODIFY", "keys": {"email": "[bold]@x.io"}, "changes": {"tags": {"old": ["red"], "new": []}}})
+    assert shown(line) == "MODIFY [bold]@x.io  tags: ['red'] -> []"
+    assert shown("[/] not json [link]") == "[/] not json [link]"
