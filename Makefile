@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found - install Python 3.10 or newer, or run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); ddb-streams-lab needs 3.10 or newer - run: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
 	@[ -x $(PY) ] || { echo "creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
-	@echo "installing dependencies into $(VENV) (pyproject.toml)"
+	@echo "installing dependencies into $(VENV) from pyproject.toml (about a minute the first time)"
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2> >(grep -v "is ignored: it is neither" >&2)
 	@touch $@
 
@@ -66,9 +66,9 @@ test-unit: venv ## unit tests only, no emulator
 
 clean: ## stop the emulator, remove run state and build output
 	@[ ! -x $(PY) ] || $(PY) -m scripts.backend down
-	@rm -rf .run build .pytest_cache .hypothesis
+	@rm -rf .run build .pytest_cache .hypothesis *.egg-info
 	@find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 	@echo "cleaned (the virtualenv stays: make distclean removes it too)"
 
 distclean: clean ## clean, and remove the virtualenv
-	@rm -rf $(VENV) *.egg-info
+	@rm -rf $(VENV)

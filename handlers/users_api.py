@@ -37,7 +37,8 @@ def validate_user(payload) -> tuple[dict | None, dict]:
         return None, {"body": "must be a JSON object with fields " + ", ".join(FIELDS)}
     errors = {}
     for name in sorted(set(payload) - set(FIELDS)):
-        errors[name] = "unknown field (allowed: " + ", ".join(FIELDS) + ")"
+        errors[name] = ("is set by the API (a stored user is active)" if name == "active" else
+                        "unknown field (allowed: " + ", ".join(FIELDS) + ")")
     email = payload.get("email")
     if email is None:
         errors["email"] = "is required"
@@ -85,9 +86,8 @@ def from_item(item: dict) -> dict:
 
 
 def response(status: int, body=None, headers=None) -> dict:
-    out = {"statusCode": status, "headers": {"Content-Type": "application/json", **(headers or {})}}
-    out["body"] = "" if body is None else json.dumps(body)
-    return out
+    kind = {} if body is None else {"Content-Type": "application/json"}  # a 204 has no body to describe
+    return {"statusCode": status, "headers": {**kind, **(headers or {})}, "body": "" if body is None else json.dumps(body)}
 
 
 def parse_request(event: dict) -> tuple[str, list, str | None]:
@@ -124,8 +124,11 @@ def handle(method: str, rest, body, client) -> dict:
     if not rest:
         if method != "POST":
             return response(405, {"message": f"{method} /users is not supported; use POST"}, {"Allow": "POST"})
+        if not (body or "").strip():
+            return response(400, {"message": "invalid request body", "errors": {
+                "body": "is empty; send a JSON object with " + ", ".join(FIELDS)}})
         try:
-            payload = json.loads(body or "")
+            payload = json.loads(body)
         except (ValueError, RecursionError) as error:  # RecursionError: "[[[[..." nested too deep
             return response(400, {"message": "invalid request body", "errors": {"body": f"is not valid JSON ({error})"}})
         user, errors = validate_user(payload)

@@ -157,6 +157,9 @@ def up(settings: Settings) -> str:
         started_here = ministack.pid() is not None or (settings.run_dir / "backend").exists()
         how = "already running" if started_here else "already answering (not started by make up)"
         print(f"backend: {name} {how} on {settings.endpoint_url}")
+        if settings.emulator not in ("auto", name):
+            raise UserError(f"EMULATOR={settings.emulator} was asked for, but {name} is running on "
+                            f"{settings.endpoint_url} - run: make down, then EMULATOR={settings.emulator} make up")
         return name
     if not settings.is_local:
         raise UserError(f"no emulator answers on {settings.endpoint_url}, and it is not local: start it yourself")

@@ -348,8 +348,9 @@ def print_report(report: Report, settings: Settings) -> None:
 
     from scripts.output import console
     styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim"}
-    table = Table(title=f"stack on {emulator_name(settings.endpoint_url)} at {settings.endpoint_url}"
-                  + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), title_justify="left")
+    console.print(f"stack on {emulator_name(settings.endpoint_url)} at {settings.endpoint_url}"
+                  + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), highlight=False)
+    table = Table()
     for column in ("kind", "name", "action", "detail"):
         table.add_column(column)
     for kind, name, action, detail in report.rows:

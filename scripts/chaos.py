@@ -112,7 +112,8 @@ class Result:
 
 def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: int = 30, seed: int = 7,
           prefix: str = "chaos-", keep: bool = False, timeout: float = 600, write_attempts: int | None = None,
-          say=lambda text: None) -> Result:
+          say=lambda text: None, status=lambda text: None) -> Result:
+    """Run the drill; say() gets lines worth keeping, status() the progress of the moment."""
     if emulator_name(base.endpoint_url) != "ministack":
         raise UserError(
             "the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda "
@@ -140,7 +141,8 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             say(f"writing {work.records} records to {users_table} ({', '.join(f'{n} {len(o)}' for n, o in work.phases)}) "
                 f"with {fault_rate:.0%} of target writes faulted" + (f" after an outage of {outage} writes" if outage else ""))
             started = time.monotonic()
-            for _, ops in work.phases:
+            for name, ops in work.phases:
+                status(f"writing: {name} ({len(ops)})")
                 write_phase(ddb, users_table, ops)
             # Drained when a marker written last has arrived (the stream keeps per-item order,
             # and the emulator has one shard), then when the target matches the users table.
@@ -148,7 +150,12 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             ddb.put_item(TableName=users_table, Item=users.to_item(marker))
             key = {"state": {"S": "Ohio"}, "city_email": {"S": f"Dayton#{marker['email']}"}}
             try:
-                wait_for(lambda: "Item" in ddb.get_item(TableName=target, Key=key), "the stream to drain", timeout=timeout, interval=0.2)
+                def drained():
+                    status(f"waiting for the stream to drain: {time.monotonic() - started:.0f} s, "
+                           f"{proxy.counts().get('total', 0)} faults injected so far")
+                    return "Item" in ddb.get_item(TableName=target, Key=key)
+                wait_for(drained, "the stream to drain", timeout=timeout, interval=0.5)
+                status("reconciling")
                 drift = wait_for(lambda: (d := reconcile.compare(ddb, users_table, target)).total == 0 and d,
                                  "zero drift", timeout=30, interval=0.5)
             except WaitTimeout as error:
@@ -167,15 +174,20 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
     return result
 
 
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
 def report(result: Result) -> str:
     faults = ", ".join(f"{k} {v}" for k, v in result.faults.items() if k not in ("total", "requests"))
     log = result.log
     return "\n".join([
-        f"records through the stream: {result.records} in {result.drain_seconds:.1f} s "
+        f"records through the stream: {result.records} (with the end marker) in {result.drain_seconds:.1f} s "
         f"({result.records / max(result.drain_seconds, 1e-9):,.0f}/s)",
         f"target writes faulted:      {result.faults.get('total', 0)} of {result.faults.get('requests', 0)} requests ({faults})",
         f"retries:                    {log['sdk_retries']} by the SDK, {log['retries']} by the function's own loop, "
-        f"{log['failed_invocations']} batches failed and were retried whole ({log['invocations']} successful invocations)",
+        f"{plural(log['failed_invocations'], 'batch', 'batches')} failed and retried whole "
+        f"({plural(log['invocations'], 'successful invocation')})",
         f"quarantined:                {result.quarantined} (poison written: {result.poison})",
         f"dead letters:               {result.dead_letters}",
         reconcile.describe(result.drift),
@@ -196,8 +208,9 @@ def main() -> int:
         raise UserError("--count must be at least 1")
     base = Settings.from_env()
     require_backend(base)
-    result = drill(base, args.count, args.fault_rate, args.outage, args.seed, keep=args.keep,
-                   say=lambda text: console.print(text, soft_wrap=True))
+    with console.status("starting the proxy and the chaos- stack") as progress:
+        result = drill(base, args.count, args.fault_rate, args.outage, args.seed, keep=args.keep,
+                       say=lambda text: console.print(text, soft_wrap=True), status=progress.update)
     console.print(report(result), highlight=False, soft_wrap=True)
     ok = result.drift.total == 0 and result.quarantined >= result.poison and result.dead_letters == 0
     console.print("[green]drill passed: drift 0[/]" if ok else "[red]drill FAILED[/]")

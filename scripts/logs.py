@@ -56,10 +56,12 @@ def render(function: str, message: str) -> str:
 
 
 def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool) -> None:
+    """Print new events of every function's log group, merged in time order, until Ctrl-C."""
     logs = live.client("logs")
     seen: dict = {}  # event id -> timestamp; events at a cursor's millisecond may come again
     cursors = {f: start for f in functions}
     while True:
+        fresh = []
         for function in functions:
             group = f"/aws/lambda/{live.names[function]}"
             try:
@@ -69,17 +71,18 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
                 if error.response["Error"]["Code"] == "ResourceNotFoundException":
                     continue  # the function has not run yet
                 raise
-            for event in sorted(events, key=lambda e: (e["timestamp"], e.get("eventId", ""))):
+            for event in events:
                 ident = event.get("eventId") or (event["timestamp"], event["message"])
-                if ident in seen:
-                    continue
-                seen[ident] = event["timestamp"]
-                cursors[function] = max(cursors[function], event["timestamp"])
-                if NOISE.match(event["message"]) and not show_noise:
-                    continue
-                stamp = time.strftime("%H:%M:%S", time.localtime(event["timestamp"] / 1000))
-                console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] "
-                              f"{render(function, event['message'])}", highlight=False, soft_wrap=True)
+                if ident not in seen:
+                    seen[ident] = event["timestamp"]
+                    cursors[function] = max(cursors[function], event["timestamp"])
+                    fresh.append((event["timestamp"], function, event["message"]))
+        for timestamp, function, message in sorted(fresh, key=lambda e: e[0]):
+            if NOISE.match(message) and not show_noise:
+                continue
+            stamp = time.strftime("%H:%M:%S", time.localtime(timestamp / 1000))
+            console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] {render(function, message)}",
+                          highlight=False, soft_wrap=True)
         if len(seen) > 10_000:  # following for hours: forget what no query can return again
             oldest = min(cursors.values())
             seen = {i: t for i, t in seen.items() if t >= oldest}
@@ -90,20 +93,22 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="follow the functions' log output")
-    parser.add_argument("--since", default="10m", help="how far back to start (default 10m)")
+    parser.add_argument("--since", default="2m", help="how far back to start, e.g. 30s, 10m, 1h (default 2m)")
     parser.add_argument("--function", action="append", choices=sorted(COLOURS), help="only these functions")
     parser.add_argument("--no-follow", action="store_true", help="print what is there and exit")
     parser.add_argument("--all", action="store_true", help="also START/END/REPORT lines")
     args = parser.parse_args()
+    start = since_ms(args.since)
     live = Deployed.connect()
     functions = args.function or list(COLOURS)
     compose = None
     if (live.settings.run_dir / "backend").exists() and not args.no_follow:
         compose = subprocess.Popen(["docker", "compose", "logs", "--follow", "--since", args.since, "localstack"], cwd=ROOT)
-    console.print(f"[dim]following {', '.join(f'/aws/lambda/{live.names[f]}' for f in functions)} "
-                  f"on {live.settings.endpoint_url} (Ctrl-C to stop)[/]")
+    groups = ", ".join(f"/aws/lambda/{live.names[f]}" for f in functions)
+    console.print(f"[dim]{'showing' if args.no_follow else 'following'} {groups} from {args.since} ago"
+                  f"{'' if args.no_follow else ' (Ctrl-C to stop)'}[/]")
     try:
-        follow(live, functions, since_ms(args.since), not args.no_follow, args.all)
+        follow(live, functions, start, not args.no_follow, args.all)
     finally:
         if compose:
             compose.terminate()

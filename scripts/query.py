@@ -42,7 +42,11 @@ def main() -> int:
     live.require_tables()
     items = query(live.dynamodb, live.names["target"], args.state, args.city)
     where = " and ".join(f"{k} = {v!r}" for k, v in (("state", args.state), ("city", args.city)) if v)
-    view = Table(title=f"{live.names['target']} where {where}: {len(items)} users", title_justify="left")
+    console.print(f"{live.names['target']} where {where}: {len(items)} user{'' if len(items) == 1 else 's'}"
+                  + ("" if items else " (names match exactly, capitals included)"), highlight=False)
+    if not items:
+        return 0
+    view = Table()
     for column in ("state", "city", "email", "active"):
         view.add_column(column)
     for item in sorted(items, key=lambda i: (i["state"]["S"], i["city_email"]["S"]))[:args.limit]:

@@ -44,7 +44,8 @@ def show_state(client, table: str, state: str, limit: int = 10) -> None:
     items = [i for p in client.get_paginator("query").paginate(
         TableName=table, KeyConditionExpression="#s = :s",
         ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":s": {"S": state}}) for i in p["Items"]]
-    table_view = Table(title=f"{table}: state = {state!r} ({len(items)} users)", title_justify="left")
+    console.print(f"{table}: state = {state!r} ({len(items)} users)", highlight=False)
+    table_view = Table()
     for column in ("city", "email", "active"):
         table_view.add_column(column)
     walkthrough = {u["email"] for u in users.walkthrough()}

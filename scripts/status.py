@@ -52,7 +52,7 @@ def check(settings: Settings) -> list:
         try:
             url = sqs.get_queue_url(QueueName=spec.names[kind])["QueueUrl"]
             depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-            rows.append(("queue", spec.names[kind], True, f"{depth['Attributes']['ApproximateNumberOfMessages']} messages"))
+            rows.append(("queue", spec.names[kind], True, f"messages waiting: {depth['Attributes']['ApproximateNumberOfMessages']}"))
         except ClientError:
             rows.append(("queue", spec.names[kind], False, "missing"))
     return rows
@@ -63,9 +63,10 @@ def main() -> int:
     if backend_status(settings) != 0:
         return 1
     rows = check(settings)
+    width = max(len(name) for _, name, _, _ in rows)
     for part, name, ok, detail in rows:
         mark = "[green]ok[/]     " if ok else "[red]MISSING[/]"
-        console.print(f"  {mark} {part:<9} {name:<24} {detail}", highlight=False, soft_wrap=True)
+        console.print(f"  {mark} {part:<9} {name:<{width}} {detail}", highlight=False, soft_wrap=True)
     if not all(ok for *_, ok, _ in rows):
         console.print("the stack is incomplete - run: make up", style="bold")
         return 1

@@ -33,7 +33,8 @@ def backend_settings(tmp_path_factory):
     base = Settings.from_env(prefix=Settings.from_env().prefix + "test-")
     if wanted == "localstack":
         if not docker_answers():
-            pytest.fail("TEST_BACKEND=localstack needs a Docker engine and none answers (docker info failed)", pytrace=False)
+            pytest.exit("TEST_BACKEND=localstack needs a Docker engine and none answers (docker info failed) - "
+                        "start Docker, or run make test without TEST_BACKEND", returncode=1)
         from testcontainers.localstack import LocalStackContainer
 
         container = LocalStackContainer(image=base.localstack_image).with_services(
