@@ -177,6 +177,9 @@ def up(settings: Settings) -> str:
         if not docker_answers():
             raise UserError("EMULATOR=localstack needs a Docker engine and none answers (docker info failed) - "
                             "start Docker, or run with EMULATOR=ministack")
+        if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+            raise UserError("the docker compose plugin (Compose v2) is not installed - install it, "
+                            "or run with EMULATOR=ministack")
         env_port = str(settings.port)
         os.environ.setdefault("LOCALSTACK_PORT", env_port)
         if compose("up", "-d", "--wait", "localstack").returncode != 0:

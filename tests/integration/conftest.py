@@ -35,15 +35,16 @@ def backend_settings(tmp_path_factory):
         if not docker_answers():
             pytest.exit("TEST_BACKEND=localstack needs a Docker engine and none answers (docker info failed) - "
                         "start Docker, or run make test without TEST_BACKEND", returncode=1)
-        from testcontainers.localstack import LocalStackContainer
+        from testcontainers.community.localstack import LocalStackContainer
 
-        container = LocalStackContainer(image=base.localstack_image).with_services(
+        container = LocalStackContainer(image=base.localstack_image, region_name=base.region).with_services(
             "dynamodb", "dynamodbstreams", "lambda", "sqs", "iam", "apigateway", "logs", "sts")
         container.with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
         if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
             container.with_env("LOCALSTACK_AUTH_TOKEN", os.environ["LOCALSTACK_AUTH_TOKEN"])
         with container:
-            yield Settings.from_env(endpoint_url=container.get_url(), prefix=base.prefix)
+            # The Docker host may be another machine (DOCKER_HOST): it is the user's own emulator still.
+            yield Settings.from_env(endpoint_url=container.get_url(), prefix=base.prefix, allow_remote=True)
         return
     if wanted == "auto" and health(base.endpoint_url) is not None:
         yield base
