@@ -29,13 +29,16 @@ PERMANENT_ERRORS = frozenset({"ValidationException", "SerializationException"})
 # SQS took 256 KiB per message and per batch until 2025 (1 MiB since); stay under the old
 # limit so the quarantine works on every backend.
 QUARANTINE_MESSAGE_LIMIT = 256 * 1024 - 1024
-ATTEMPTS = int(os.environ.get("WRITE_ATTEMPTS", "6"))
+ATTEMPTS = int(os.environ.get("WRITE_ATTEMPTS", "8"))
 
-# botocore's standard retry mode already backs off on throttling and 5xx; the loop below
-# adds the retries of UnprocessedItems, which come back in a 200 and botocore never retries.
-_config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+# One retry policy for the target writes, ours: throttling, 5xx, connection errors and
+# UnprocessedItems (which botocore never retries) all go through write()'s loop - short
+# jittered backoff from 50 ms to 2 s. botocore's own backoff grows to seconds per call, and
+# a stream handler that sleeps holds up its whole shard (on MiniStack, every stream).
+_config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
+_queue_config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
 dynamodb = boto3.client("dynamodb", config=_config)
-sqs = boto3.client("sqs", config=_config)
+sqs = boto3.client("sqs", config=_queue_config)
 
 
 class ReplicationFailed(RuntimeError):

@@ -14,7 +14,7 @@ def test_replicate_under_injected_faults_zero_drift(backend_settings, converged)
     if emulator_name(backend_settings.endpoint_url) != "ministack":
         pytest.skip("the fault proxy runs on this machine; LocalStack's Lambda containers cannot reach it")
     # GIVEN a proxy that fails the first 12 target writes outright and 30% of the rest,
-    # and a replicate that gives up after 2 attempts of its own (each up to 3 by the SDK)
+    # and a replicate that gives up after 2 attempts (so the outage outlasts several invocations)
     # WHEN users are inserted, updated, moved, deleted and re-inserted, with a poison item
     result = chaos.drill(backend_settings, count=300, fault_rate=0.3, outage=12, write_attempts=2,
                          prefix=f"drill{uuid.uuid4().hex[:4]}-", timeout=240)
