@@ -72,8 +72,9 @@ def emulator_name(endpoint_url: str) -> str:
 class MiniStack:
     """MiniStack as a child process of nobody: it outlives the command that started it."""
 
-    def __init__(self, settings: Settings, port: int | None = None, tag: str = "ministack"):
+    def __init__(self, settings: Settings, port: int | None = None, tag: str = "ministack", env: dict | None = None):
         self.settings = settings
+        self.env = env or {}  # e.g. {"AUTH": "true"}: IAM enforcement for function credentials
         self.port = port or settings.port
         self.run_dir = settings.run_dir
         self.pid_file = self.run_dir / f"{tag}.pid"
@@ -93,7 +94,7 @@ class MiniStack:
 
     def start(self, timeout: float = 30.0) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, GATEWAY_PORT=str(self.port), BIND_HOST="127.0.0.1")
+        env = dict(os.environ, GATEWAY_PORT=str(self.port), BIND_HOST="127.0.0.1", **self.env)
         env.pop("AWS_ENDPOINT_URL", None)
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(

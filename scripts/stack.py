@@ -95,7 +95,9 @@ def describe(settings: Settings, replicate_env: dict | None = None, max_record_a
             "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]}]),
         Function(n("replicate"), "replicate", replicate_env, [logs, stream_read, dlq_send, {
             "Effect": "Allow", "Resource": table_arn(target), "Action": ["dynamodb:BatchWriteItem"]}, {
-            "Effect": "Allow", "Action": ["sqs:SendMessage"],
+            # AWS authorizes SendMessageBatch as sqs:SendMessage; MiniStack (under AUTH=true)
+            # asks for sqs:SendMessageBatch itself. IAM accepts both names in a policy.
+            "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"],
             "Resource": f"arn:aws:sqs:{settings.region}:{ACCOUNT}:{quarantine}"}], timeout=60),
         Function(n("audit"), "audit", {}, [logs, stream_read, dlq_send]),
     )
