@@ -23,18 +23,17 @@ import projection
 TARGET_TABLE = os.environ.get("TARGET_TABLE", "users_by_location")
 QUARANTINE_QUEUE_URL = os.environ.get("QUARANTINE_QUEUE_URL", "")
 BATCH_LIMIT = 25  # BatchWriteItem's limit per call
-# Errors that retrying the same request can never cure. Everything else (throttling,
-# 5xx, connection errors) is transient and retried.
-PERMANENT_ERRORS = frozenset({"ValidationException", "SerializationException"})
 # SQS took 256 KiB per message and per batch until 2025 (1 MiB since); stay under the old
 # limit so the quarantine works on every backend.
 QUARANTINE_MESSAGE_LIMIT = 256 * 1024 - 1024
 ATTEMPTS = int(os.environ.get("WRITE_ATTEMPTS", "8"))
+SAFETY_SECONDS = 5  # stop retrying this long before the function would time out
 
 # One retry policy for the target writes, ours: throttling, 5xx, connection errors and
-# UnprocessedItems (which botocore never retries) all go through write()'s loop - short
-# jittered backoff from 50 ms to 2 s. botocore's own backoff grows to seconds per call, and
-# a stream handler that sleeps holds up its whole shard (on MiniStack, every stream).
+# UnprocessedItems (which botocore never retries) all go through _write_chunk's loop -
+# short jittered backoff from 50 ms to 2 s. botocore's own backoff grows to seconds per
+# call, and a stream handler that sleeps holds up its whole shard (on MiniStack, every
+# stream).
 _config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
 _queue_config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
 dynamodb = boto3.client("dynamodb", config=_config)
@@ -49,6 +48,15 @@ class ReplicationFailed(RuntimeError):
         self.stats = stats or {}
 
 
+def refused_for_good(error: ClientError) -> bool:
+    """A refusal no retry can cure, and that concerns the item, not the table: an item or
+    key over DynamoDB's size limits. Any other ValidationException (a target recreated with
+    another key, say) concerns every write: it is raised, so the stream stops and says so,
+    rather than quietly quarantining everything."""
+    info = error.response.get("Error", {})
+    return info.get("Code") == "ValidationException" and "size" in info.get("Message", "").lower()
+
+
 def _backoff(attempt: int) -> None:
     time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
 
@@ -59,50 +67,47 @@ def _request(op) -> dict:
     return {"DeleteRequest": {"Key": op.key}}
 
 
-def _write_chunk(client, requests: list, attempts: int, stats: dict) -> tuple:
+def _write_chunk(client, requests: list, attempts: int, stats: dict, deadline: float | None) -> tuple:
     """One BatchWriteItem chunk with retries. Returns (requests left unwritten, last error,
-    whether that error is permanent: the same request can never succeed)."""
+    whether the table refused them for good)."""
     pending, last_error = requests, None
     for attempt in range(attempts):
         try:
             answer = client.batch_write_item(RequestItems={TARGET_TABLE: pending})
         except ClientError as error:
-            stats["sdk_retries"] += error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-            if error.response.get("Error", {}).get("Code") in PERMANENT_ERRORS:
+            if refused_for_good(error):
                 return pending, error, True
             last_error = error
         except BotoCoreError as error:
             last_error = error
         else:
-            stats["sdk_retries"] += answer.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-            left = answer.get("UnprocessedItems", {}).get(TARGET_TABLE, [])
-            stats["written"] += len(pending) - len(left)
-            pending = left
+            pending = answer.get("UnprocessedItems", {}).get(TARGET_TABLE, [])
             if not pending:
                 return [], None, False
             last_error = f"{len(pending)} unprocessed items"
-        if attempt + 1 < attempts:
-            stats["retries"] += 1
-            _backoff(attempt)
+        if attempt + 1 == attempts or (deadline is not None and time.monotonic() > deadline):
+            break
+        stats["retries"] += 1
+        _backoff(attempt)
     return pending, last_error, False
 
 
-def write(writes: list, client=None, attempts: int = ATTEMPTS) -> dict:
+def write(writes: list, client=None, attempts: int = ATTEMPTS, deadline: float | None = None) -> dict:
     """Write Put/Delete operations in chunks of 25, retrying throttling, errors and
-    UnprocessedItems. A chunk the table refuses for good (ValidationException: an item
-    over 400 KB, say) is retried one write at a time, so only the writes that can never
+    UnprocessedItems until `attempts` or `deadline` (time.monotonic()). A chunk the table
+    refuses for good is retried one write at a time, so only the writes that can never
     succeed are set apart - returned as stats["rejected"], [(op, reason)] - and the rest
     are applied. Raises ReplicationFailed, after applying what it could, if writes are
     still left: the stream then retries the batch."""
     client = client or dynamodb
-    stats = {"written": 0, "retries": 0, "sdk_retries": 0, "rejected": []}
+    stats = {"retries": 0, "rejected": []}
     failed, last_error = [], None
     for start in range(0, len(writes), BATCH_LIMIT):
         chunk = writes[start:start + BATCH_LIMIT]
-        left, error, permanent = _write_chunk(client, [_request(op) for op in chunk], attempts, stats)
+        left, error, permanent = _write_chunk(client, [_request(op) for op in chunk], attempts, stats, deadline)
         if permanent:
             for op in chunk:  # find which of them the table refuses (re-writing the others is harmless)
-                single_left, single_error, single_permanent = _write_chunk(client, [_request(op)], attempts, stats)
+                single_left, single_error, single_permanent = _write_chunk(client, [_request(op)], attempts, stats, deadline)
                 if single_permanent:
                     stats["rejected"].append((op, f"{TARGET_TABLE} refused the write: {single_error}"))
                 elif single_left:
@@ -113,8 +118,8 @@ def write(writes: list, client=None, attempts: int = ATTEMPTS) -> dict:
             last_error = error
     if failed:
         raise ReplicationFailed(
-            f"{len(failed)} of {len(writes)} writes to {TARGET_TABLE} failed after "
-            f"{attempts} attempts (last error: {last_error}); the batch will be retried", stats)
+            f"{len(failed)} of {len(writes)} writes to {TARGET_TABLE} failed after retries "
+            f"(last error: {last_error}); the batch will be retried", stats)
     return stats
 
 
@@ -162,25 +167,30 @@ def handler(event, context):
     records = event.get("Records", [])
     folded = projection.fold(records)
     summary = {"records": folded.records, "writes": len(folded.writes), "poison": len(folded.poison)}
+    deadline = None
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        # Give up retrying in time to say so, rather than be cut off by the timeout.
+        deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
+    stats = {}
     try:
-        stats = write(list(folded.writes.values()))
+        stats = write(list(folded.writes.values()), deadline=deadline)
         poison = list(folded.poison)
         if stats["rejected"]:
             # The target refused these for good: quarantine the records that asked for them,
             # and make sure no older version of those rows stays behind.
             poison += [(folded.sources[projection.key_id(op.item if isinstance(op, projection.Put) else op.key)], reason)
                        for op, reason in stats["rejected"]]
-            write([projection.Delete({k: op.item[k] for k in (projection.PARTITION_KEY, projection.SORT_KEY)})
-                   for op, _ in stats["rejected"] if isinstance(op, projection.Put)])
+            cleanup = write([projection.Delete({k: op.item[k] for k in (projection.PARTITION_KEY, projection.SORT_KEY)})
+                             for op, _ in stats["rejected"] if isinstance(op, projection.Put)], deadline=deadline)
+            stats["retries"] += cleanup["retries"]
         # Quarantine after the writes: if they fail, the retry of the batch quarantines
         # once, rather than every attempt sending the poison again.
-        summary.update(retries=stats["retries"], sdk_retries=stats["sdk_retries"],
-                       rejected=len(stats["rejected"]), quarantined=quarantine(poison))
+        summary.update(retries=stats["retries"], rejected=len(stats["rejected"]), quarantined=quarantine(poison))
     except Exception as error:
         # One line the drill and `make logs` can count, then the batch is retried whole.
-        stats = getattr(error, "stats", {})
-        summary.update({k: v for k, v in stats.items() if k != "rejected"})
-        print(json.dumps({"replicate_failed": {**summary, "error": str(error)}}))
+        failed = getattr(error, "stats", None) or stats
+        summary.update(retries=failed.get("retries", 0), error=str(error))
+        print(json.dumps({"replicate_failed": summary}))
         raise
     print(json.dumps({"replicate": summary}))
     return summary

@@ -29,18 +29,22 @@ def write_all(client, table: str, requests: list, workers: int = 1, progress=Non
     def write(chunk):
         pending = chunk
         for attempt in range(attempts):
+            if attempt:
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))
             pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
             if not pending:
                 break
-            time.sleep(min(1.0, 0.05 * 2 ** attempt))
         else:
             raise UserError(f"{len(pending)} writes to {table} were still unprocessed after {attempts} tries")
         if progress:
             progress.advance(task, len(chunk))
 
     if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
+        pool = ThreadPoolExecutor(workers)
+        try:
             list(pool.map(write, chunks))
+        finally:  # on Ctrl-C or an error, leave the queued chunks unwritten rather than wait
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         for chunk in chunks:
             write(chunk)

@@ -70,7 +70,7 @@ def write_phase(client, table: str, ops: list) -> None:
 def replicate_log(settings: Settings, since_ms: int) -> dict:
     """Totals of the replicate function's own summary lines (backend-neutral: its log)."""
     logs = settings.client("logs")
-    totals = {"invocations": 0, "failed_invocations": 0, "retries": 0, "sdk_retries": 0}
+    totals = {"invocations": 0, "failed_invocations": 0, "retries": 0}
     try:
         pages = logs.get_paginator("filter_log_events").paginate(
             logGroupName=f"/aws/lambda/{settings.name('replicate')}", startTime=since_ms)
@@ -84,7 +84,6 @@ def replicate_log(settings: Settings, since_ms: int) -> dict:
                     if kind in line:
                         totals[counter] += 1
                         totals["retries"] += line[kind].get("retries", 0)
-                        totals["sdk_retries"] += line[kind].get("sdk_retries", 0)
     except ClientError:
         pass
     return totals
@@ -185,7 +184,7 @@ def report(result: Result) -> str:
         f"records through the stream: {result.records} (with the end marker) in {result.drain_seconds:.1f} s "
         f"({result.records / max(result.drain_seconds, 1e-9):,.0f}/s)",
         f"target writes faulted:      {result.faults.get('total', 0)} of {result.faults.get('requests', 0)} requests ({faults})",
-        f"retries:                    {log['sdk_retries']} by the SDK, {log['retries']} by the function's own loop, "
+        f"retries:                    {log['retries']} writes retried by the function, "
         f"{plural(log['failed_invocations'], 'batch', 'batches')} failed and retried whole "
         f"({plural(log['invocations'], 'successful invocation')})",
         f"quarantined:                {result.quarantined} (poison written: {result.poison})",

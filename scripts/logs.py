@@ -48,8 +48,9 @@ def render(function: str, message: str) -> str:
         return escape(f"{entry['audit']:<6} {keys}  {shown}")
     if isinstance(entry, dict) and ("replicate" in entry or "replicate_failed" in entry):
         s = entry.get("replicate") or entry["replicate_failed"]
-        line = (f"{s.get('records', 0)} records -> {s.get('writes', 0)} writes, {s.get('quarantined', s.get('poison', 0))} "
-                f"quarantined, {s.get('retries', 0) + s.get('sdk_retries', 0)} retries")
+        refused = f", {s['rejected']} refused by the target" if s.get("rejected") else ""
+        line = (f"{s.get('records', 0)} records -> {s.get('writes', 0)} writes, {s.get('quarantined', 0)} "
+                f"quarantined{refused}, {s.get('retries', 0)} retries")
         return escape(line) if "replicate" in entry else \
             f"[red]FAILED[/] {escape(line)}: {escape(str(s.get('error')))} (the batch will be retried)"
     return escape(message)
@@ -58,14 +59,18 @@ def render(function: str, message: str) -> str:
 def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool) -> None:
     """Print new events of every function's log group, merged in time order, until Ctrl-C."""
     logs = live.client("logs")
-    seen: dict = {}  # event id -> timestamp; events at a cursor's millisecond may come again
+    # Each poll asks from a little before the newest event seen, since an event can reach
+    # the log after a later one; what is seen is remembered per function, for that window.
+    overlap_ms = 5000
+    seen: dict = {f: {} for f in functions}  # function -> {event id: timestamp}
     cursors = {f: start for f in functions}
     while True:
         fresh = []
         for function in functions:
             group = f"/aws/lambda/{live.names[function]}"
             try:
-                pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=cursors[function])
+                since = max(start, cursors[function] - overlap_ms)
+                pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=since)
                 events = [e for page in pages for e in page.get("events", [])]
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ResourceNotFoundException":
@@ -73,8 +78,8 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
                 raise
             for event in events:
                 ident = event.get("eventId") or (event["timestamp"], event["message"])
-                if ident not in seen:
-                    seen[ident] = event["timestamp"]
+                if ident not in seen[function]:
+                    seen[function][ident] = event["timestamp"]
                     cursors[function] = max(cursors[function], event["timestamp"])
                     fresh.append((event["timestamp"], function, event["message"]))
         for timestamp, function, message in sorted(fresh, key=lambda e: e[0]):
@@ -83,9 +88,9 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
             stamp = time.strftime("%H:%M:%S", time.localtime(timestamp / 1000))
             console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] {render(function, message)}",
                           highlight=False, soft_wrap=True)
-        if len(seen) > 10_000:  # following for hours: forget what no query can return again
-            oldest = min(cursors.values())
-            seen = {i: t for i, t in seen.items() if t >= oldest}
+        for function in functions:  # forget what no query can return again
+            horizon = cursors[function] - overlap_ms
+            seen[function] = {i: t for i, t in seen[function].items() if t >= horizon}
         if not keep_following:
             return
         time.sleep(0.5)

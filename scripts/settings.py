@@ -81,10 +81,11 @@ class Settings:
 
 
 def run_main(main) -> None:
-    """Run a script's main so that whatever goes wrong ends in one line that says what
-    happened and what to run: Ctrl-C exits quietly, UserError prints its message, and
-    timeouts and AWS errors are summarised (DEBUG=1 shows the traceback of anything)."""
-    from botocore.exceptions import ClientError, EndpointConnectionError
+    """Run a script's main so that what a user can cause ends in one line that says what
+    happened and what to run: Ctrl-C exits quietly, UserError prints its message, timeouts,
+    a lost emulator and AWS errors are summarised (LAB_TRACEBACK=1 shows their traceback).
+    Anything else is a bug: its traceback is kept, with a line saying so."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
     from scripts.waiting import WaitTimeout
     try:
@@ -92,18 +93,18 @@ def run_main(main) -> None:
     except KeyboardInterrupt:
         print()
         sys.exit(130)
-    except (UserError, SystemExit):
-        raise
-    except Exception as error:  # noqa: BLE001 - turned into a message below
-        if os.environ.get("DEBUG"):
+    except (ConnectionError, HTTPClientError, ClientError, WaitTimeout) as error:
+        if os.environ.get("LAB_TRACEBACK") == "1":
             raise
-        if isinstance(error, EndpointConnectionError):
-            message = f"lost the emulator: {error} - is it still up? run: make status"
-        elif isinstance(error, ClientError):
+        if isinstance(error, ClientError):
             info = error.response.get("Error", {})
             message = f"{error.operation_name} failed: {info.get('Code')}: {info.get('Message')} - run: make status"
         elif isinstance(error, WaitTimeout):
             message = f"{error} - look at: make status, make logs"
         else:
-            message = f"unexpected {type(error).__name__}: {error} (run again with DEBUG=1 for the traceback)"
+            message = f"lost the emulator: {error} - is it still up? run: make status"
         raise UserError(message) from None
+    except Exception:
+        print("error: this is a bug in ddb-streams-lab, not something you did; the traceback follows",
+              file=sys.stderr)
+        raise

@@ -61,8 +61,11 @@ def test_user_fixed_after_quarantine_then_replicated(live, email):
 
 
 def test_item_target_refuses_quarantined_and_stream_flows(live, email):
-    # GIVEN a user that fits in users (400 KB) but not once the target key is added
+    # GIVEN a user already replicated, that then grows to fit in users (400 KB) but not
+    # once the target key is added
     big = "big-" + email
+    live.dynamodb.put_item(TableName=live.names["users"], Item=user_item(big, state="Ohio", city="Canton"))
+    wait_for(lambda: len(target_rows(live, big)) == 1, f"{big} replicated while small", timeout=30)
     item = user_item(big, state="Ohio", city="Canton") | {"bio": {"S": ""}}
     size = sum(len(k) + (len(v["S"]) if "S" in v else 1) for k, v in item.items())  # DynamoDB's item size
     item["bio"] = {"S": "x" * (400 * 1024 - size - 4)}  # 4 bytes under the limit; the target key adds ~40
@@ -84,4 +87,5 @@ def test_item_target_refuses_quarantined_and_stream_flows(live, email):
     body = wait_for(quarantined, f"{big} in the quarantine queue", timeout=30)
     assert "refused the write" in body["reason"] and "size" in body["reason"]
     assert "truncated" in body and body["record"]["dynamodb"]["Keys"] == {"email": {"S": big}}
+    # AND its old, small row is gone: the target never keeps a stale version of it
     assert target_rows(live, big) == []

@@ -25,8 +25,8 @@ def test_render_insert_shows_item_once_without_key():
 
 
 def test_render_replicate_summary_and_failure():
-    ok = json.dumps({"replicate": {"records": 3, "writes": 4, "quarantined": 1, "retries": 1, "sdk_retries": 2}})
-    assert shown(ok) == "3 records -> 4 writes, 1 quarantined, 3 retries"
+    ok = json.dumps({"replicate": {"records": 3, "writes": 4, "quarantined": 2, "rejected": 1, "retries": 3}})
+    assert shown(ok) == "3 records -> 4 writes, 2 quarantined, 1 refused by the target, 3 retries"
     failed = json.dumps({"replicate_failed": {"records": 3, "writes": 4, "poison": 0, "error": "throttled"}})
     assert shown(failed) == "FAILED 3 records -> 4 writes, 0 quarantined, 0 retries: throttled (the batch will be retried)"
 

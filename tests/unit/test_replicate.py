@@ -58,14 +58,14 @@ def test_write_sixty_writes_sent_in_chunks_of_25():
     client = FakeDynamoDB()
     stats = replicate.write(puts(60), client=client)
     assert [len(call) for call in client.calls] == [25, 25, 10]
-    assert (stats["written"], stats["retries"]) == (60, 0)
+    assert stats["retries"] == 0 and len(client.applied) == 60
     assert emails(client.applied) == emails([{"PutRequest": {"Item": p.item}} for p in puts(60)])
 
 
 def test_write_nothing_to_write_makes_no_call():
     client = FakeDynamoDB()
     stats = replicate.write([], client=client)
-    assert (stats["written"], stats["retries"]) == (0, 0)
+    assert stats["retries"] == 0
     assert client.calls == []
 
 
@@ -87,14 +87,14 @@ def test_write_unprocessed_items_retried_until_done():
     # THEN only the unprocessed ones are re-sent, until every one is applied
     assert [len(call) for call in client.calls] == [20, 10, 3]
     assert client.calls[1] == client.calls[0][10:] and client.calls[2] == client.calls[1][7:]
-    assert len(client.applied) == 20 and (stats["written"], stats["retries"]) == (20, 2)
+    assert len(client.applied) == 20 and stats["retries"] == 2
 
 
 def test_write_throttling_client_error_retried():
     client = FakeDynamoDB([throttled(), throttled(), 0])
     stats = replicate.write(puts(5), client=client)
     assert len(client.calls) == 3 and len(client.applied) == 5
-    assert stats["written"] == 5 and stats["retries"] == 2
+    assert len(client.applied) == 5 and stats["retries"] == 2
 
 
 def test_write_backs_off_between_attempts(monkeypatch):
@@ -255,3 +255,46 @@ def test_handler_refused_item_quarantined_with_its_record_and_row_deleted(monkey
     assert sent[0]["record"]["dynamodb"]["NewImage"]["email"] == {"S": "big@example.com"}
     assert "refused the write" in sent[0]["reason"]
     assert {"DeleteRequest": {"Key": projection.target_key(user_image("big@example.com", "NY", "Queens"))}} in client.applied
+
+
+def test_write_validation_not_about_size_raised_not_quarantined():
+    # GIVEN a target that refuses every write for a reason about the table (its key changed)
+    class WrongKey(FakeDynamoDB):
+        def batch_write_item(self, RequestItems):
+            self.calls.append(RequestItems[TABLE])
+            raise ClientError({"Error": {"Code": "ValidationException",
+                                         "Message": "One of the required keys was not given a value"}}, "BatchWriteItem")
+    # THEN nothing is set apart as poison: the batch fails, to be retried (and dead-lettered)
+    with pytest.raises(replicate.ReplicationFailed):
+        replicate.write(puts(3), client=WrongKey(), attempts=2)
+
+
+def test_write_deadline_passed_stops_retrying():
+    client = FakeDynamoDB([throttled()] * 10)
+    with pytest.raises(replicate.ReplicationFailed):
+        replicate.write(puts(1), client=client, attempts=10, deadline=0)  # long past
+    assert len(client.calls) == 1
+
+
+def test_quarantine_large_bodies_split_into_batches_within_the_limit():
+    sent = []
+
+    class FakeSQS:
+        def send_message_batch(self, QueueUrl, Entries):
+            sent.append(Entries)
+            return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+    big = [(stream_record("INSERT", new=user_image(f"b{i}@example.com", "NY", None, bio={"S": "x" * 100_000})),
+            "missing attribute 'city'") for i in range(3)]
+    replicate.quarantine(big, client=FakeSQS())
+    assert len(sent) > 1
+    assert all(sum(len(e["MessageBody"].encode()) for e in batch) <= replicate.QUARANTINE_MESSAGE_LIMIT for batch in sent)
+    assert sum(len(batch) for batch in sent) == 3
+
+
+def test_quarantine_body_record_too_big_keeps_keys_and_position():
+    record = stream_record("INSERT", new=user_image("huge@example.com", "NY", None, bio={"S": "x" * 300_000}))
+    body = json.loads(replicate.quarantine_body(record, "missing attribute 'city'"))
+    assert len(json.dumps(body)) < replicate.QUARANTINE_MESSAGE_LIMIT
+    assert body["record"]["dynamodb"]["Keys"] == {"email": {"S": "huge@example.com"}}
+    assert body["record"]["dynamodb"]["SequenceNumber"] == record["dynamodb"]["SequenceNumber"]
+    assert "NewImage" not in body["record"]["dynamodb"] and "images are left out" in body["truncated"]
