@@ -184,7 +184,7 @@ def report(result: Result) -> str:
         f"records through the stream: {result.records} (with the end marker) in {result.drain_seconds:.1f} s "
         f"({result.records / max(result.drain_seconds, 1e-9):,.0f}/s)",
         f"target writes faulted:      {result.faults.get('total', 0)} of {result.faults.get('requests', 0)} requests ({faults})",
-        f"retries:                    {log['retries']} writes retried by the function, "
+        f"retries:                    {log['retries']} BatchWriteItem calls retried by the function, "
         f"{plural(log['failed_invocations'], 'batch', 'batches')} failed and retried whole "
         f"({plural(log['invocations'], 'successful invocation')})",
         f"quarantined:                {result.quarantined} (poison written: {result.poison})",
