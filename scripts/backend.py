@@ -192,7 +192,8 @@ def up(settings: Settings) -> str:
     else:
         started = time.monotonic()
         pid = ministack.start()
-        print(f"backend: ministack started (pid {pid}, log {ministack.log_file.relative_to(ROOT)}) "
+        log = ministack.log_file.relative_to(ROOT) if ministack.log_file.is_relative_to(ROOT) else ministack.log_file
+        print(f"backend: ministack started (pid {pid}, log {log}) "
               f"on {settings.endpoint_url}, healthy in {time.monotonic() - started:.1f} s")
     return choice
 
