@@ -15,7 +15,8 @@ help: ## list the targets
 	@echo
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
-	@echo "  EMULATOR=auto|localstack|ministack  AWS_ENDPOINT_URL=http://localhost:4566  COUNT=1000"
+	@echo "  settings: EMULATOR=auto|localstack|ministack  AWS_ENDPOINT_URL=http://localhost:4566  COUNT=1000"
+	@echo "  options for a tool: ARGS='...', e.g. make query ARGS='--state Ohio'  (each tool: ARGS=--help)"
 
 venv: $(VENV)/.installed ## create the virtualenv from pyproject.toml (done by every target that needs it)
 

@@ -20,7 +20,7 @@ import uuid
 from rich.table import Table
 
 from scripts import batches, bootstrap, users
-from scripts.backend import require_backend
+from scripts.deployed import Deployed
 from scripts.output import console
 from scripts.settings import ROOT, Settings, UserError, run_main
 from scripts.waiting import wait_for
@@ -117,7 +117,7 @@ def main() -> int:
     if args.count < 25 or args.rounds < 1:
         raise UserError("--count must be at least 25 and --rounds at least 1")
     base = Settings.from_env()
-    require_backend(base)
+    Deployed.connect(base)  # says which backend, or what to run when none answers
     bench = Bench(base, args.count)
     console.print(f"bench on {base.endpoint_url}: {args.rounds} rounds x {args.count} items, "
                   f"{args.latency} latency samples per variant")

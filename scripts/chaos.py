@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from scripts import batches, bootstrap, reconcile, users
-from scripts.backend import emulator_name, require_backend
+from scripts.backend import emulator_name
+from scripts.deployed import Deployed
 from scripts.faults import FaultProxy
 from scripts.output import console
 from scripts.settings import Settings, UserError, run_main
@@ -186,7 +187,7 @@ def report(result: Result) -> str:
         f"target writes faulted:      {result.faults.get('total', 0)} of {result.faults.get('requests', 0)} requests ({faults})",
         f"retries:                    {log['retries']} BatchWriteItem calls retried by the function, "
         f"{plural(log['failed_invocations'], 'batch', 'batches')} failed and retried whole "
-        f"({plural(log['invocations'], 'successful invocation')})",
+        f"(invocations that succeeded: {log['invocations']})",
         f"quarantined:                {result.quarantined} (poison written: {result.poison})",
         f"dead letters:               {result.dead_letters}",
         reconcile.describe(result.drift),
@@ -206,7 +207,7 @@ def main() -> int:
     if args.count < 1:
         raise UserError("--count must be at least 1")
     base = Settings.from_env()
-    require_backend(base)
+    Deployed.connect(base)  # says which backend, or what to run when none answers
     with console.status("starting the proxy and the chaos- stack") as progress:
         result = drill(base, args.count, args.fault_rate, args.outage, args.seed, keep=args.keep,
                        say=lambda text: console.print(text, soft_wrap=True), status=progress.update)

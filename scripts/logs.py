@@ -1,7 +1,7 @@
 """Follow the functions' output from CloudWatch Logs (both backends), one colour per
 function; under Docker Compose also LocalStack's own log. Ctrl-C stops.
 
-    python -m scripts.logs [--since 10m] [--no-follow] [--function audit]
+    python -m scripts.logs [--since 2m] [--no-follow] [--function audit]
 """
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def render(function: str, message: str) -> str:
     return escape(message)
 
 
-def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool) -> None:
+def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool,
+           since: str = "") -> None:
     """Print new events of every function's log group, merged in time order, until Ctrl-C."""
     logs = live.client("logs")
     # Each poll asks from a little before the newest event seen, since an event can reach
@@ -64,13 +65,14 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
     overlap_ms = 5000
     seen: dict = {f: {} for f in functions}  # function -> {event id: timestamp}
     cursors = {f: start for f in functions}
+    first = True
     while True:
         fresh = []
         for function in functions:
             group = f"/aws/lambda/{live.names[function]}"
             try:
-                since = max(start, cursors[function] - overlap_ms)
-                pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=since)
+                from_ms = max(start, cursors[function] - overlap_ms)
+                pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=from_ms)
                 events = [e for page in pages for e in page.get("events", [])]
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ResourceNotFoundException":
@@ -82,6 +84,11 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
                     seen[function][ident] = event["timestamp"]
                     cursors[function] = max(cursors[function], event["timestamp"])
                     fresh.append((event["timestamp"], function, event["message"]))
+        if first and not fresh:
+            console.print(f"[dim]nothing logged in the last {since or 'while'}"
+                          + (" - waiting for new events" if keep_following else "")
+                          + "; older ones: ARGS='--since 1h'[/]")
+        first = False
         for timestamp, function, message in sorted(fresh, key=lambda e: e[0]):
             if NOISE.match(message) and not show_noise:
                 continue
@@ -113,7 +120,7 @@ def main() -> int:
     console.print(f"[dim]{'showing' if args.no_follow else 'following'} {groups} from {args.since} ago"
                   f"{'' if args.no_follow else ' (Ctrl-C to stop)'}[/]")
     try:
-        follow(live, functions, start, not args.no_follow, args.all)
+        follow(live, functions, start, not args.no_follow, args.all, args.since)
     finally:
         if compose:
             compose.terminate()

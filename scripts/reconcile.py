@@ -103,6 +103,10 @@ def main() -> int:
     live.require_tables()
     drift = compare(live.dynamodb, live.names["users"], live.names["target"])
     print(describe(drift, args.examples))
+    if drift.total and not args.fix:
+        print("to repair it: make reconcile ARGS=--fix")
+    if args.fix and not drift.total:
+        print("nothing to fix")
     if args.fix and drift.total:
         started = time.monotonic()
         count = repair(live.dynamodb, live.names["target"], drift)

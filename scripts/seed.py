@@ -49,7 +49,7 @@ def show_state(client, table: str, state: str, limit: int = 10) -> None:
     for column in ("city", "email", "active"):
         table_view.add_column(column)
     walkthrough = {u["email"] for u in users.walkthrough()}
-    items.sort(key=lambda i: (i["email"]["S"] not in walkthrough, i["city_email"]["S"]))
+    items.sort(key=lambda i: (i["email"]["S"] not in walkthrough, i["city_email"]["S"]))  # walkthrough users first
     for item in items[:limit]:
         table_view.add_row(item["city"]["S"], item["email"]["S"], str(item.get("active", {}).get("BOOL", "")))
     if len(items) > limit:

@@ -8,6 +8,7 @@ never a skip).
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from pathlib import Path
 
@@ -53,17 +54,23 @@ def backend_settings(tmp_path_factory):
     run_dir = Path(tmp_path_factory.mktemp("ministack"))
     settings = Settings.from_env(endpoint_url=f"http://127.0.0.1:{port}", run_dir=run_dir, prefix=base.prefix)
     ministack = MiniStack(settings, port=port)
+    # A SIGTERM (a CI timeout, `timeout make test`) would end pytest without teardown and
+    # leave MiniStack running on its own; as an interrupt, pytest still stops it.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     ministack.start()
     try:
         yield settings
     finally:
         ministack.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")
 def converged(backend_settings):
-    """The stack converged once for the session (the bootstrap's own test converges again)."""
-    return bootstrap.converge(backend_settings)
+    """The stack converged once for the session (the bootstrap's own test converges again),
+    and removed at the end, so an emulator started with make up keeps only its own stack."""
+    yield bootstrap.converge(backend_settings)
+    bootstrap.remove(backend_settings)
 
 
 @pytest.fixture(scope="session")
