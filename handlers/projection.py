@@ -22,9 +22,18 @@ class Unplaceable(ValueError):
     """The image has no valid place in users_by_location (a poison record)."""
 
 
+def key_of(item: dict) -> dict:
+    """The key attributes of a users_by_location item."""
+    return {PARTITION_KEY: item[PARTITION_KEY], SORT_KEY: item[SORT_KEY]}
+
+
 @dataclass(frozen=True)
 class Put:
     item: dict
+
+    @property
+    def key(self) -> dict:
+        return key_of(self.item)
 
 
 @dataclass(frozen=True)

@@ -129,13 +129,14 @@ def quarantine_body(record: dict, reason: str, limit: int = None) -> str:
     so that one large record can never block the stream either."""
     limit = limit or QUARANTINE_MESSAGE_LIMIT
     body = json.dumps({"reason": reason, "record": record}, default=str)
-    if len(body.encode()) <= limit:
+    size = len(body.encode())
+    if size <= limit:
         return body
     change = record.get("dynamodb", {})
     slim = {k: record.get(k) for k in ("eventID", "eventName", "eventSourceARN")}
     slim["dynamodb"] = {k: change.get(k) for k in ("Keys", "SequenceNumber", "ApproximateCreationDateTime", "SizeBytes")}
     return json.dumps({"reason": reason, "record": slim, "truncated":
-                       f"the record is {len(body.encode())} bytes, over {limit}: its images are left out; "
+                       f"the record is {size} bytes, over {limit}: its images are left out; "
                        "read the item from the source table by its keys"}, default=str)
 
 
@@ -148,11 +149,12 @@ def quarantine(poison: list, client=None) -> int:
     batches, batch, size = [], [], 0
     for record, reason in poison:
         body = quarantine_body(record, reason)
-        if batch and (len(batch) == 10 or size + len(body.encode()) > QUARANTINE_MESSAGE_LIMIT):
+        body_size = len(body.encode())
+        if batch and (len(batch) == 10 or size + body_size > QUARANTINE_MESSAGE_LIMIT):
             batches.append(batch)
             batch, size = [], 0
         batch.append(body)
-        size += len(body.encode())
+        size += body_size
     if batch:
         batches.append(batch)
     for bodies in batches:
@@ -178,10 +180,9 @@ def handler(event, context):
         if stats["rejected"]:
             # The target refused these for good: quarantine the records that asked for them,
             # and make sure no older version of those rows stays behind.
-            poison += [(folded.sources[projection.key_id(op.item if isinstance(op, projection.Put) else op.key)], reason)
-                       for op, reason in stats["rejected"]]
-            cleanup = write([projection.Delete({k: op.item[k] for k in (projection.PARTITION_KEY, projection.SORT_KEY)})
-                             for op, _ in stats["rejected"] if isinstance(op, projection.Put)], deadline=deadline)
+            poison += [(folded.sources[projection.key_id(op.key)], reason) for op, reason in stats["rejected"]]
+            cleanup = write([projection.Delete(op.key) for op, _ in stats["rejected"] if isinstance(op, projection.Put)],
+                            deadline=deadline)
             stats["retries"] += cleanup["retries"]
         # Quarantine after the writes: if they fail, the retry of the batch quarantines
         # once, rather than every attempt sending the poison again.

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +16,8 @@ import urllib.error
 import urllib.request
 
 from scripts.settings import ROOT, Settings, UserError, run_main
-from scripts.waiting import WaitTimeout, wait_for
+from scripts.processes import Background, ProcessFailed
+from scripts.waiting import wait_for
 
 HEALTH_PATH = "/_localstack/health"  # both emulators answer it
 
@@ -70,79 +70,33 @@ def emulator_name(endpoint_url: str) -> str:
 
 
 class MiniStack:
-    """MiniStack as a child process of nobody: it outlives the command that started it."""
+    """MiniStack as a process of its own session: it outlives the command that started it,
+    and `make down` finds it again through its pid file."""
 
     def __init__(self, settings: Settings, port: int | None = None, tag: str = "ministack", env: dict | None = None):
-        self.settings = settings
-        self.env = env or {}  # e.g. {"AUTH": "true"}: IAM enforcement for function credentials
         self.port = port or settings.port
-        self.run_dir = settings.run_dir
-        self.pid_file = self.run_dir / f"{tag}.pid"
-        self.log_file = self.run_dir / f"{tag}.log"
+        self.log_file = settings.run_dir / f"{tag}.log"
+        # env, e.g. {"AUTH": "true"}: IAM enforcement for function credentials
+        process_env = dict(os.environ, GATEWAY_PORT=str(self.port), BIND_HOST="127.0.0.1", **(env or {}))
+        process_env.pop("AWS_ENDPOINT_URL", None)
+        self.process = Background("MiniStack", [sys.executable, "-m", "ministack"], self.log_file, process_env,
+                                  settings.run_dir, pid_file=settings.run_dir / f"{tag}.pid")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
-            return pid
-        except (OSError, ValueError):
-            return None
+        return self.process.pid()
 
     def start(self, timeout: float = 30.0) -> int:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, GATEWAY_PORT=str(self.port), BIND_HOST="127.0.0.1", **self.env)
-        env.pop("AWS_ENDPOINT_URL", None)
-        with open(self.log_file, "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "ministack"], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, cwd=self.run_dir, start_new_session=True)
-        self.pid_file.write_text(str(process.pid))
-
-        def healthy():
-            if process.poll() is not None:
-                tail = self.log_file.read_text(errors="replace").splitlines()[-15:]
-                raise UserError(f"MiniStack exited with code {process.returncode}; its log ends:\n  "
-                                + "\n  ".join(tail))
-            return health(self.url, timeout=1)
         try:
-            wait_for(healthy, f"MiniStack to answer on {self.url}", timeout=timeout, interval=0.1)
-        except WaitTimeout as error:
-            self.stop()
-            raise UserError(f"{error}; see {self.log_file}") from None
-        return process.pid
+            return self.process.start(lambda: health(self.url, timeout=1), timeout)
+        except ProcessFailed as error:
+            raise UserError(str(error)) from None
 
     def stop(self, timeout: float = 10.0) -> bool:
-        pid = self.pid()
-        self.pid_file.unlink(missing_ok=True)
-        if pid is None:
-            return False
-        try:
-            os.killpg(pid, signal.SIGTERM)
-            wait_for(lambda: _gone(pid), f"MiniStack (pid {pid}) to stop", timeout=timeout, interval=0.05, max_interval=0.2)
-        except ProcessLookupError:
-            pass
-        except WaitTimeout:
-            os.killpg(pid, signal.SIGKILL)
-            _gone(pid)
-        return True
-
-
-def _gone(pid: int) -> bool:
-    """True once the process has exited; reaps it when it is our child (else it would stay
-    a zombie, and look alive, until we exit)."""
-    try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-        return reaped == pid
-    except ChildProcessError:  # not our child: whoever started it reaps it
-        try:
-            os.kill(pid, 0)
-            return False
-        except ProcessLookupError:
-            return True
+        return self.process.stop(timeout)
 
 
 def compose(*args: str) -> subprocess.CompletedProcess:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+import projection
+
 from scripts import batches, bootstrap, reconcile, users
 from scripts.backend import emulator_name
 from scripts.deployed import Deployed
@@ -90,13 +92,6 @@ def replicate_log(settings: Settings, since_ms: int) -> dict:
     return totals
 
 
-def queue_depth(settings: Settings, name: str) -> int:
-    sqs = settings.client("sqs")
-    url = sqs.get_queue_url(QueueName=settings.name(name))["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-
-
 @dataclass
 class Result:
     records: int
@@ -148,7 +143,7 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             # and the emulator has one shard), then when the target matches the users table.
             marker = {"email": f"chaos-{tag}-zz-marker@example.com", "state": "Ohio", "city": "Dayton", "zipcode": "45401"}
             ddb.put_item(TableName=users_table, Item=users.to_item(marker))
-            key = {"state": {"S": "Ohio"}, "city_email": {"S": f"Dayton#{marker['email']}"}}
+            key = projection.target_key(users.to_item(marker))
             try:
                 def drained():
                     status(f"waiting for the stream to drain: {time.monotonic() - started:.0f} s, "
@@ -163,10 +158,11 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
                 drift = reconcile.compare(ddb, users_table, target)
             drained = time.monotonic() - started
             counts = proxy.counts()
-            wait_for(lambda: queue_depth(settings, "users-quarantine") >= work.poison, "poison in quarantine", timeout=30)
+            live = Deployed(settings)
+            wait_for(lambda: live.queue_depth("quarantine") >= work.poison, "poison in quarantine", timeout=30)
             result = Result(records=work.records + 1, poison=work.poison, faults=counts, log=replicate_log(settings, since),
-                            quarantined=queue_depth(settings, "users-quarantine"),
-                            dead_letters=queue_depth(settings, "users-dlq"), drift=drift,
+                            quarantined=live.queue_depth("quarantine"),
+                            dead_letters=live.queue_depth("dlq"), drift=drift,
                             seconds=time.monotonic() - started, drain_seconds=drained)
         finally:
             if not keep:

@@ -3,7 +3,7 @@ message (what to run) when something the caller needs is not there."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from botocore.exceptions import ClientError
@@ -16,6 +16,7 @@ from scripts.settings import Settings, UserError
 @dataclass
 class Deployed:
     settings: Settings
+    _queue_urls: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def connect(cls, settings: Settings | None = None, announce: bool = True) -> "Deployed":
@@ -28,8 +29,12 @@ class Deployed:
         return cls(settings)
 
     @cached_property
+    def stack(self) -> stackmod.Stack:
+        return stackmod.describe(self.settings)
+
+    @cached_property
     def names(self) -> dict:
-        return stackmod.describe(self.settings).names
+        return self.stack.names
 
     @cached_property
     def dynamodb(self):
@@ -50,7 +55,7 @@ class Deployed:
 
     @cached_property
     def api_url(self) -> str:
-        name = stackmod.describe(self.settings).api.name
+        name = self.stack.api.name
         apigw = self.client("apigateway")
         for page in apigw.get_paginator("get_rest_apis").paginate():
             for api in page["items"]:
@@ -60,6 +65,20 @@ class Deployed:
         raise UserError(f"no REST API named {name} on {self.settings.endpoint_url} - run: make up")
 
     @cached_property
+    def sqs(self):
+        return self.client("sqs")
+
+    @cached_property
     def queue_urls(self) -> dict:
-        sqs = self.client("sqs")
-        return {kind: sqs.get_queue_url(QueueName=self.names[kind])["QueueUrl"] for kind in ("quarantine", "dlq")}
+        return {kind: self.queue_url(kind) for kind in ("quarantine", "dlq")}
+
+    def queue_url(self, kind: str) -> str:
+        """The URL of the quarantine or dlq queue (looked up once; ClientError if missing)."""
+        if kind not in self._queue_urls:
+            self._queue_urls[kind] = self.sqs.get_queue_url(QueueName=self.names[kind])["QueueUrl"]
+        return self._queue_urls[kind]
+
+    def queue_depth(self, kind: str) -> int:
+        """Messages waiting in the quarantine or dlq queue (approximate, as SQS counts)."""
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url(kind), AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])

@@ -32,16 +32,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from scripts.backend import free_port
+from scripts.processes import Background, ProcessFailed
 
 CONTROL = "/_microburst"
 
@@ -89,12 +87,15 @@ class FaultProxy:
     def __init__(self, upstream: str, run_dir: Path, port: int | None = None, tag: str = "microburst",
                  python: str | None = None):
         self.upstream = upstream.rstrip("/")
-        self.run_dir = Path(run_dir)
         self.port = port or free_port()
-        self.log_file = self.run_dir / f"{tag}.log"
-        self.python = python or sys.executable
-        self.process: subprocess.Popen | None = None
+        self.log_file = Path(run_dir) / f"{tag}.log"
         self.labels: dict = {}  # rule id -> label, for counts()
+        env = dict(os.environ)
+        for name in ("AWS_ENDPOINT_URL", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+            env.pop(name, None)
+        command = [python or sys.executable, "-m", "microburst", "--upstream", self.upstream,
+                   "--host", "127.0.0.1", "--port", str(self.port), "--no-resign"]
+        self.process = Background("microburst", command, self.log_file, env, Path(run_dir))
 
     @property
     def url(self) -> str:
@@ -103,53 +104,23 @@ class FaultProxy:
 
     # -- process ------------------------------------------------------------------------
     def start(self, timeout: float = 20.0) -> int:
-        if self.process and self.process.poll() is None:
-            return self.process.pid
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        for name in ("AWS_ENDPOINT_URL", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
-            env.pop(name, None)
-        command = [self.python, "-m", "microburst", "--upstream", self.upstream,
-                   "--host", "127.0.0.1", "--port", str(self.port), "--no-resign"]
-        with open(self.log_file, "ab") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, cwd=self.run_dir, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        last = None
-        while True:
-            if self.process.poll() is not None:
-                code = self.process.returncode
-                self.process = None
-                raise FaultProxyError(f"microburst exited with code {code} before answering; "
-                                      f"its log ends:\n  " + "\n  ".join(self._log_tail()))
+        running = self.process.pid()
+        if running:
+            return running
+
+        def answers():
             try:
                 document = self._call("GET", "/health", timeout=1.0)
-                if isinstance(document, dict) and document.get("status") == "ok":
-                    return self.process.pid
-                last = f"health answered {document!r}"
-            except (OSError, FaultProxyError) as error:
-                last = f"{type(error).__name__}: {error}"
-            if time.monotonic() >= deadline:
-                self.stop()
-                raise FaultProxyError(f"microburst did not answer on {self.url}{CONTROL}/health within "
-                                      f"{timeout:.0f} s ({last}); see {self.log_file}")
-            time.sleep(0.1)
+            except (OSError, FaultProxyError):
+                return False
+            return isinstance(document, dict) and document.get("status") == "ok"
+        try:
+            return self.process.start(answers, timeout)
+        except ProcessFailed as error:
+            raise FaultProxyError(str(error)) from None
 
     def stop(self, timeout: float = 5.0) -> bool:
-        process, self.process = self.process, None
-        if process is None:
-            return False
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout)
-            except ProcessLookupError:
-                pass
-        return True
+        return self.process.stop(timeout)
 
     def __enter__(self) -> "FaultProxy":
         self.start()
@@ -157,12 +128,6 @@ class FaultProxy:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-    def _log_tail(self, lines: int = 15) -> list:
-        try:
-            return self.log_file.read_text(errors="replace").splitlines()[-lines:]
-        except OSError:
-            return ["(no log)"]
 
     # -- control API --------------------------------------------------------------------
     def _call(self, method: str, path: str, body=None, timeout: float = 5.0):

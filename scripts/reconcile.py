@@ -72,8 +72,8 @@ def compare(client, users_table: str, target_table: str) -> Drift:
 
 
 def repair(client, target_table: str, drift: Drift) -> int:
-    keys = [{k: item[k] for k in (projection.PARTITION_KEY, projection.SORT_KEY)} for item in drift.extra]
-    requests = batches.puts(drift.missing + [wanted for wanted, _ in drift.different]) + batches.deletes(keys)
+    requests = (batches.puts(drift.missing + [wanted for wanted, _ in drift.different])
+                + batches.deletes([projection.key_of(item) for item in drift.extra]))
     return batches.write_all(client, target_table, requests, workers=4)
 
 

@@ -20,7 +20,7 @@ def check(settings: Settings) -> list:
     spec = stackmod.describe(settings)
     live = Deployed(settings)
     rows = []
-    ddb, lam, sqs = live.dynamodb, live.client("lambda"), live.client("sqs")
+    ddb, lam = live.dynamodb, live.client("lambda")
     for table in spec.tables:
         try:
             t = ddb.describe_table(TableName=table.name)["Table"]
@@ -50,9 +50,7 @@ def check(settings: Settings) -> list:
         rows.append(("api", spec.api.name, False, "missing"))
     for kind in ("quarantine", "dlq"):
         try:
-            url = sqs.get_queue_url(QueueName=spec.names[kind])["QueueUrl"]
-            depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-            rows.append(("queue", spec.names[kind], True, f"messages waiting: {depth['Attributes']['ApproximateNumberOfMessages']}"))
+            rows.append(("queue", spec.names[kind], True, f"messages waiting: {live.queue_depth(kind)}"))
         except ClientError:
             rows.append(("queue", spec.names[kind], False, "missing"))
     return rows
