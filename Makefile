@@ -1,14 +1,20 @@
-# ddb-streams-lab: `make help` lists every target.
+# ddb-streams-lab: `make help` lists every target. Each target calls the one CLI, ddblab
+# (installed into .venv): `.venv/bin/ddblab --help` lists the same commands.
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+LAB := $(VENV)/bin/ddblab
 COUNT ?= 1000
 ARGS ?=
+# make query STATE="New York" CITY=Brooklyn  (or ARGS='--state Ohio')
+STATE ?=
+CITY ?=
 
-.PHONY: help venv up down bootstrap seed logs test test-unit status query reconcile chaos bench clean distclean
+.PHONY: help venv venv-test up down bootstrap seed logs test test-unit lint status query reconcile chaos bench \
+        outputs clean distclean
 
 help: ## list the targets
 	@echo "ddb-streams-lab - DynamoDB Streams -> Lambda on a local AWS emulator"
@@ -16,60 +22,87 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
 	@echo "  settings: EMULATOR=auto|localstack|ministack  AWS_ENDPOINT_URL=http://localhost:4566  COUNT=1000"
-	@echo "  options for a tool: ARGS='...', e.g. make query ARGS='--state Ohio'  (each tool: ARGS=--help)"
+	@echo "  options for a command: ARGS='...', e.g. make logs ARGS='--function audit'; or call the CLI:"
+	@echo "  .venv/bin/ddblab --help, .venv/bin/ddblab <command> --help"
+
+# The runtime first (fast: what make up needs), the test tooling only when a test target asks.
+# uv installs it when it can be bootstrapped into the virtualenv; pip otherwise.
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found - install Python 3.10 or newer, or run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
+	@version=$$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null); \
+	 [ -n "$$version" ] || { echo "error: $(PYTHON) does not run (a broken pyenv shim?) - run: make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)"; exit 1; }; \
+	 $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: $(PYTHON) is Python $$version; ddb-streams-lab needs 3.10 or newer - run: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }; \
+	 echo "creating $(VENV) with Python $$version"; $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv 2>/dev/null \
+	  || echo "note: could not install uv into $(VENV); installing with pip instead (slower)"
+
+define install
+	@if [ -x $(VENV)/bin/uv ]; then $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.$(1)'; \
+	 else $(PY) -m pip install --quiet --disable-pip-version-check -e '.$(1)' 2> >(grep -v "is ignored: it is neither" >&2); fi
+endef
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	@echo "installing ddblab and what running the pipeline needs into $(VENV)"
+	$(call install,)
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	@echo "installing the test tooling into $(VENV) (pytest, hypothesis, schemathesis, ...)"
+	$(call install,[test])
+	@touch $@
 
 venv: $(VENV)/.installed ## create the virtualenv from pyproject.toml (done by every target that needs it)
 
-$(VENV)/.installed: pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found - install Python 3.10 or newer, or run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); ddb-streams-lab needs 3.10 or newer - run: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
-	@[ -x $(PY) ] || { echo "creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
-	@echo "installing dependencies into $(VENV) from pyproject.toml (about a minute the first time)"
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2> >(grep -v "is ignored: it is neither" >&2)
-	@touch $@
+venv-test: $(VENV)/.installed-test
 
 up: venv ## start the emulator (EMULATOR=auto) and converge the stack
-	@$(PY) -m scripts.backend up
-	@$(PY) -m scripts.bootstrap
+	@$(LAB) up
 
 bootstrap: venv ## converge the stack on whatever emulator answers (idempotent)
-	@$(PY) -m scripts.bootstrap
+	@$(LAB) bootstrap $(ARGS)
 
-down: venv ## stop what make up started
-	@$(PY) -m scripts.backend down
+down: ## stop what make up started
+	@if [ -x $(LAB) ]; then $(LAB) down; else echo "backend: nothing started by make up is running (no $(VENV))"; fi
 
 status: venv ## which emulator answers, and each part of the stack on it
-	@$(PY) -m scripts.status
+	@$(LAB) status $(ARGS)
+
+outputs: venv ## print one output for the shell: make -s outputs ARGS=api_url
+	@$(LAB) outputs $(ARGS)
 
 seed: venv ## write the 5 walkthrough users through the API and COUNT more in bulk
-	@$(PY) -m scripts.seed --count $(COUNT)
+	@$(LAB) seed --count $(COUNT) $(ARGS)
 
 logs: venv ## follow the functions' log output (Ctrl-C to stop)
-	@$(PY) -m scripts.logs $(ARGS) || [ $$? -eq 130 ]  # Ctrl-C is how you leave it, not an error
+	@$(LAB) logs $(ARGS) || [ $$? -eq 130 ]  # Ctrl-C is how you leave it, not an error
 
-query: venv ## users by location: make query ARGS='--state "New York"' (or --city, both)
-	@$(PY) -m scripts.query $(ARGS)
+query: venv ## users by location: make query STATE="New York" [CITY=Brooklyn], or CITY=Springfield
+	@$(LAB) query $(if $(STATE),--state "$(STATE)") $(if $(CITY),--city "$(CITY)") $(ARGS)
 
 reconcile: venv ## compare users_by_location with the projection of users (ARGS=--fix repairs)
-	@$(PY) -m scripts.reconcile $(ARGS)
+	@$(LAB) reconcile $(ARGS)
 
-chaos: venv ## fault drill: writes under injected target-write faults, then checks for drift
-	@$(PY) -m scripts.chaos $(ARGS)
+chaos: venv-test ## fault drill: writes under injected target-write faults, then checks for drift
+	@$(LAB) chaos $(ARGS)
 
 bench: venv ## replication throughput and latency, as ratios measured side by side
-	@$(PY) -m scripts.bench $(ARGS)
+	@$(LAB) bench $(ARGS)
 
-test: venv ## unit and integration tests (starts an embedded MiniStack if none answers)
+lint: venv-test ## ruff over the tree
+	@$(VENV)/bin/ruff check .
+
+test: venv-test ## unit and integration tests (starts an embedded MiniStack if none answers)
 	@$(PY) -m pytest $(ARGS)
 
-test-unit: venv ## unit tests only, no emulator
+test-unit: venv-test ## unit tests only, no emulator
 	@$(PY) -m pytest tests/unit $(ARGS)
 
 clean: ## stop the emulator, remove run state and build output
-	@[ ! -x $(PY) ] || $(PY) -m scripts.backend down
+	@[ ! -x $(LAB) ] || $(LAB) down
 	@rm -rf .run build .pytest_cache .hypothesis *.egg-info
 	@find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
-	@echo "cleaned (the virtualenv stays: make distclean removes it too)"
+	@echo "cleaned$(if $(filter distclean,$(MAKECMDGOALS)),, (the virtualenv stays: make distclean removes it too))"
 
 distclean: clean ## clean, and remove the virtualenv
 	@rm -rf $(VENV)
+	@echo "removed $(VENV)"

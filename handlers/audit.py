@@ -9,9 +9,8 @@ import base64
 import json
 from decimal import Decimal
 
-from boto3.dynamodb.types import TypeDeserializer
-
 import projection
+from boto3.dynamodb.types import TypeDeserializer
 
 _deserializer = TypeDeserializer()
 
@@ -25,7 +24,7 @@ def _plain(value):
         return float(value) if Decimal(repr(float(value))) == value else str(value)
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(bytes(value)).decode()
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), (bytes, bytearray)):
+    if hasattr(value, "value") and isinstance(value.value, (bytes, bytearray)):
         return base64.b64encode(bytes(value.value)).decode()  # boto3 Binary
     if isinstance(value, (set, frozenset)):
         return sorted((_plain(v) for v in value), key=repr)
@@ -63,26 +62,8 @@ def describe(record: dict) -> dict:
     entry["changes"] = {
         name: {"old": old.get(name), "new": new.get(name)}
         for name in sorted(set(old_image) | set(new_image))
-        if _canonical(old_image.get(name)) != _canonical(new_image.get(name))}
+        if not projection.same_value(old_image.get(name), new_image.get(name))}
     return entry
-
-
-def _canonical(value):
-    """A DynamoDB-JSON value with sets ordered and numbers exact, for comparison."""
-    if not isinstance(value, dict):
-        return value
-    (kind, inner), = value.items() if len(value) == 1 else ((None, value),)
-    if kind == "N":
-        return ("N", Decimal(inner))
-    if kind in ("SS", "BS"):
-        return (kind, tuple(sorted(inner)))
-    if kind == "NS":
-        return (kind, tuple(sorted(Decimal(v) for v in inner)))
-    if kind == "M":
-        return ("M", tuple(sorted((k, _canonical(v)) for k, v in inner.items())))
-    if kind == "L":
-        return ("L", tuple(_canonical(v) for v in inner))
-    return (kind, json.dumps(inner, sort_keys=True))
 
 
 def handler(event, context):

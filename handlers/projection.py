@@ -7,7 +7,9 @@ reconcile tool and the tests. Stdlib only: this file is zipped with the handlers
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 # The sort key is "<city>#<email>": keying by city alone would let the next user in the
 # same city overwrite the previous one; with the email appended no two users collide, and
@@ -154,3 +156,41 @@ def to_client_form(value):
 
 def item_to_client_form(item: dict) -> dict:
     return {name: to_client_form(value) for name, value in item.items()}
+
+
+def canonical(value):
+    """A DynamoDB-JSON value in a form that compares by type and value: sets ordered,
+    numbers exact, and N 1 never equal to BOOL true (in Python, Decimal(1) == True)."""
+    if not isinstance(value, dict):
+        return value
+    (kind, inner), = value.items() if len(value) == 1 else ((None, value),)
+    if kind == "N":
+        return ("N", Decimal(inner))
+    if kind == "B":  # base64 text in stream records, bytes from the client: the same value
+        return ("B", _binary(inner))
+    if kind == "BS":
+        return ("BS", tuple(sorted(_binary(v) for v in inner)))
+    if kind == "SS":
+        return (kind, tuple(sorted(inner)))
+    if kind == "NS":
+        return (kind, tuple(sorted(Decimal(v) for v in inner)))
+    if kind == "M":
+        return ("M", tuple(sorted((k, canonical(v)) for k, v in inner.items())))
+    if kind == "L":
+        return ("L", tuple(canonical(v) for v in inner))
+    return (kind, json.dumps(inner, sort_keys=True))
+
+
+def _binary(value) -> bytes:
+    if isinstance(value, str):
+        return base64.b64decode(value)
+    return bytes(getattr(value, "value", value))  # bytes, bytearray or boto3's Binary
+
+
+def same_value(a, b) -> bool:
+    """The one equality of DynamoDB values, used by audit and reconcile alike."""
+    return canonical(a) == canonical(b)
+
+
+def same_item(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(same_value(a[name], b[name]) for name in a)

@@ -15,10 +15,9 @@ import random
 import time
 
 import boto3
+import projection
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-
-import projection
 
 TARGET_TABLE = os.environ.get("TARGET_TABLE", "users_by_location")
 QUARANTINE_QUEUE_URL = os.environ.get("QUARANTINE_QUEUE_URL", "")

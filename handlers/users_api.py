@@ -18,9 +18,8 @@ import re
 from urllib.parse import unquote
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
 import projection  # zipped with every function: the key separator is defined there
+from botocore.exceptions import BotoCoreError, ClientError
 
 USERS_TABLE = os.environ.get("USERS_TABLE", "users")
 FIELDS = ("email", "state", "city", "zipcode")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
-from scripts.backend import health
-from scripts.settings import Settings
+from ddblab.core.settings import Settings
+from ddblab.emulator.health import health
 
 
 def pytest_report_header(config):

@@ -3,7 +3,8 @@ interleaved users, with items of every DynamoDB type, some of them unplaceable. 
 fold's property tests and by the property test on the live pipeline."""
 import base64
 
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from tests.factories import stream_record, user_image
 

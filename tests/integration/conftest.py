@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from scripts import bootstrap
-from scripts.backend import MiniStack, docker_answers, free_port, health
-from scripts.deployed import Deployed
-from scripts.settings import Settings
+from ddblab import stack
+from ddblab.core.settings import Settings
+from ddblab.emulator.health import docker_answers, free_port, health
+from ddblab.emulator.ministack import MiniStack
+from ddblab.stack.deployed import Deployed
 
 
 def pytest_collection_modifyitems(items):
@@ -69,8 +70,8 @@ def backend_settings(tmp_path_factory):
 def converged(backend_settings):
     """The stack converged once for the session (the bootstrap's own test converges again),
     and removed at the end, so an emulator started with make up keeps only its own stack."""
-    yield bootstrap.converge(backend_settings)
-    bootstrap.remove(backend_settings)
+    yield stack.converge(backend_settings)
+    stack.remove(backend_settings)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ def target_rows(live, email: str) -> list:
     """Every users_by_location item of one user, wherever it is (through the by_city index
     would need the city; a filtered scan finds moved rows too)."""
     pages = live.dynamodb.get_paginator("scan").paginate(
-        TableName=live.names["target"], FilterExpression="email = :e",
+        TableName=live.names.target, FilterExpression="email = :e",
         ExpressionAttributeValues={":e": {"S": email}})
     return [item for page in pages for item in page["Items"]]
 

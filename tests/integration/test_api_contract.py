@@ -7,7 +7,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from scripts.settings import ROOT
+from ddblab.core.settings import ROOT
 
 schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
 

@@ -7,20 +7,18 @@ import uuid
 
 import pytest
 
-from scripts import bootstrap
-from scripts.backend import emulator_name, free_port
-from scripts.settings import Settings
-from scripts.waiting import wait_for
+from ddblab import stack
+from ddblab.core.waiting import wait_for
+from ddblab.emulator.health import emulator_name, free_port
 from tests.integration.helpers import user_item
 
 
 @pytest.fixture
 def own_stack(backend_settings):
     """A stack of the test's own (prefixed names), removed afterwards."""
-    settings = Settings.from_env(endpoint_url=backend_settings.endpoint_url, run_dir=backend_settings.run_dir,
-                                 prefix=f"f{uuid.uuid4().hex[:5]}-")
+    settings = backend_settings.sub(f"f{uuid.uuid4().hex[:5]}-")
     yield settings
-    bootstrap.remove(settings)
+    stack.remove(settings)
 
 
 def test_replicate_failing_for_good_batch_reaches_dead_letter_queue(own_stack):
@@ -28,7 +26,7 @@ def test_replicate_failing_for_good_batch_reaches_dead_letter_queue(own_stack):
     # and a mapping that gives up soon: MiniStack honours the record age (5 s here), LocalStack
     # and AWS the retry count (the age must be 60 s or more there)
     ministack = emulator_name(own_stack.endpoint_url) == "ministack"
-    report = bootstrap.converge(own_stack, replicate_env={
+    report = stack.converge(own_stack, replicate_env={
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "WRITE_ATTEMPTS": "1"},
         max_record_age=5 if ministack else 60, max_retries=10 if ministack else 0)
     ddb = own_stack.client("dynamodb")
@@ -43,7 +41,8 @@ def test_replicate_failing_for_good_batch_reaches_dead_letter_queue(own_stack):
     def all_dead_lettered():
         messages = sqs.receive_message(QueueUrl=report.outputs["dlq"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
         letters.extend(json.loads(m["Body"]) for m in messages.get("Messages", []))
-        replicate = [b for b in letters if b["requestContext"]["functionArn"].endswith(f":function:{own_stack.name('replicate')}")]
+        own = f":function:{own_stack.name('replicate')}"
+        replicate = [b for b in letters if b["requestContext"]["functionArn"].endswith(own)]
         return sum(b["DDBStreamBatchInfo"]["batchSize"] for b in replicate) >= 3 and replicate
     replicate_letters = wait_for(all_dead_lettered, "dead letters covering the 3 records", timeout=90)
     # (the records arrive in one to three batches, depending on when the poller looked)
@@ -55,7 +54,7 @@ def test_replicate_failing_for_good_batch_reaches_dead_letter_queue(own_stack):
 
 def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
     # GIVEN a converged stack whose users stream is then replaced (disabled, re-enabled)
-    first = bootstrap.converge(own_stack)
+    first = stack.converge(own_stack)
     ddb = own_stack.client("dynamodb")
     users = own_stack.name("users")
     ddb.update_table(TableName=users, StreamSpecification={"StreamEnabled": False})
@@ -64,10 +63,11 @@ def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
     if new_stream == first.outputs["stream"]:
         pytest.fail("the backend kept the stream ARN when the stream was replaced; the test needs a new one")
     # WHEN the bootstrap runs
-    report = bootstrap.converge(own_stack)
+    report = stack.converge(own_stack)
     # THEN each mapping on the old stream is removed and one on the new stream created
     actions = sorted((r[1], r[2]) for r in report.changed)
-    assert actions == sorted([(f"{own_stack.name(f)} <- {users}", a) for f in ("replicate", "audit") for a in ("removed", "created")])
+    assert actions == sorted([(f"{own_stack.name(f)} <- {users}", a)
+                              for f in ("replicate", "audit") for a in ("removed", "created")])
     lam = own_stack.client("lambda")
     for function in ("replicate", "audit"):
         mappings = lam.list_event_source_mappings(FunctionName=own_stack.name(function))["EventSourceMappings"]
@@ -82,14 +82,14 @@ def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
 
 def test_bootstrap_disabled_mapping_enabled_again(own_stack):
     # GIVEN a converged stack whose audit mapping someone disabled
-    first = bootstrap.converge(own_stack)
+    first = stack.converge(own_stack)
     lam = own_stack.client("lambda")
     function = own_stack.name("audit")
     [mapping] = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
     wait_for(lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled", "the mapping disabled")
     # WHEN the bootstrap runs, THEN it enables the same mapping again and says so
-    report = bootstrap.converge(own_stack)
+    report = stack.converge(own_stack)
     assert [(r[1], r[2], r[3]) for r in report.changed] == [(f"{function} <- {own_stack.name('users')}", "updated", "Enabled")]
     assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
     assert report.ids[("mapping", function)] == first.ids[("mapping", function)]

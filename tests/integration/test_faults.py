@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from scripts import chaos
-from scripts.backend import emulator_name
+from ddblab.commands import chaos
+from ddblab.emulator.health import emulator_name
 
 
 def test_replicate_under_injected_faults_zero_drift(backend_settings, converged):

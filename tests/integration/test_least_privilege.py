@@ -8,11 +8,12 @@ import uuid
 
 import pytest
 
-from scripts import bootstrap
-from scripts import stack as stackmod
-from scripts.backend import MiniStack, free_port
-from scripts.settings import Settings
-from scripts.waiting import wait_for
+from ddblab import stack
+from ddblab.core.settings import Settings
+from ddblab.core.waiting import wait_for
+from ddblab.emulator.health import free_port
+from ddblab.emulator.ministack import MiniStack
+from ddblab.stack.describe import describe
 from tests.integration.helpers import http, user_item
 
 
@@ -24,7 +25,7 @@ def enforced(tmp_path_factory):
     ministack = MiniStack(settings, port=port, tag="ministack-auth", env={"AUTH": "true"})
     ministack.start()
     try:
-        yield settings, bootstrap.converge(settings)
+        yield settings, stack.converge(settings)
     finally:
         ministack.stop()
 
@@ -39,7 +40,8 @@ def test_least_privilege_whole_pipeline_works_under_iam_enforcement(enforced):
     settings, report = enforced
     email = f"lp-{uuid.uuid4().hex[:8]}@example.com"
     # WHEN a user is posted (users_api: PutItem) and a poison item written (replicate: SendMessage)
-    assert http("POST", report.outputs["api_url"], {"email": email, "state": "Ohio", "city": "Akron", "zipcode": "44301"})[0] == 201
+    user = {"email": email, "state": "Ohio", "city": "Akron", "zipcode": "44301"}
+    assert http("POST", report.outputs["api_url"], user)[0] == 201
     settings.client("dynamodb").put_item(TableName=settings.name("users"), Item={"email": {"S": "p-" + email}})
     # THEN replicate could write the target (BatchWriteItem) and quarantine (SendMessage)
     wait_for(lambda: _row(settings, email), f"{email} replicated under IAM enforcement", timeout=30)
@@ -54,7 +56,7 @@ def test_least_privilege_whole_pipeline_works_under_iam_enforcement(enforced):
 def test_least_privilege_replicate_without_batchwrite_denied_then_caught_up(enforced):
     settings, _ = enforced
     iam, logs = settings.client("iam"), settings.client("logs")
-    spec = next(f for f in stackmod.describe(settings).functions if f.module == "replicate")
+    spec = next(f for f in describe(settings).functions if f.module == "replicate")
     role = f"{spec.name}-role"
     # GIVEN replicate's policy without its one write permission
     statements = [s for s in spec.policy if "dynamodb:BatchWriteItem" not in s["Action"]]
@@ -70,6 +72,6 @@ def test_least_privilege_replicate_without_batchwrite_denied_then_caught_up(enfo
     wait_for(denied, "replicate's write denied without dynamodb:BatchWriteItem", timeout=60)
     assert _row(settings, email) is None
     # WHEN the bootstrap restores the policy, THEN it says so and the held-up record arrives
-    report = bootstrap.converge(settings)
+    report = stack.converge(settings)
     assert ("role", role, "updated", "") in report.rows
     wait_for(lambda: _row(settings, email), f"{email} replicated once the policy is back", timeout=60)

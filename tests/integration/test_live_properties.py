@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
-
 import projection
-from scripts import bootstrap, reconcile
-from scripts.settings import Settings
-from scripts.waiting import WaitTimeout, wait_for
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from ddblab import stack
+from ddblab.core.waiting import WaitTimeout, wait_for
+from ddblab.data import reconcile
 from tests.strategies import EMAILS, streams
 
 
 @pytest.fixture(scope="module")
 def own_stack(backend_settings):
-    settings = Settings.from_env(endpoint_url=backend_settings.endpoint_url, run_dir=backend_settings.run_dir,
-                                 prefix=f"prop{uuid.uuid4().hex[:4]}-")
-    bootstrap.converge(settings)
+    settings = backend_settings.sub(f"prop{uuid.uuid4().hex[:4]}-")
+    stack.converge(settings)
     yield settings
-    bootstrap.remove(settings)
+    stack.remove(settings)
 
 
 # No shrinking: every example costs a round trip through the emulator, and a failure

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 
+import projection
 import pytest
 
-import projection
-from scripts import bootstrap
-from scripts.waiting import wait_for
+from ddblab import stack
+from ddblab.core.waiting import wait_for
 from tests.integration.helpers import http, target_rows
 
 
@@ -69,16 +69,17 @@ def test_get_user_after_post_returns_it(live, email):
 def test_post_two_users_same_city_both_present(live, email):
     other = "second-" + email
     for user in (email, other):
-        assert http("POST", live.api_url, {"email": user, "state": "Illinois", "city": "Springfield", "zipcode": "62701"})[0] == 201
+        user_json = {"email": user, "state": "Illinois", "city": "Springfield", "zipcode": "62701"}
+        assert http("POST", live.api_url, user_json)[0] == 201
     # THEN neither overwrote the other: both are under the same state and city
     def both():
         items = live.dynamodb.query(
-            TableName=live.names["target"], KeyConditionExpression="#s = :s AND begins_with(city_email, :c)",
+            TableName=live.names.target, KeyConditionExpression="#s = :s AND begins_with(city_email, :c)",
             ExpressionAttributeNames={"#s": "state"},
             ExpressionAttributeValues={":s": {"S": "Illinois"}, ":c": {"S": "Springfield#"}})["Items"]
         return {email, other} <= {i["email"]["S"] for i in items}
     wait_for(both, "both Springfield users in users_by_location", timeout=30)
-    by_city = live.dynamodb.query(TableName=live.names["target"], IndexName="by_city",
+    by_city = live.dynamodb.query(TableName=live.names.target, IndexName="by_city",
                                   KeyConditionExpression="city = :c", ExpressionAttributeValues={":c": {"S": "Springfield"}})
     assert {email, other} <= {i["email"]["S"] for i in by_city["Items"]}
 
@@ -96,7 +97,7 @@ BAD_USERS = {
 
 
 def _user_count(live) -> int:
-    pages = live.dynamodb.get_paginator("scan").paginate(TableName=live.names["users"], Select="COUNT", ConsistentRead=True)
+    pages = live.dynamodb.get_paginator("scan").paginate(TableName=live.names.users, Select="COUNT", ConsistentRead=True)
     return sum(page["Count"] for page in pages)
 
 
@@ -121,7 +122,7 @@ def test_post_user_unparseable_body_400(live, raw):
 
 def test_bootstrap_second_run_everything_unchanged_one_mapping_each(backend_settings, converged):
     # WHEN the bootstrap runs again on a converged backend
-    again = bootstrap.converge(backend_settings)
+    again = stack.converge(backend_settings)
     # THEN nothing changes, every resource keeps its id, and each function has one mapping
     assert again.changed == [], again.changed
     assert again.ids == converged.ids
@@ -144,7 +145,7 @@ def test_bootstrap_duplicate_mapping_removed(backend_settings, converged):
     except lam.exceptions.ResourceConflictException:
         duplicated = False  # AWS and LocalStack refuse it: then there is nothing to remove
     # WHEN the bootstrap runs
-    report = bootstrap.converge(backend_settings)
+    report = stack.converge(backend_settings)
     # THEN it removes the duplicate, reports it, and one mapping is left
     assert [r[2] for r in report.changed] == (["removed"] if duplicated else []), report.changed
     assert len(lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]) == 1
@@ -156,7 +157,7 @@ def test_audit_logs_one_line_per_change(live, email):
     logs = live.client("logs")
 
     def audit_lines():
-        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{live.names['audit']}", filterPattern=f'"{email}"')["events"]
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{live.names.audit}", filterPattern=f'"{email}"')["events"]
         entries = [json.loads(e["message"]) for e in events if e["message"].lstrip().startswith("{")]
         entries = [e for e in entries if e.get("keys", {}).get("email") == email]
         return entries if len(entries) >= 2 else None
@@ -173,8 +174,8 @@ def test_every_dynamodb_type_replicated_intact(live, email):
         "m": {"M": {"inner": {"L": [{"S": "x"}, {"N": "3"}, {"B": b"\xff"}, {"M": {"deep": {"BS": [b"\x07"]}}}]}}},
     }
     item = {"email": {"S": email}, "state": {"S": "Colorado"}, "city": {"S": "Denver"}, "zipcode": {"S": "80202"}, **extra}
-    live.dynamodb.put_item(TableName=live.names["users"], Item=item)
+    live.dynamodb.put_item(TableName=live.names.users, Item=item)
     # THEN the target holds exactly its projection: every attribute but zipcode, unchanged
-    from scripts.reconcile import comparable
+    from ddblab.data.reconcile import comparable
     row = _one_row(live, email, city="Denver")
     assert comparable(row) == comparable(projection.project(item))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from scripts.waiting import wait_for
+from ddblab.core.waiting import wait_for
 from tests.integration.helpers import target_rows, user_item
 
 POISON = {
@@ -21,9 +21,9 @@ def test_poison_records_quarantined_with_reason_and_stream_flows(live, email):
     poison_emails = {f"{name.replace(' ', '-')}-{email}": name for name in POISON}
     # GIVEN unplaceable items written straight into users (the API would refuse them)
     for poison_email, name in poison_emails.items():
-        live.dynamodb.put_item(TableName=live.names["users"], Item=POISON[name](poison_email))
+        live.dynamodb.put_item(TableName=live.names.users, Item=POISON[name](poison_email))
     # AND a good user written after them
-    live.dynamodb.put_item(TableName=live.names["users"], Item=user_item(email, city="Columbus", state="Ohio"))
+    live.dynamodb.put_item(TableName=live.names.users, Item=user_item(email, city="Columbus", state="Ohio"))
 
     # THEN the good user still reaches the target: the poison did not block the stream
     wait_for(lambda: len(target_rows(live, email)) == 1, f"{email} in users_by_location after poison records", timeout=30)
@@ -53,9 +53,9 @@ def test_poison_records_quarantined_with_reason_and_stream_flows(live, email):
 
 def test_user_fixed_after_quarantine_then_replicated(live, email):
     # GIVEN a user quarantined for a missing city
-    live.dynamodb.put_item(TableName=live.names["users"], Item={"email": {"S": email}, "state": {"S": "Ohio"}})
+    live.dynamodb.put_item(TableName=live.names.users, Item={"email": {"S": email}, "state": {"S": "Ohio"}})
     # WHEN the item is fixed
-    live.dynamodb.put_item(TableName=live.names["users"], Item=user_item(email, state="Ohio", city="Dayton"))
+    live.dynamodb.put_item(TableName=live.names.users, Item=user_item(email, state="Ohio", city="Dayton"))
     # THEN it is replicated like any other
     wait_for(lambda: [r["city"]["S"] for r in target_rows(live, email)] == ["Dayton"], f"{email} in Dayton", timeout=30)
 
@@ -64,14 +64,14 @@ def test_item_target_refuses_quarantined_and_stream_flows(live, email):
     # GIVEN a user already replicated, that then grows to fit in users (400 KB) but not
     # once the target key is added
     big = "big-" + email
-    live.dynamodb.put_item(TableName=live.names["users"], Item=user_item(big, state="Ohio", city="Canton"))
+    live.dynamodb.put_item(TableName=live.names.users, Item=user_item(big, state="Ohio", city="Canton"))
     wait_for(lambda: len(target_rows(live, big)) == 1, f"{big} replicated while small", timeout=30)
     item = user_item(big, state="Ohio", city="Canton") | {"bio": {"S": ""}}
     size = sum(len(k) + (len(v["S"]) if "S" in v else 1) for k, v in item.items())  # DynamoDB's item size
     item["bio"] = {"S": "x" * (400 * 1024 - size - 4)}  # 4 bytes under the limit; the target key adds ~40
-    live.dynamodb.put_item(TableName=live.names["users"], Item=item)
+    live.dynamodb.put_item(TableName=live.names.users, Item=item)
     # AND a good user after it
-    live.dynamodb.put_item(TableName=live.names["users"], Item=user_item(email, state="Ohio", city="Canton"))
+    live.dynamodb.put_item(TableName=live.names.users, Item=user_item(email, state="Ohio", city="Canton"))
     # THEN the good user is replicated: the refusal did not block the stream
     wait_for(lambda: len(target_rows(live, email)) == 1, f"{email} replicated after an item the target refuses", timeout=60)
     # AND the refused record is in the quarantine queue with the table's reason

@@ -3,23 +3,22 @@ from __future__ import annotations
 
 import uuid
 
-from scripts import bootstrap, reconcile
-from scripts.settings import Settings
+from ddblab import stack
+from ddblab.data import reconcile
 from tests.integration.helpers import user_item
 
 
 def test_reconcile_drift_found_and_fixed_including_backfill(backend_settings):
     # GIVEN a stack of its own whose target drifted: a row lost, a row changed, a row extra
-    settings = Settings.from_env(endpoint_url=backend_settings.endpoint_url, run_dir=backend_settings.run_dir,
-                                 prefix=f"rec{uuid.uuid4().hex[:4]}-")
-    bootstrap.converge(settings)
+    settings = backend_settings.sub(f"rec{uuid.uuid4().hex[:4]}-")
+    stack.converge(settings)
     try:
         ddb = settings.client("dynamodb")
         users_table, target = settings.name("users"), settings.name("users_by_location")
         emails = [f"r{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(30)]
         for email in emails:
             ddb.put_item(TableName=users_table, Item=user_item(email, state="Ohio", city="Akron"))
-        from scripts.waiting import wait_for
+        from ddblab.core.waiting import wait_for
         wait_for(lambda: reconcile.compare(ddb, users_table, target).target_items == 30, "30 replicated rows", timeout=30)
         key = lambda e: {"state": {"S": "Ohio"}, "city_email": {"S": f"Akron#{e}"}}  # noqa: E731
         ddb.delete_item(TableName=target, Key=key(emails[0]))
@@ -47,4 +46,4 @@ def test_reconcile_drift_found_and_fixed_including_backfill(backend_settings):
         after = reconcile.compare(ddb, users_table, target)
         assert after.total == 0 and after.target_items == 30
     finally:
-        bootstrap.remove(settings)
+        stack.remove(settings)

@@ -5,10 +5,9 @@ import os
 import subprocess
 import sys
 
-from scripts import query, status
-from scripts.settings import Settings
-from scripts.settings import ROOT
-from scripts.waiting import wait_for
+from ddblab.commands import query, status
+from ddblab.core.settings import ROOT, Settings
+from ddblab.core.waiting import wait_for
 from tests.integration.helpers import http, target_rows
 
 
@@ -21,15 +20,15 @@ def test_query_by_state_state_and_city_and_city(live, email):
     wait_for(lambda: target_rows(live, email) and target_rows(live, other), "both users replicated", timeout=30)
     emails = lambda items: {i["email"]["S"] for i in items}  # noqa: E731
     # THEN by city finds both (the by_city index), by state and city only the one in that state
-    assert emails(query.query(live.dynamodb, live.names["target"], city=city)) == {email, other}
-    assert emails(query.query(live.dynamodb, live.names["target"], state="Oregon", city=city)) == {email}
-    assert email in emails(query.query(live.dynamodb, live.names["target"], state="Oregon"))
+    assert emails(query.query(live.dynamodb, live.names.target, city=city)) == {email, other}
+    assert emails(query.query(live.dynamodb, live.names.target, state="Oregon", city=city)) == {email}
+    assert email in emails(query.query(live.dynamodb, live.names.target, state="Oregon"))
 
 
 def test_query_cli_prints_table(live, email):
     http("POST", live.api_url, {"email": email, "state": "Utah", "city": "Provo", "zipcode": "84601"})
     wait_for(lambda: target_rows(live, email), f"{email} replicated", timeout=30)
-    result = subprocess.run([sys.executable, "-m", "scripts.query", "--state", "Utah", "--city", "Provo"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "ddblab", "query", "--state", "Utah", "--city", "Provo"], cwd=ROOT,
                             capture_output=True, text=True, env={**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url,
                                                                  "STACK_PREFIX": live.settings.prefix})
     assert result.returncode == 0, result.stderr
@@ -43,7 +42,7 @@ def test_logs_no_follow_shows_audit_of_a_change(live, email):
     env = {**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url, "STACK_PREFIX": live.settings.prefix}
 
     def shown():
-        result = subprocess.run([sys.executable, "-m", "scripts.logs", "--no-follow", "--since", "5m", "--function", "audit"],
+        result = subprocess.run([sys.executable, "-m", "ddblab", "logs", "--no-follow", "--since", "5m", "--function", "audit"],
                                 cwd=ROOT, capture_output=True, text=True, env=env)
         assert result.returncode == 0, result.stderr
         return [line for line in result.stdout.splitlines() if email in line and "MODIFY" in line]

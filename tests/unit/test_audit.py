@@ -2,9 +2,9 @@
 import base64
 import json
 
+import audit
 import pytest
 
-import audit
 from tests.factories import stream_event, stream_record, user_image
 
 B64 = base64.b64encode(b"\x00\xff").decode()

@@ -5,10 +5,12 @@ DynamoDB Streams would; the fold must then agree with record-by-record applicati
 idempotent, not care how the stream is cut into batches, and end at the projection of
 the model.
 """
-from hypothesis import given, strategies as st
-
 import projection
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tests.strategies import PROFILE, streams
+
 
 def one_by_one(records, table=None):
     table = {} if table is None else table
@@ -54,7 +56,7 @@ def test_fold_any_split_into_batches_gives_same_table(stream, data):
     records, _ = stream
     cuts = sorted(data.draw(st.lists(st.integers(0, len(records)), max_size=6)))
     table = {}
-    for start, end in zip([0] + cuts, cuts + [len(records)]):
+    for start, end in zip([0] + cuts, cuts + [len(records)], strict=True):
         projection.apply(table, projection.fold(records[start:end]).writes.values())
     assert table == projection.apply({}, projection.fold(records).writes.values())
 

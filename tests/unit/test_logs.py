@@ -3,7 +3,7 @@ import json
 
 from rich.console import Console
 
-from scripts.logs import render
+from ddblab.commands.logs import render
 
 
 def shown(message: str) -> str:

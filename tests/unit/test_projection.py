@@ -1,10 +1,10 @@
 """projection: the target key, the projected item, and the fold of a batch of stream records."""
 import base64
 
-import pytest
-
 import projection
+import pytest
 from projection import Delete, Put, Unplaceable
+
 from tests.factories import stream_record, user_image
 
 B64 = base64.b64encode(b"\x00\xffbinary").decode()

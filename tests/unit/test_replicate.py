@@ -1,12 +1,12 @@
 """replicate.write and replicate.quarantine against fake clients (no emulator)."""
 import json
 
-import pytest
-from botocore.exceptions import ClientError
-
 import projection
+import pytest
 import replicate
+from botocore.exceptions import ClientError
 from projection import Delete, Put
+
 from tests.factories import stream_event, stream_record, user_image
 
 TABLE = replicate.TARGET_TABLE

@@ -1,5 +1,5 @@
 """Failures a user can cause get one clear message that says what to do - no stack trace.
-Run as a user would: the scripts as subprocesses, the Makefile through make."""
+Run as a user would: the CLI as a subprocess, the Makefile through make."""
 from __future__ import annotations
 
 import os
@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from scripts import backend
-from scripts.backend import free_port
-from scripts.settings import ROOT, Settings, UserError
+from ddblab.core.settings import ROOT, Settings, UserError
+from ddblab.emulator import lifecycle, localstack
+from ddblab.emulator.health import free_port
 
 
 def run(*args, env=None, cwd=ROOT):
@@ -27,7 +27,7 @@ SCRIPTS = {"seed": [], "reconcile": [], "bootstrap": [], "query": ["--state", "O
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_script_no_emulator_says_run_make_up(script):
     # GIVEN nothing listening on the endpoint
-    result = run(sys.executable, "-m", f"scripts.{script}", *SCRIPTS[script],
+    result = run(sys.executable, "-m", "ddblab", script, *SCRIPTS[script],
                  env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
     # THEN one line says so and what to run
     assert result.returncode == 1
@@ -40,7 +40,7 @@ def test_backend_up_port_taken_by_other_program_names_the_port():
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        result = run(sys.executable, "-m", "scripts.backend", "up",
+        result = run(sys.executable, "-m", "ddblab", "up",
                      env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "EMULATOR": "ministack"})
     assert result.returncode == 1
     assert f"port {port} is taken by a program that is not an AWS emulator" in result.stderr
@@ -48,10 +48,10 @@ def test_backend_up_port_taken_by_other_program_names_the_port():
 
 
 def test_backend_up_localstack_without_docker_says_what_to_do(monkeypatch, tmp_path):
-    monkeypatch.setattr(backend, "docker_answers", lambda: False)
+    monkeypatch.setattr(localstack, "docker_answers", lambda: False)
     settings = Settings.from_env(endpoint_url=f"http://127.0.0.1:{free_port()}", emulator="localstack", run_dir=tmp_path)
     with pytest.raises(UserError, match="EMULATOR=localstack needs a Docker engine.*EMULATOR=ministack"):
-        backend.up(settings)
+        lifecycle.up(settings)
 
 
 def test_settings_remote_endpoint_refused_unless_allowed(monkeypatch):
@@ -82,5 +82,5 @@ def test_make_venv_old_python_refused_with_version(tmp_path):
 
 
 def test_seed_negative_count_refused():
-    result = run(sys.executable, "-m", "scripts.seed", "--count", "-1")
+    result = run(sys.executable, "-m", "ddblab", "seed", "--count", "-1")
     assert result.returncode == 1 and "--count must be 0 or more" in result.stderr

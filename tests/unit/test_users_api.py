@@ -2,9 +2,9 @@
 import json
 
 import pytest
+import users_api
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-import users_api
 from tests.factories import api_event_v1, api_event_v2
 
 GOOD = {"email": "ada@example.com", "state": "NY", "city": "Brooklyn", "zipcode": "11208"}

@@ -1,0 +1,3 @@
+from ddblab.cli import main
+
+main()

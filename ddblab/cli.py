@@ -1,0 +1,72 @@
+"""The one entry point: `ddblab <command>` (also `python -m ddblab`). Every make target
+calls it. argparse subcommands: the standard library is enough for flat commands with a
+few options each, and keeps the tool's start-up fast and its dependencies few.
+
+Each command is a module in ddblab/commands/ with HELP (one line), configure(parser) and
+run(args) -> exit status; what a user can cause ends in one line that says what happened
+and what to run, never a bare traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# In the order `ddblab --help` lists them: the loop first, then the tools.
+COMMANDS = ("up", "down", "bootstrap", "status", "outputs", "seed", "logs", "query", "reconcile", "chaos", "bench")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="ddblab", description="ddb-streams-lab: DynamoDB Streams -> Lambda on a local AWS emulator",
+        epilog="settings come from the environment: EMULATOR, AWS_ENDPOINT_URL, STACK_PREFIX (see README.md)")
+    sub = top.add_subparsers(dest="command", metavar="<command>", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"ddblab.commands.{name}")
+        command = sub.add_parser(name, help=module.HELP, description=(module.__doc__ or module.HELP).strip(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.configure(command)
+        command.set_defaults(run=module.run)
+    return top
+
+
+def main(argv: list | None = None) -> None:
+    args = parser().parse_args(argv)
+    run(lambda: args.run(args))
+
+
+def run(call) -> None:
+    """Run a command so that what a user can cause ends in one line that says what happened
+    and what to run: Ctrl-C exits quietly, UserError prints its message, timeouts, a lost
+    emulator and AWS errors are summarised (LAB_TRACEBACK=1 shows their traceback).
+    Anything else is a bug: its traceback is kept, with a line saying so."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    from ddblab.core.settings import UserError
+    from ddblab.core.waiting import WaitTimeout
+    try:
+        sys.exit(call())
+    except KeyboardInterrupt:
+        print()
+        sys.exit(130)
+    except BrokenPipeError:  # `ddblab status | head -3`: the reader has what it wanted
+        sys.stderr.close()
+        sys.exit(0)
+    except (ConnectionError, HTTPClientError, ClientError, WaitTimeout) as error:
+        if os.environ.get("LAB_TRACEBACK") == "1":
+            raise
+        if isinstance(error, ClientError):
+            info = error.response.get("Error", {})
+            message = f"{error.operation_name} failed: {info.get('Code')}: {info.get('Message')} - run: make status"
+        elif isinstance(error, WaitTimeout):
+            message = f"{error} - look at: make status, make logs"
+        else:
+            message = f"lost the emulator: {error} - is it still up? run: make status"
+        raise UserError(message) from None
+    except SystemExit:
+        raise
+    except Exception:
+        print("error: this is a bug in ddb-streams-lab, not something you did; the traceback follows",
+              file=sys.stderr)
+        raise

@@ -1,0 +1,30 @@
+"""Converge the stack on whatever emulator answers, and print what changed and the outputs
+a user needs (API URL, tables, stream ARN, queues). Safe to run any number of times."""
+from __future__ import annotations
+
+import json
+import time
+
+from ddblab.core.settings import Settings
+from ddblab.emulator.health import emulator_name, require_backend
+from ddblab.stack.converge import converge
+from ddblab.stack.report import print_report
+
+HELP = "converge the stack on the emulator that answers (idempotent)"
+
+
+def configure(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the outputs as JSON only")
+
+
+def run(args, settings: Settings | None = None) -> int:
+    settings = settings or Settings.from_env()
+    require_backend(settings)
+    started = time.monotonic()
+    report = converge(settings)
+    if getattr(args, "json", False):
+        print(json.dumps(report.outputs, indent=2))
+    else:
+        print_report(report, emulator_name(settings.endpoint_url), settings)
+        print(f"({time.monotonic() - started:.1f} s)")
+    return 0

@@ -1,0 +1,124 @@
+"""Follow the functions' output from CloudWatch Logs (the same on every backend), one
+colour per function. (LocalStack's own container log shows the functions' output too:
+`docker compose logs -f localstack`.) Ctrl-C stops.
+
+    ddblab logs [--since 2m] [--no-follow] [--function audit]
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from botocore.exceptions import ClientError
+from rich.markup import escape
+
+from ddblab.core.output import console
+from ddblab.core.settings import UserError
+from ddblab.stack.deployed import Deployed
+from ddblab.stack.model import Names
+
+COLOURS = {"users_api": "cyan", "replicate": "green", "audit": "magenta"}
+NOISE = re.compile(r"^(START|END|REPORT|INIT_START) RequestId")
+
+
+def since_ms(text: str) -> int:
+    match = re.fullmatch(r"(\d+)([smh])", text)
+    if not match:
+        raise UserError(f"--since {text!r}: use a number and s, m or h, like 10m")
+    seconds = int(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2]]
+    return int((time.time() - seconds) * 1000)
+
+
+def render(function: str, message: str) -> str:
+    """The message as rich markup: what the log says is escaped, never taken for markup."""
+    message = message.rstrip()
+    try:
+        entry = json.loads(message)
+    except ValueError:
+        return escape(message)
+    if isinstance(entry, dict) and "audit" in entry:
+        keys = ",".join(str(v) for v in entry.get("keys", {}).values())
+        changes = entry.get("changes", {})
+        if entry["audit"] in ("INSERT", "REMOVE"):  # the whole item is new, or gone: show it once
+            side = "new" if entry["audit"] == "INSERT" else "old"
+            shown = " ".join(f"{k}={c.get(side)!r}" for k, c in changes.items() if k not in entry.get("keys", {}))
+        else:
+            shown = "; ".join(f"{k}: {c.get('old')!r} -> {c.get('new')!r}" for k, c in changes.items())
+        return escape(f"{entry['audit']:<6} {keys}  {shown}")
+    if isinstance(entry, dict) and ("replicate" in entry or "replicate_failed" in entry):
+        s = entry.get("replicate") or entry["replicate_failed"]
+        refused = f", {s['rejected']} refused by the target" if s.get("rejected") else ""
+        line = (f"{s.get('records', 0)} records -> {s.get('writes', 0)} writes, {s.get('quarantined', 0)} "
+                f"quarantined{refused}, {s.get('retries', 0)} retries")
+        return escape(line) if "replicate" in entry else \
+            f"[red]FAILED[/] {escape(line)}: {escape(str(s.get('error')))} (the batch will be retried)"
+    return escape(message)
+
+
+def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool,
+           since: str = "") -> None:
+    """Print new events of every function's log group, merged in time order, until Ctrl-C."""
+    logs = live.client("logs")
+    # Each poll asks from a little before the newest event seen, since an event can reach
+    # the log after a later one; what is seen is remembered per function, for that window.
+    overlap_ms = 5000
+    seen: dict = {f: {} for f in functions}  # function -> {event id: timestamp}
+    cursors = {f: start for f in functions}
+    first = True
+    while True:
+        fresh = []
+        for function in functions:
+            group = Names.log_group(live.names.function(function))
+            try:
+                from_ms = max(start, cursors[function] - overlap_ms)
+                pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=from_ms)
+                events = [e for page in pages for e in page.get("events", [])]
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                    continue  # the function has not run yet
+                raise
+            for event in events:
+                ident = event.get("eventId") or (event["timestamp"], event["message"])
+                if ident not in seen[function]:
+                    seen[function][ident] = event["timestamp"]
+                    cursors[function] = max(cursors[function], event["timestamp"])
+                    fresh.append((event["timestamp"], function, event["message"]))
+        if first and not fresh:
+            console.print(f"[dim]nothing logged in the last {since or 'while'}"
+                          + (" - waiting for new events" if keep_following else "")
+                          + "; older ones: ARGS='--since 1h'[/]")
+        first = False
+        for timestamp, function, message in sorted(fresh, key=lambda e: e[0]):
+            if NOISE.match(message) and not show_noise:
+                continue
+            stamp = time.strftime("%H:%M:%S", time.localtime(timestamp / 1000))
+            console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] {render(function, message)}",
+                          highlight=False, soft_wrap=True)
+        for function in functions:  # forget what no query can return again
+            horizon = cursors[function] - overlap_ms
+            seen[function] = {i: t for i, t in seen[function].items() if t >= horizon}
+        if not keep_following:
+            return
+        time.sleep(0.5)
+
+
+HELP = "follow the functions' log output"
+
+
+def configure(parser) -> None:
+    parser.add_argument("--since", default="2m", help="how far back to start, e.g. 30s, 10m, 1h (default 2m)")
+    parser.add_argument("--function", action="append", choices=sorted(COLOURS), help="only these functions")
+    parser.add_argument("--no-follow", action="store_true", help="print what is there and exit")
+    parser.add_argument("--all", action="store_true", help="also START/END/REPORT lines")
+
+
+def run(args) -> int:
+    start = since_ms(args.since)
+    live = Deployed.connect()
+    functions = args.function or list(COLOURS)
+    groups = ", ".join(Names.log_group(live.names.function(f)) for f in functions)
+    console.print(f"[dim]{'showing' if args.no_follow else 'following'} {groups} from {args.since} ago"
+                  f"{'' if args.no_follow else ' (Ctrl-C to stop)'}[/]")
+    follow(live, functions, start, not args.no_follow, args.all, args.since)
+    return 0

@@ -1,0 +1,31 @@
+"""Print one output of the deployed stack, for shell use: API=$(ddblab outputs api_url)."""
+from __future__ import annotations
+
+from ddblab.core.settings import UserError
+from ddblab.stack.deployed import Deployed
+
+OUTPUTS = {
+    "api_url": lambda live: live.api_url,
+    "users_table": lambda live: live.names.users,
+    "target_table": lambda live: live.names.target,
+    "stream_arn": lambda live: live.dynamodb.describe_table(TableName=live.names.users)["Table"]["LatestStreamArn"],
+    "quarantine_queue": lambda live: live.queue_url("quarantine"),
+    "dlq": lambda live: live.queue_url("dlq"),
+    "endpoint": lambda live: live.settings.endpoint_url,
+}
+HELP = "print one output of the stack (api_url, users_table, stream_arn, ...), nothing else"
+
+
+def configure(parser) -> None:
+    parser.add_argument("name", choices=sorted(OUTPUTS), help="which output")
+
+
+def run(args) -> int:
+    live = Deployed.connect(announce=False)
+    if args.name not in ("users_table", "target_table", "endpoint"):
+        live.require_tables()
+    value = OUTPUTS[args.name](live)
+    if not value:
+        raise UserError(f"{args.name} is not there - run: make up")
+    print(value)
+    return 0

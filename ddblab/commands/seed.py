@@ -1,0 +1,95 @@
+"""Seed the pipeline: the five walkthrough users through the HTTP API, then COUNT generated
+users written to `users` in batches; wait until users_by_location has caught up, and show
+the users in New York.
+
+    ddblab seed [--count 1000]
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+from rich.progress import Progress
+from rich.table import Table
+
+from ddblab.core.output import console
+from ddblab.core.settings import UserError
+from ddblab.core.waiting import WaitTimeout, wait_for
+from ddblab.data import batches, reconcile, users
+from ddblab.stack.deployed import Deployed
+from ddblab.stack.describe import projection
+
+
+def post_json(url: str, payload: dict, method: str = "POST") -> tuple[int, object]:
+    """(status, body as JSON, or as text when it is not JSON)."""
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, raw = answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    except (urllib.error.URLError, OSError) as error:
+        raise UserError(f"{method} {url} failed: {getattr(error, 'reason', error)} - run: make status") from None
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def show_state(client, table: str, state: str, limit: int = 10) -> None:
+    from ddblab.commands.query import query
+    items = query(client, table, state=state)
+    console.print(f"{table}: state = {state!r} ({len(items)} users)", highlight=False)
+    table_view = Table()
+    for column in ("city", "email", "active"):
+        table_view.add_column(column)
+    walkthrough = {u["email"] for u in users.walkthrough()}
+    items.sort(key=lambda i: (i["email"]["S"] not in walkthrough, i[projection.SORT_KEY]["S"]))  # walkthrough users first
+    for item in items[:limit]:
+        table_view.add_row(item["city"]["S"], item["email"]["S"], str(item.get("active", {}).get("BOOL", "")))
+    if len(items) > limit:
+        table_view.add_row("...", f"and {len(items) - limit} more", "")
+    console.print(table_view)
+
+
+HELP = "seed users through the API and in bulk"
+
+
+def configure(parser) -> None:
+    parser.add_argument("--count", type=int, default=1000, help="generated users to write in bulk (default 1000)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for replication")
+
+
+def run(args) -> int:
+    if args.count < 0:
+        raise UserError("--count must be 0 or more")
+    live = Deployed.connect()
+    live.require_tables()
+    url = live.api_url
+    console.print(f"[bold]1.[/] the walkthrough users, through POST {url}")
+    for user in users.walkthrough():
+        status, body = post_json(url, user)
+        if status not in (200, 201):
+            raise UserError(f"POST {url} answered {status}: {body}")
+        console.print(f"   {status} {user['email']:<24} {user['state']} / {user['city']}")
+    if args.count:
+        console.print(f"[bold]2.[/] {args.count} generated users (data/locations.csv), in batches of 25")
+        with Progress(console=console, transient=False) as progress:
+            items = [users.to_item(u) for u in users.generated(args.count)]
+            batches.write_all(live.dynamodb, live.names.users, batches.puts(items), workers=4, progress=progress,
+                              label="writing users:")
+    console.print(f"[bold]3.[/] waiting for {live.names.target} to catch up")
+    started = time.monotonic()
+    try:
+        drift = wait_for(
+            lambda: (d := reconcile.compare(live.dynamodb, live.names.users, live.names.target)).total == 0 and d,
+            f"{live.names.target} to match the projection of {live.names.users}", timeout=args.timeout,
+            interval=0.2)
+    except WaitTimeout as error:
+        raise UserError(f"{error}\n  the pipeline is behind or stuck: look at `make logs` and run `make reconcile`") from None
+    console.print(f"   caught up in {time.monotonic() - started:.1f} s: {drift.target_items} items, drift 0")
+    show_state(live.dynamodb, live.names.target, "New York")
+    return 0

@@ -1,0 +1,1 @@
+"""What every part of ddblab uses: settings, waiting, console output, background processes."""

@@ -1,0 +1,10 @@
+"""One console for every command: rich on a terminal; plain text (no colour, 120 columns,
+so URLs and ARNs are never folded mid-word) in pipes, CI, or with NO_COLOR set."""
+import os
+import sys
+
+from rich.console import Console
+
+_tty = sys.stdout.isatty()
+console = Console(width=None if _tty else 120, no_color=bool(os.environ.get("NO_COLOR")) or not _tty,
+                  highlight=_tty)

@@ -1,0 +1,142 @@
+"""Every knob of ddblab, read once from the environment, with safe local defaults.
+
+A reader finds each setting here: the endpoint (and the one `make up` remembered), the
+region, which emulator, the stack prefix, the API stage, the run directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ENDPOINT = "http://localhost:4566"
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+# Names that mean "the emulator" inside Docker networks; accepted only when they resolve to
+# a loopback or private (compose network) address, never because of the name alone.
+EMULATOR_NAMES = {"host.docker.internal", "localstack", "ministack"}
+ENDPOINT_FILE = "endpoint"  # in the run directory: the endpoint `make up` used
+
+
+class UserError(SystemExit):
+    """A failure the user can fix: printed as one clear message, no stack trace."""
+
+    def __init__(self, message: str):
+        super().__init__(f"error: {message}")
+
+
+def _resolves_locally(host: str) -> bool:
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback
+                                   or ipaddress.ip_address(a.split("%")[0]).is_private for a in addresses)
+
+
+@dataclass(frozen=True)
+class Settings:
+    endpoint_url: str = DEFAULT_ENDPOINT
+    region: str = "us-east-1"
+    emulator: str = "auto"  # auto | localstack | ministack
+    prefix: str = ""  # prepended to every resource name: several stacks on one backend
+    stage: str = "dev"
+    allow_remote: bool = False
+    run_dir: Path = ROOT / ".run"
+    localstack_image: str = "localstack/localstack:4.14.0"
+    endpoint_origin: str = "default"  # default | environment | remembered | argument
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        run_dir = Path(overrides.get("run_dir") or env.get("RUN_DIR", str(ROOT / ".run")))
+        endpoint, origin = cls.endpoint_url, "default"
+        if env.get("AWS_ENDPOINT_URL"):
+            endpoint, origin = env["AWS_ENDPOINT_URL"], "environment"
+        elif (remembered := remembered_endpoint(run_dir)):
+            endpoint, origin = remembered, "remembered"
+        if "endpoint_url" in overrides:
+            origin = "argument"
+        values = dict(
+            endpoint_url=endpoint.rstrip("/"),
+            region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or cls.region,
+            emulator=env.get("EMULATOR", cls.emulator).lower(),
+            prefix=env.get("STACK_PREFIX", cls.prefix),
+            stage=env.get("API_STAGE", cls.stage),
+            allow_remote=env.get("ALLOW_REMOTE_ENDPOINT", "") in ("1", "true", "yes"),
+            run_dir=run_dir,
+            localstack_image=env.get("LOCALSTACK_IMAGE", cls.localstack_image),
+            endpoint_origin=origin,
+        )
+        values.update(overrides)
+        values["endpoint_url"] = values["endpoint_url"].rstrip("/")
+        settings = cls(**values)
+        if settings.emulator not in ("auto", "localstack", "ministack"):
+            raise UserError(f"EMULATOR={settings.emulator!r} is not one of auto, localstack, ministack")
+        settings.check_local()
+        return settings
+
+    def sub(self, prefix: str, **changes) -> "Settings":
+        """The same backend with a stack of its own (names prefixed by this prefix too):
+        what the tests, the bench and the fault drill run on."""
+        return dataclasses.replace(self, prefix=self.prefix + prefix, **changes)
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.endpoint_url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        return urlparse(self.endpoint_url).port or 4566
+
+    @property
+    def is_local(self) -> bool:
+        host = self.host
+        if host in LOOPBACK_NAMES or host.startswith("127."):
+            return True
+        return host in EMULATOR_NAMES and _resolves_locally(host)
+
+    def check_local(self) -> None:
+        if self.is_local or self.allow_remote:
+            return
+        why = ""
+        if self.host in EMULATOR_NAMES:
+            why = f" ({self.host} does not resolve to a loopback or Docker network address)"
+        raise UserError(
+            f"AWS_ENDPOINT_URL={self.endpoint_url} is not a local emulator{why}; ddblab creates and "
+            "deletes resources. Set ALLOW_REMOTE_ENDPOINT=1 if you really mean it.")
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    def client(self, service: str, **config):
+        kwargs = {"region_name": self.region, "config": Config(**config) if config else None}
+        if self.is_local:
+            # Emulators accept any credentials; dummy ones keep a real profile out of it.
+            kwargs.update(endpoint_url=self.endpoint_url, aws_access_key_id="test",
+                          aws_secret_access_key="test")
+        elif self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return boto3.client(service, **kwargs)
+
+    def remember_endpoint(self) -> None:
+        """Called by `make up`: later commands follow this endpoint unless told otherwise."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / ENDPOINT_FILE).write_text(self.endpoint_url + "\n")
+
+    def forget_endpoint(self) -> None:
+        (self.run_dir / ENDPOINT_FILE).unlink(missing_ok=True)
+
+
+def remembered_endpoint(run_dir: Path) -> str | None:
+    try:
+        return (Path(run_dir) / ENDPOINT_FILE).read_text().strip() or None
+    except OSError:
+        return None

@@ -1,0 +1,1 @@
+"""The data side: users to write, batched writes, and reconcile."""

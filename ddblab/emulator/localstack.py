@@ -1,0 +1,60 @@
+"""LocalStack through Docker Compose (docker-compose.yml at the project root)."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+from ddblab.core.settings import ROOT, Settings, UserError
+from ddblab.core.waiting import wait_for
+from ddblab.emulator.health import docker_answers, health
+
+MARKER = "backend"  # in the run directory: compose was started by make up
+
+
+def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "compose", *args], cwd=ROOT, capture_output=capture, text=True)
+
+
+def start(settings: Settings) -> None:
+    if not docker_answers():
+        raise UserError("EMULATOR=localstack needs a Docker engine and none answers (docker info failed) - "
+                        "start Docker, or run with EMULATOR=ministack")
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+        raise UserError("the docker compose plugin (Compose v2) is not installed - install it, "
+                        "or run with EMULATOR=ministack")
+    os.environ.setdefault("LOCALSTACK_PORT", str(settings.port))
+    # Written first, so that make down can stop a start that failed halfway.
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    (settings.run_dir / MARKER).write_text("localstack")
+    if compose("up", "-d", "--wait", "localstack").returncode != 0:
+        raise UserError(failure_reason(settings) + " - then: make down; make up")
+    wait_for(lambda: health(settings.endpoint_url), f"LocalStack on {settings.endpoint_url}", timeout=120)
+
+
+def failure_reason(settings: Settings) -> str:
+    """Why compose up failed, from the container's state and log, not a guess."""
+    state = compose("ps", "--all", "--format", "{{.State}} {{.ExitCode}}", "localstack", capture=True).stdout.strip()
+    log = compose("logs", "--tail", "20", "localstack", capture=True).stdout
+    if state.endswith(" 55") or "auth token" in log.lower() or "LOCALSTACK_AUTH_TOKEN" in log:
+        return (f"LocalStack ({settings.localstack_image}) refused to start without an auth token: images newer "
+                "than 4.14.0 need LOCALSTACK_AUTH_TOKEN in your environment (a free Hobby token works), or "
+                "unset LOCALSTACK_IMAGE to use 4.14.0")
+    if "port is already allocated" in log or "address already in use" in log:
+        return f"port {settings.port} is taken on the Docker host - free it, or use AWS_ENDPOINT_URL=http://localhost:4567"
+    tail = "\n  ".join(log.strip().splitlines()[-8:])
+    return f"docker compose up failed (container: {state or 'not created'}); its log ends:\n  {tail}"
+
+
+def started_here(settings: Settings) -> bool:
+    return (settings.run_dir / MARKER).exists()
+
+
+def stop(settings: Settings) -> bool:
+    marker = settings.run_dir / MARKER
+    if not marker.exists():
+        return False
+    # A clean stop (not a forced removal) lets LocalStack remove its Lambda containers.
+    compose("stop", "--timeout", "30", "localstack")
+    compose("down", "--remove-orphans")
+    marker.unlink()
+    return True

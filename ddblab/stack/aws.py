@@ -1,0 +1,36 @@
+"""Small helpers every converge step shares: find a resource or None, page through a list,
+and the event source mappings of exactly one function."""
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def find(call, *missing: str, **kwargs):
+    """call(**kwargs), or None when the backend answers one of the `missing` error codes."""
+    try:
+        return call(**kwargs)
+    except ClientError as error:
+        if error_code(error) in missing:
+            return None
+        raise
+
+
+def paged(client, operation: str, key: str, **kwargs) -> list:
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page[key]]
+
+
+def mappings_of(lam, function: str) -> list:
+    """The function's event source mappings, and only its own: LocalStack 4.14 matches
+    FunctionName by substring (`function_name in FunctionArn`, services/lambda_/provider.py),
+    so `replicate` would also list the mappings of `test-replicate`."""
+    found = paged(lam, "list_event_source_mappings", "EventSourceMappings", FunctionName=function)
+    return [m for m in found if m.get("FunctionArn", "").split(":function:")[-1].split(":")[0] == function]
+
+
+def queue_url(sqs, name: str) -> str | None:
+    answer = find(sqs.get_queue_url, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", QueueName=name)
+    return answer["QueueUrl"] if answer else None

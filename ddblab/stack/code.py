@@ -1,0 +1,62 @@
+"""The deployed code: handlers/*.py, zipped reproducibly with the modules they share.
+
+The handlers are zipped flat and import each other as top-level modules (`import
+projection`), exactly as Lambda runs them; handler_module() imports one the same way, so
+the tools share the handlers' definitions (key names, the fold) instead of copying them.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib
+import io
+import sys
+import zipfile
+from pathlib import Path
+
+from ddblab.core.settings import ROOT, UserError
+
+HANDLERS = ROOT / "handlers"
+SHARED_MODULES = ("projection",)  # zipped with every function
+
+
+def handler_module(name: str):
+    """handlers/<name>.py, imported under its flat name (as the functions import it)."""
+    if str(HANDLERS) not in sys.path:
+        sys.path.append(str(HANDLERS))
+    return importlib.import_module(name)
+
+
+def sources(module: str) -> dict:
+    """Names in the zip -> source paths: the handler module and the shared modules."""
+    return {f"{name}.py": HANDLERS / f"{name}.py" for name in {module, *SHARED_MODULES}}
+
+
+def check_compiles(files: dict) -> None:
+    """Refuse code that does not compile: deployed, it would fail on every record."""
+    for path in sorted(files.values()):
+        try:
+            compile(Path(path).read_bytes(), str(path), "exec")
+        except SyntaxError as error:
+            where = Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path
+            raise UserError(f"{where}, line {error.lineno}: {error.msg} - not deployed; fix it and save again") from None
+
+
+def build_zip(module: str, files: dict | None = None) -> bytes:
+    """A byte-for-byte reproducible zip (fixed timestamps and order), so its hash only
+    changes when the code does and unchanged code is never re-uploaded. files maps names in
+    the zip to source paths; by default the handler module and the shared modules."""
+    files = files or sources(module)
+    check_compiles(files)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, Path(files[name]).read_bytes())
+    return buffer.getvalue()
+
+
+def code_sha256(blob: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(blob).digest()).decode()

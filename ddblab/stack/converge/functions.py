@@ -1,0 +1,62 @@
+"""Functions: created from a reproducible zip; code re-uploaded only when its hash changes,
+configuration updated only where it differs."""
+from __future__ import annotations
+
+from botocore.exceptions import WaiterError
+
+from ddblab.core.settings import UserError
+from ddblab.stack.aws import find
+from ddblab.stack.code import build_zip, code_sha256
+from ddblab.stack.converge.context import Context
+from ddblab.stack.model import Function, QueueUrl
+
+
+def configuration(ctx: Context, spec: Function) -> dict:
+    env = {k: (ctx.queue_urls[v.queue] if isinstance(v, QueueUrl) else v) for k, v in spec.env.items()}
+    return dict(Runtime=spec.runtime, Role=ctx.role_arns[spec.name], Handler=spec.handler, Timeout=spec.timeout,
+                MemorySize=spec.memory, Environment={"Variables": env})
+
+
+def wait(ctx: Context, name: str, waiter: str, first_start: bool = False) -> None:
+    """Wait until the function is Active (or its update done); a function that fails to
+    start is reported with its state and reason, not as a traceback."""
+    # LocalStack pulls public.ecr.aws/lambda/python:3.12 while a first function is Pending:
+    # on a slow line that takes minutes, so the first start is allowed longer.
+    attempts = 600 if first_start and ctx.backend == "localstack" else 120
+    try:
+        ctx.lam.get_waiter(waiter).wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": attempts})
+    except WaiterError:
+        config = ctx.lam.get_function(FunctionName=name)["Configuration"]
+        state = f"State {config.get('State')}: {config.get('StateReason') or '-'}; last update " \
+                f"{config.get('LastUpdateStatus')}: {config.get('LastUpdateStatusReason') or '-'}"
+        hint = (" LocalStack pulls the runtime image public.ecr.aws/lambda/python:3.12 on the first start "
+                "(check `docker compose logs localstack`, your network, and that /var/run/docker.sock is mounted);"
+                if ctx.backend == "localstack" else "")
+        raise UserError(f"function {name} did not become ready after {attempts} s ({state}).{hint} "
+                        "then run: make bootstrap") from None
+
+
+def converge(ctx: Context, spec: Function) -> None:
+    blob = build_zip(spec.module)
+    config = configuration(ctx, spec)
+    current = find(ctx.lam.get_function, "ResourceNotFoundException", FunctionName=spec.name)
+    if current is None:
+        ctx.lam.create_function(FunctionName=spec.name, Code={"ZipFile": blob},
+                                Architectures=[spec.architecture], **config)
+        wait(ctx, spec.name, "function_active_v2", first_start=True)
+        ctx.report.add("function", spec.name, "created")
+        return
+    current = current["Configuration"]
+    changes = []
+    if current.get("CodeSha256") != code_sha256(blob):
+        ctx.lam.update_function_code(FunctionName=spec.name, ZipFile=blob)
+        wait(ctx, spec.name, "function_updated_v2")
+        changes.append("code")
+    have = {k: current.get(k) for k in config}
+    have["Environment"] = {"Variables": (current.get("Environment") or {}).get("Variables", {})}
+    drift = [k for k in config if have[k] != config[k]]
+    if drift:
+        ctx.lam.update_function_configuration(FunctionName=spec.name, **config)
+        wait(ctx, spec.name, "function_updated_v2")
+        changes.append("config: " + ", ".join(drift))
+    ctx.report.add("function", spec.name, "updated" if changes else "unchanged", "; ".join(changes))

@@ -1,0 +1,69 @@
+"""The whole stack, declared once as data: what `converge` makes a backend hold, what the
+tools read their names from. Nothing here calls AWS; ARNs use the backend's account."""
+from __future__ import annotations
+
+from ddblab.core.settings import Settings
+from ddblab.stack.code import handler_module
+from ddblab.stack.model import Account, Api, Function, Index, Mapping, Names, QueueUrl, Stack, Table
+
+projection = handler_module("projection")  # the key names and separator the handlers use
+
+CITY_INDEX = "by_city"
+USERS_KEY = (("email", "HASH"),)
+TARGET_KEY = ((projection.PARTITION_KEY, "HASH"), (projection.SORT_KEY, "RANGE"))
+BATCH_SIZE = 100
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+               "dynamodb:ListStreams"]
+
+
+def describe(settings: Settings, account: Account | None = None, replicate_env: dict | None = None,
+             max_record_age: int = 3600, max_retries: int = 10) -> Stack:
+    """The stack for these settings. account: where ARNs point (default: the emulators'
+    default account; converge reads the real one from the backend). replicate_env adds to
+    that function's environment (the fault drill points AWS_ENDPOINT_URL at a proxy);
+    max_record_age is how long a failing batch is retried before it goes to the DLQ."""
+    account = account or Account("aws", settings.region, "000000000000")
+    n = Names(settings.prefix)
+    stack_arn = lambda service, resource: account.arn(service, resource)  # noqa: E731
+    users_arn = stack_arn("dynamodb", f"table/{n.users}")
+    target_arn = stack_arn("dynamodb", f"table/{n.target}")
+
+    def logs(function: str) -> dict:
+        group = stack_arn("logs", f"log-group:{Names.log_group(function)}")
+        # Scoped to the function's own group: replicate cannot forge lines in audit's log.
+        return {"Effect": "Allow", "Resource": [group, f"{group}:*"], "Action": [
+            "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]}
+
+    stream_read = {"Effect": "Allow", "Resource": f"{users_arn}/stream/*", "Action": STREAM_READ}
+    dlq_send = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": stack_arn("sqs", n.dlq)}
+
+    def function(module: str, env: dict, policy: list, **options) -> Function:
+        name = n.function(module)
+        return Function(name, module, env, [logs(name), *policy], role=Names.role(name),
+                        log_group=Names.log_group(name), **options)
+
+    functions = (
+        function("users_api", {"USERS_TABLE": n.users}, [{
+            "Effect": "Allow", "Resource": users_arn,
+            "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]}]),
+        function("replicate", {"TARGET_TABLE": n.target, "QUARANTINE_QUEUE_URL": QueueUrl(n.quarantine),
+                               **(replicate_env or {})}, [stream_read, dlq_send, {
+            "Effect": "Allow", "Resource": target_arn, "Action": ["dynamodb:BatchWriteItem"]}, {
+            # AWS authorizes SendMessageBatch as sqs:SendMessage; MiniStack (under AUTH=true)
+            # asks for sqs:SendMessageBatch itself. IAM accepts both names in a policy.
+            "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"],
+            "Resource": stack_arn("sqs", n.quarantine)}], timeout=60),
+        function("audit", {}, [stream_read, dlq_send]),
+    )
+    return Stack(
+        settings=settings, account=account, names=n,
+        tables=(
+            Table(n.users, USERS_KEY, stream="NEW_AND_OLD_IMAGES"),
+            Table(n.target, TARGET_KEY, indexes=(Index(CITY_INDEX, (("city", "HASH"), ("email", "RANGE"))),)),
+        ),
+        queues=n.queues,
+        functions=functions,
+        mappings=tuple(Mapping(n.function(module), n.users, batch_size=BATCH_SIZE, max_record_age=max_record_age,
+                               max_retries=max_retries) for module in ("replicate", "audit")),
+        api=Api(n.api, n.users_api, custom_id=n.api_custom_id),
+    )

@@ -1,0 +1,52 @@
+"""What a converge (or a removal) did, one row per resource, and how it is printed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Row(NamedTuple):
+    kind: str
+    name: str
+    action: str  # created | updated | removed | unchanged
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    rows: list = field(default_factory=list)
+    outputs: dict = field(default_factory=dict)
+    ids: dict = field(default_factory=dict)  # (kind, name) -> the id the backend gave it
+
+    def add(self, kind: str, name: str, action: str, detail: str = "") -> None:
+        self.rows.append(Row(kind, name, action, detail))
+
+    @property
+    def changed(self) -> list:
+        return [row for row in self.rows if row.action != "unchanged"]
+
+    def summary(self) -> str:
+        counts = [f"{n} {a}" for a in ("created", "updated", "removed")
+                  if (n := sum(1 for r in self.rows if r.action == a))]
+        return ", ".join(counts) or "everything unchanged"
+
+
+def print_report(report: Report, backend: str, settings) -> None:
+    from rich.table import Table
+
+    from ddblab.core.output import console
+    styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim"}
+    console.print(f"stack on {backend} at {settings.endpoint_url}"
+                  + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), highlight=False)
+    table = Table()
+    for column in ("kind", "name", "action", "detail"):
+        table.add_column(column)
+    for row in report.rows:
+        table.add_row(row.kind, row.name, f"[{styles[row.action]}]{row.action}[/]", row.detail)
+    console.print(table)
+    o = report.outputs
+    for label, value in (("API", o["api_url"]), ("tables", f"{o['users_table']} -> {o['target_table']}"),
+                         ("users stream", o["stream"]), ("quarantine", o["quarantine_queue"]),
+                         ("dead letters", o["dlq"])):
+        console.print(f"[bold]{label:<15}[/] {value}", soft_wrap=True)
+    console.print(f"[bold]{'converged':<15}[/] {report.summary()}")

@@ -1,0 +1,23 @@
+"""The reference-style replicate handler, for `make bench` only (never deployed by make up):
+one put_item or delete_item per stream record, as most tutorials write it. Same projection
+as handlers/replicate.py, so the benchmark compares write strategies and nothing else."""
+import os
+
+import boto3
+import projection
+
+TARGET_TABLE = os.environ.get("TARGET_TABLE", "users_by_location")
+dynamodb = boto3.client("dynamodb")
+
+
+def handler(event, context):
+    for record in event.get("Records", []):
+        change = record["dynamodb"]
+        old, new = change.get("OldImage"), change.get("NewImage")
+        old_key = projection.target_key(old) if old else None
+        item = projection.item_to_client_form(projection.project(new)) if new and record["eventName"] != "REMOVE" else None
+        if old_key and (item is None or projection.key_id(old_key) != projection.key_id(item)):
+            dynamodb.delete_item(TableName=TARGET_TABLE, Key=old_key)
+        if item is not None:
+            dynamodb.put_item(TableName=TARGET_TABLE, Item=item)
+    return {"records": len(event.get("Records", []))}

@@ -1,0 +1,65 @@
+"""reconcile compares DynamoDB values by type, with the one equality audit uses too."""
+from __future__ import annotations
+
+import projection
+import pytest
+
+from ddblab.data import reconcile
+
+
+class FakeScan:
+    """A DynamoDB client whose scan pages come from dicts of table -> items."""
+
+    def __init__(self, tables: dict):
+        self.tables = tables
+
+    def get_paginator(self, operation):
+        assert operation == "scan"
+        tables = self.tables
+
+        class Pages:
+            def paginate(self, TableName, **_):  # noqa: N803 - boto3's own argument name
+                return [{"Items": tables[TableName]}]
+        return Pages()
+
+
+def user(**extra) -> dict:
+    return {"email": {"S": "a@example.com"}, "state": {"S": "Ohio"}, "city": {"S": "Dayton"}, **extra}
+
+
+@pytest.mark.parametrize("source, target", [
+    ({"N": "1"}, {"BOOL": True}),
+    ({"SS": ["a", "b"]}, {"L": [{"S": "a"}, {"S": "b"}]}),
+    ({"N": "1"}, {"S": "1"}),
+    ({"N": "0"}, {"BOOL": False}),
+])
+def test_compare_same_plain_value_other_type_reported_as_drift(source, target):
+    # GIVEN a user whose target row holds the same plain value under another DynamoDB type
+    users = [user(flag=source)]
+    row = projection.project(users[0]) | {"flag": target}
+    client = FakeScan({"users": users, "target": [row]})
+    # WHEN reconcile compares
+    drift = reconcile.compare(client, "users", "target")
+    # THEN it is drift, named by attribute
+    assert len(drift.different) == 1
+    assert "flag should be" in reconcile.describe(drift)
+
+
+def test_compare_equal_numbers_and_reordered_sets_are_in_step():
+    users = [user(n={"N": "1.0"}, tags={"SS": ["b", "a"]})]
+    row = projection.project(users[0]) | {"n": {"N": "1"}, "tags": {"SS": ["a", "b"]}}
+    assert reconcile.compare(FakeScan({"users": users, "target": [row]}), "users", "target").total == 0
+
+
+def test_same_value_is_what_audit_uses():
+    import audit
+    record = {"eventName": "MODIFY", "dynamodb": {"Keys": {"email": {"S": "a@example.com"}},
+                                                  "OldImage": user(flag={"N": "1"}), "NewImage": user(flag={"BOOL": True})}}
+    assert not projection.same_value({"N": "1"}, {"BOOL": True})
+    assert "flag" in audit.describe(record)["changes"]
+
+
+def test_same_value_binary_as_base64_text_or_bytes_is_one_value():
+    assert projection.same_value({"B": "/w=="}, {"B": b"\xff"})
+    assert projection.same_value({"BS": ["AQ==", "/w=="]}, {"BS": [b"\xff", b"\x01"]})
+    assert not projection.same_value({"B": b"\x01"}, {"S": "AQ=="})
