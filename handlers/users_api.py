@@ -74,24 +74,24 @@ _TEXT_BAD = _CONTROL + _SURROGATE + _REPLACEMENT  # never in a state or city (in
 _EMAIL_BAD = _TEXT_BAD + _FORMAT + _BLANK  # never in an email, anywhere in it after trimming
 
 
-def _trimmed(allowed_not: str) -> str:
-    """Blank around a core that starts and ends with a non-blank character and holds none of allowed_not."""
-    core_char, edge_char = f"[^{allowed_not}]", f"[^{allowed_not}{_B}]"
+def _trimmed(bad, extra: str = "") -> str:
+    """Blank around a core that starts and ends with a non-blank character and holds nothing bad."""
+    core_char, edge_char = f"[^{_class(bad, extra)}]", f"[^{_class(bad + _BLANK, extra)}]"
     return f"^[{_B}]*{edge_char}(?:{core_char}*{edge_char})?[{_B}]*$"
 
 
 _E = _class(_EMAIL_BAD)
 PATTERNS = {
     "email": f"^[{_B}]*[^@{_E}]+@[^@{_E}]+\\.[^@.{_E}]+[{_B}]*$",
-    "state": _trimmed(_class(_TEXT_BAD)),
-    "city": _trimmed(_class(_TEXT_BAD, projection.SEPARATOR)),
+    "state": _trimmed(_TEXT_BAD),
+    "city": _trimmed(_TEXT_BAD, projection.SEPARATOR),
     "zipcode": "^[0-9]{5}$",
 }
 _MATCHERS = {name: re.compile(pattern.removeprefix("^").removesuffix("$")) for name, pattern in PATTERNS.items()}
 _KINDS = ((_REPLACEMENT, "the replacement character U+FFFD: the text was not valid UTF-8"),
           (_SURROGATE, "a lone surrogate: not valid Unicode"),
-          (_BLANK, "whitespace"), (_CONTROL, "a control character"),
-          (_FORMAT, "an invisible format character (zero-width, bidi control or override)"))
+          (_FORMAT, "an invisible format character (zero-width, bidi control or override)"),
+          (_BLANK, "whitespace"), (_CONTROL, "a control character"))
 
 
 def _describe(char: str) -> str:
