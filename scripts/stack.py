@@ -90,9 +90,12 @@ def describe(settings: Settings, replicate_env: dict | None = None, max_record_a
     replicate_env_base = {"TARGET_TABLE": target, "QUARANTINE_QUEUE_URL": QueueUrl(quarantine)}
     replicate_env = {**replicate_env_base, **(replicate_env or {})}
     functions = (
-        Function(n("users_api"), "users_api", {"USERS_TABLE": users}, [logs, {
+        Function(n("users_api"), "users_api", {"USERS_TABLE": users, "TARGET_TABLE": target}, [logs, {
             "Effect": "Allow", "Resource": table_arn(users),
-            "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]}]),
+            "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]}, {
+            # GET /users?state=..&city=.. reads the view, by its key or through the by_city index.
+            "Effect": "Allow", "Resource": [table_arn(target), f"{table_arn(target)}/index/by_city"],
+            "Action": ["dynamodb:Query"]}]),
         Function(n("replicate"), "replicate", replicate_env, [logs, stream_read, dlq_send, {
             "Effect": "Allow", "Resource": table_arn(target), "Action": ["dynamodb:BatchWriteItem"]}, {
             # AWS authorizes SendMessageBatch as sqs:SendMessage; MiniStack (under AUTH=true)
