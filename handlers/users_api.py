@@ -72,6 +72,10 @@ def _class(ranges, extra: str = "") -> str:
 _B = _class(_BLANK)
 _TEXT_BAD = _CONTROL + _SURROGATE + _REPLACEMENT  # never in a state or city (inside its trimmed value)
 _EMAIL_BAD = _TEXT_BAD + _FORMAT + _BLANK  # never in an email, anywhere in it after trimming
+# Nor these: an email is a path segment, /users/{email}, and gateways differ in whether they
+# decode %2F before routing and whether pathParameters arrive decoded. Without "/" and "%",
+# one decoding or two give the same address.
+_URL_UNSAFE = "/%"
 
 
 def _trimmed(bad, extra: str = "") -> str:
@@ -83,7 +87,7 @@ def _trimmed(bad, extra: str = "") -> str:
 # The patterns leave surrogates out: no UTF-8 text holds one, and regex engines that work on
 # Unicode scalar values (Rust's, which schemathesis validates with) refuse the range. A lone
 # surrogate can still arrive through a JSON escape ("\ud800"): the checks refuse it first.
-_E = _class([r for r in _EMAIL_BAD if r not in _SURROGATE])
+_E = _class([r for r in _EMAIL_BAD if r not in _SURROGATE], _URL_UNSAFE)
 _T = [r for r in _TEXT_BAD if r not in _SURROGATE]
 PATTERNS = {
     "email": f"^[{_B}]*[^@{_E}]+@[^@{_E}]+\\.[^@.{_E}]+[{_B}]*$",
@@ -120,6 +124,9 @@ def check_email(raw) -> tuple[str | None, str | None]:
     bad = _first_bad(core, _EMAIL_BAD)
     if bad is not None:
         return None, f"must not contain {_describe(bad)}"
+    unsafe = next((c for c in core if c in _URL_UNSAFE), None)
+    if unsafe:
+        return None, f"must not contain {unsafe!r} (it cannot travel unambiguously in the URL /users/{{email}})"
     if not _MATCHERS["email"].fullmatch(raw):
         return None, "must be a well-formed address like name@example.com"
     return core.lower(), None  # one user per address, whatever its case
