@@ -13,7 +13,7 @@ ARGS ?=
 STATE ?=
 CITY ?=
 
-.PHONY: help venv venv-test up down bootstrap seed logs test test-unit lint status query reconcile chaos bench \
+.PHONY: help venv venv-test up down bootstrap seed logs test test-unit lint status query reconcile chaos bench fuzz \
         outputs clean distclean
 
 help: ## list the targets
@@ -93,6 +93,10 @@ lint: venv-test ## ruff over the tree
 
 test: venv-test ## unit and integration tests (starts an embedded MiniStack if none answers)
 	@$(PY) -m pytest $(ARGS)
+
+fuzz: venv-test ## schemathesis against the live API, longer than in make test (EXAMPLES=300 SEQUENCES=200)
+	@SCHEMATHESIS_EXAMPLES=$(or $(EXAMPLES),300) SCHEMATHESIS_SEQUENCES=$(or $(SEQUENCES),200) \
+	  $(PY) -m pytest -s tests/integration/test_api_contract.py $(ARGS)
 
 test-unit: venv-test ## unit tests only, no emulator
 	@$(PY) -m pytest tests/unit $(ARGS)

@@ -18,6 +18,34 @@ SEPARATOR = "#"
 PARTITION_KEY = "state"
 SORT_KEY = "city_email"
 DROPPED_ATTRIBUTES = frozenset({"zipcode"})
+CITY_INDEX = "by_city"  # users_by_location by city alone: city (hash), email (range)
+# DynamoDB bounds key attributes in UTF-8 bytes, not characters: a partition key (state; city
+# in the by_city index) holds at most 2048, a sort key (city_email; email in the index) 1024.
+PARTITION_KEY_MAX_BYTES = 2048
+SORT_KEY_MAX_BYTES = 1024
+
+# One definition of "blank", shared by the users API (which trims it and refuses values made
+# only of it) and target_key (which refuses to place them): every character Python's
+# str.isspace() accepts (Unicode White_Space, NBSP included, plus the ASCII separators
+# \x1c-\x1f), and the invisible ones that render as nothing (zero-width space, word joiner,
+# BOM, Mongolian vowel separator). Written out, not left to str.strip(), so that openapi.yaml
+# can state the same set; tests/unit/test_projection.py keeps it a superset of isspace().
+BLANK = ("\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+         "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u180e\u200b\u2060\ufeff")
+
+
+def strip_blank(text: str) -> str:
+    return text.strip(BLANK)
+
+
+def is_blank(text: str) -> bool:
+    return not text.strip(BLANK)
+
+
+def utf8_size(text: str) -> int:
+    """The size DynamoDB counts; raises UnicodeEncodeError for text that is not valid Unicode
+    (a lone surrogate), which boto3 would otherwise retry for half a minute."""
+    return len(text.encode("utf-8"))
 
 
 class Unplaceable(ValueError):
@@ -60,9 +88,18 @@ def _string(image: dict, name: str) -> str:
     if set(value) != {"S"}:
         raise Unplaceable(f"attribute {name!r} is {'/'.join(value)}, expected S (string)")
     text = value["S"]
-    if not text.strip():
+    if not isinstance(text, str) or is_blank(text):
         raise Unplaceable(f"attribute {name!r} is empty")
     return text
+
+
+def _bounded(name: str, text: str, limit: int) -> None:
+    try:
+        size = utf8_size(text)
+    except UnicodeEncodeError:
+        raise Unplaceable(f"attribute {name!r} is not valid Unicode (a lone surrogate)") from None
+    if size > limit:
+        raise Unplaceable(f"{name} is {size} bytes in UTF-8, over DynamoDB's {limit}-byte key limit")
 
 
 def target_key(image: dict) -> dict:
@@ -72,7 +109,12 @@ def target_key(image: dict) -> dict:
     city = _string(image, "city")
     if SEPARATOR in city:
         raise Unplaceable(f"attribute 'city' contains the key separator {SEPARATOR!r}")
-    return {PARTITION_KEY: {"S": state}, SORT_KEY: {"S": f"{city}{SEPARATOR}{email}"}}
+    sort_key = f"{city}{SEPARATOR}{email}"
+    # Every key the item has, in the table and in the by_city index (city, email).
+    for name, text, limit in ((PARTITION_KEY, state, PARTITION_KEY_MAX_BYTES), (SORT_KEY, sort_key, SORT_KEY_MAX_BYTES),
+                              ("city", city, PARTITION_KEY_MAX_BYTES), ("email", email, SORT_KEY_MAX_BYTES)):
+        _bounded(name, text, limit)
+    return {PARTITION_KEY: {"S": state}, SORT_KEY: {"S": sort_key}}
 
 
 def project(image: dict) -> dict:

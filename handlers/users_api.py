@@ -1,79 +1,393 @@
 """HTTP API for users, behind API Gateway (Lambda proxy, payload format 1.0 or 2.0).
 
-POST /users            store a user (a new one, or a new version of one): 201 with the
-                       stored user, and a "replaced" header when one existed; 400 bad input
-GET /users/{email}     200 with the user, 404 if there is none
-DELETE /users/{email}  204, 404 if there is none
+POST   /users                  create: 201 + Location; 409 if the email exists
+GET    /users?state=..&city=.. users by location, read from users_by_location (the view the
+       /users?city=..          stream keeps; it may lag a write by milliseconds), paginated
+PUT    /users/{email}          create (201) or replace (200)
+PATCH  /users/{email}          change some fields: 200, 404 if there is none
+GET    /users/{email}          200, 404 if there is none
+DELETE /users/{email}          204, 404 if there is none
 
-Validation is a pure function (validate_user) and runs before anything is written: bad
-input gets a 400 naming each bad field and why, and the table is left untouched. Nothing a
-client can send produces a 500.
+Input is strict (JSON only, 16 KiB, no unknown or duplicate fields) and a user is accepted
+only if the pipeline can place it: the rules below and projection.target_key agree (a
+property test holds them together). The validation is pure; the boto3 calls are at the end.
+Every error is a JSON body with a message and, for bad fields, one entry per field. Nothing a
+client can send produces a 5xx.
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import re
-from urllib.parse import unquote
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 import boto3
-import projection  # zipped with every function: the key separator is defined there
+import projection  # zipped with every function: the key separator, "blank" and key bounds
 from botocore.exceptions import BotoCoreError, ClientError
 
 USERS_TABLE = os.environ.get("USERS_TABLE", "users")
+TARGET_TABLE = os.environ.get("TARGET_TABLE", "users_by_location")
 FIELDS = ("email", "state", "city", "zipcode")
-# The rules are written out, not left to \s and str.strip(), whose idea of whitespace is
-# wider in Python than in the OpenAPI document's (ECMA) patterns: openapi.yaml states the
-# same rules, and the contract test holds the two together.
-SPACE = " \t\n\r\f\v"  # what is trimmed around values
-EMAIL = re.compile(r"[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f.]+")  # fullmatch: "$" lets "\n" by
-ZIPCODE = re.compile(r"[0-9]{5}")
+MAX_BODY_BYTES = 16 * 1024
+MAX_EMAIL = 254  # characters, as RFC 5321 bounds an address
 MAX_TEXT = 100
+DEFAULT_LIMIT, MAX_LIMIT = 25, 100
+COLLECTION_METHODS = ("GET", "POST")
+USER_METHODS = ("DELETE", "GET", "PATCH", "PUT")
 
-dynamodb = boto3.client("dynamodb")
+# --- what a field may hold -----------------------------------------------------------------
+# The rules are regular expressions built from explicit character sets, so that openapi.yaml
+# states exactly the same ones (its patterns are these strings; a unit test compares them) and
+# schemathesis can hold the live API to them. Only BMP code points are named: OpenAPI patterns
+# are ECMA-262, which has no escape for the others outside unicode mode.
+_CONTROL = [(0x00, 0x1F), (0x7F, 0x9F)]  # Cc
+_SURROGATE = [(0xD800, 0xDFFF)]  # Cs: a lone one is not valid Unicode and cannot be encoded
+_REPLACEMENT = [(0xFFFD, 0xFFFD)]  # what a decoder leaves where the bytes were not UTF-8
+_FORMAT = [  # Cf in the BMP: soft hyphen, Arabic marks, zero-width, bidi controls and overrides, BOM
+    (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891),
+    (0x8E2, 0x8E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064),
+    (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB)]
+_BLANK = [(ord(c), ord(c)) for c in projection.BLANK]  # includes every Zs, Zl, Zp character
+
+
+def _class(ranges, extra: str = "") -> str:
+    """The inside of a regex character class for code point ranges, in ASCII-only escapes."""
+    def esc(cp: int) -> str:
+        return f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}"
+    merged = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+    return extra + "".join(esc(low) if low == high else f"{esc(low)}-{esc(high)}" for low, high in merged)
+
+
+_B = _class(_BLANK)
+_TEXT_BAD = _CONTROL + _SURROGATE + _REPLACEMENT  # never in a state or city (inside its trimmed value)
+_EMAIL_BAD = _TEXT_BAD + _FORMAT + _BLANK  # never in an email, anywhere in it after trimming
+# Nor these: an email is a path segment, /users/{email}, and gateways differ in whether they
+# decode %2F before routing and whether pathParameters arrive decoded. Without "/" and "%",
+# one decoding or two give the same address.
+_URL_UNSAFE = "/%"
+
+
+def _trimmed(bad, extra: str = "") -> str:
+    """Blank around a core that starts and ends with a non-blank character and holds nothing bad."""
+    core_char, edge_char = f"[^{_class(bad, extra)}]", f"[^{_class(bad + _BLANK, extra)}]"
+    return f"^[{_B}]*{edge_char}(?:{core_char}*{edge_char})?[{_B}]*$"
+
+
+# The patterns leave surrogates out: no UTF-8 text holds one, and regex engines that work on
+# Unicode scalar values (Rust's, which schemathesis validates with) refuse the range. A lone
+# surrogate can still arrive through a JSON escape ("\ud800"): the checks refuse it first.
+_E = _class([r for r in _EMAIL_BAD if r not in _SURROGATE], _URL_UNSAFE)
+_T = [r for r in _TEXT_BAD if r not in _SURROGATE]
+PATTERNS = {
+    "email": f"^[{_B}]*[^@{_E}]+@[^@{_E}]+\\.[^@.{_E}]+[{_B}]*$",
+    "state": _trimmed(_T),
+    "city": _trimmed(_T, projection.SEPARATOR),
+    "zipcode": "^[0-9]{5}$",
+}
+_MATCHERS = {name: re.compile(pattern.removeprefix("^").removesuffix("$")) for name, pattern in PATTERNS.items()}
+_KINDS = ((_REPLACEMENT, "the replacement character U+FFFD: the text was not valid UTF-8"),
+          (_SURROGATE, "a lone surrogate: not valid Unicode"),
+          (_FORMAT, "an invisible format character (zero-width, bidi control or override)"),
+          (_BLANK, "whitespace"), (_CONTROL, "a control character"))
+
+
+def _describe(char: str) -> str:
+    cp = ord(char)
+    kind = next((text for ranges, text in _KINDS if any(lo <= cp <= hi for lo, hi in ranges)), "not allowed here")
+    if char == "\xa0":
+        kind = "a non-breaking space"
+    return f"U+{cp:04X} ({kind})"
+
+
+def _first_bad(text: str, ranges) -> str | None:
+    return next((c for c in text if any(lo <= ord(c) <= hi for lo, hi in ranges)), None)
+
+
+def check_email(raw) -> tuple[str | None, str | None]:
+    """(normalised email, None) or (None, why not)."""
+    if not isinstance(raw, str):
+        return None, "must be a string"
+    if len(raw) > MAX_EMAIL:
+        return None, f"must be a well-formed address of at most {MAX_EMAIL} characters"
+    core = projection.strip_blank(raw)
+    bad = _first_bad(core, _EMAIL_BAD)
+    if bad is not None:
+        return None, f"must not contain {_describe(bad)}"
+    unsafe = next((c for c in core if c in _URL_UNSAFE), None)
+    if unsafe:
+        return None, f"must not contain {unsafe!r} (it cannot travel unambiguously in the URL /users/{{email}})"
+    if not _MATCHERS["email"].fullmatch(raw):
+        return None, "must be a well-formed address like name@example.com"
+    return core.lower(), None  # one user per address, whatever its case
+
+
+def check_text(name: str, raw, required: bool = True) -> tuple[str | None, str | None]:
+    """(trimmed value, None) or (None, why not), for state and city."""
+    if raw is None:
+        return None, "is required" if required else "must be a string, not null"
+    if not isinstance(raw, str):
+        return None, "must be a non-empty string"
+    if len(raw) > MAX_TEXT:
+        return None, f"must be at most {MAX_TEXT} characters"
+    core = projection.strip_blank(raw)
+    if not core:
+        return None, "must be a non-empty string (it is blank: whitespace only)"
+    bad = _first_bad(core, _TEXT_BAD)
+    if bad is not None:
+        return None, f"must not contain {_describe(bad)}"
+    if name == "city" and projection.SEPARATOR in core:
+        return None, f"must not contain {projection.SEPARATOR!r}"
+    return core, None
+
+
+def check_zipcode(raw) -> str | None:
+    if raw is None:
+        return "is required"
+    if not isinstance(raw, str) or not _MATCHERS["zipcode"].fullmatch(raw) or len(raw) != 5:
+        return "must be a string of exactly five digits, like \"11208\""
+    return None
+
+
+def _unknown(payload: dict, allowed) -> dict:
+    return {name: ("is set by the API (a stored user is active)" if name == "active" else
+                   "unknown field (allowed: " + ", ".join(allowed) + ")")
+            for name in sorted(set(payload) - set(allowed))}
+
+
+def key_errors(user: dict) -> dict:
+    """The one rule across fields: the target's sort key <city>#<email> fits DynamoDB's bound."""
+    try:
+        projection.target_key(to_item(user))
+    except projection.Unplaceable as reason:
+        size = len(f"{user['city']}{projection.SEPARATOR}{user['email']}".encode("utf-8", "surrogatepass"))
+        return {"city": f"with the email, the location key would be {size} bytes in UTF-8, over DynamoDB's "
+                        f"{projection.SORT_KEY_MAX_BYTES}; use a shorter city or email ({reason})"}
+    return {}
 
 
 def validate_user(payload) -> tuple[dict | None, dict]:
     """Returns (user, {}) for a valid payload, or (None, {field: reason}) naming every bad field."""
     if not isinstance(payload, dict):
         return None, {"body": "must be a JSON object with fields " + ", ".join(FIELDS)}
-    errors = {}
-    for name in sorted(set(payload) - set(FIELDS)):
-        errors[name] = ("is set by the API (a stored user is active)" if name == "active" else
-                        "unknown field (allowed: " + ", ".join(FIELDS) + ")")
-    email = payload.get("email")
-    if email is None:
+    errors = _unknown(payload, FIELDS)
+    user = {}
+    if payload.get("email") is None:
         errors["email"] = "is required"
-    elif not isinstance(email, str):
-        errors["email"] = "must be a string"
-    elif len(email) > 254 or not EMAIL.fullmatch(email.strip(SPACE)):
-        errors["email"] = "must be a well-formed address like name@example.com"
+    else:
+        user["email"], why = check_email(payload["email"])
+        if why:
+            errors["email"] = why
     for name in ("state", "city"):
-        value = payload.get(name)
-        if value is None:
-            errors[name] = "is required"
-        elif not isinstance(value, str) or not value.strip(SPACE):
-            errors[name] = "must be a non-empty string"
-        elif len(value) > MAX_TEXT:
-            errors[name] = f"must be at most {MAX_TEXT} characters"
-        elif name == "city" and projection.SEPARATOR in value:
-            errors[name] = f"must not contain {projection.SEPARATOR!r}"
-    zipcode = payload.get("zipcode")
-    if zipcode is None:
-        errors["zipcode"] = "is required"
-    elif not isinstance(zipcode, str) or not ZIPCODE.fullmatch(zipcode):
-        errors["zipcode"] = "must be a string of exactly five digits, like \"11208\""
+        user[name], why = check_text(name, payload.get(name))
+        if why:
+            errors[name] = why
+    why = check_zipcode(payload.get("zipcode"))
+    if why:
+        errors["zipcode"] = why
     if errors:
         return None, errors
-    return {
-        "email": email.strip(SPACE).lower(),  # one user per address, whatever its case
-        "state": payload["state"].strip(SPACE),
-        "city": payload["city"].strip(SPACE),
-        "zipcode": zipcode,
-        "active": True,
-    }, {}
+    user = {**user, "zipcode": payload["zipcode"], "active": True}
+    errors = key_errors(user)
+    return (None, errors) if errors else (user, {})
 
+
+def validate_patch(payload, email: str) -> tuple[dict | None, dict]:
+    """The fields a PATCH sets ({} when it sets none), or (None, errors). The email, if given,
+    must be the one in the path: an address is the user's identity, not a field to change."""
+    if not isinstance(payload, dict):
+        return None, {"body": "must be a JSON object with one or more of state, city, zipcode"}
+    errors = _unknown(payload, FIELDS)
+    changes = {}
+    if "email" in payload:
+        given, why = check_email(payload["email"])
+        if why or given != email:
+            errors["email"] = why or f"must match the path ({email}); a user's email cannot change"
+    for name in ("state", "city"):
+        if name in payload:
+            changes[name], why = check_text(name, payload[name], required=False)
+            if why:
+                errors[name] = why
+    if "zipcode" in payload:
+        why = check_zipcode(payload["zipcode"]) if payload["zipcode"] is not None else "must be a string, not null"
+        if why:
+            errors["zipcode"] = why
+        changes["zipcode"] = payload["zipcode"]
+    return (None, errors) if errors else (changes, {})
+
+
+# --- requests ------------------------------------------------------------------------------
+
+class Refused(Exception):
+    """A request answered with an error; raised from deep in parsing, turned into a response."""
+
+    def __init__(self, status: int, message: str, errors: dict | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.errors, self.headers = status, message, errors, headers or {}
+
+    def response(self) -> dict:
+        body = {"message": self.message}
+        if self.errors:
+            body["errors"] = self.errors
+        return response(self.status, body, self.headers)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    rest: list | None  # path segments after "users"; None when the path is not ours
+    body: bytes | None
+    headers: dict  # lower-case names
+    query: dict  # name -> list of values
+
+
+def _no_duplicates(pairs):
+    seen = {}
+    for name, value in pairs:
+        if name in seen:
+            raise ValueError(f"duplicate key {name!r} in one object")
+        seen[name] = value
+    return seen
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_json(request: Request, media_types=("application/json",)):
+    """The body as JSON, or Refused: 415 for another media type, 413 over 16 KiB, 400 otherwise."""
+    kind = request.headers.get("content-type", "")
+    media, _, params = kind.partition(";")
+    charset = dict(p.strip().lower().partition("=")[::2] for p in params.split(";") if "=" in p).get("charset")
+    if media.strip().lower() not in media_types or (charset and charset.strip('"') not in ("utf-8", "utf8")):
+        raise Refused(415, f"send the body as JSON: Content-Type: {media_types[0]} (got {kind or 'none'!r})",
+                      {"Content-Type": "must be " + " or ".join(media_types)})
+    if request.body is None or not request.body.strip():
+        raise Refused(400, "invalid request body", {"body": "is empty; send a JSON object with " + ", ".join(FIELDS)})
+    if len(request.body) > MAX_BODY_BYTES:
+        raise Refused(413, f"the body is {len(request.body)} bytes; at most {MAX_BODY_BYTES} are accepted",
+                      {"body": f"must be at most {MAX_BODY_BYTES} bytes"})
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = f"is not valid UTF-8 ({error.reason} at byte {error.start})"
+        raise Refused(400, "invalid request body", {"body": problem}) from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:  # RecursionError: "[[[[..." nested too deep
+        raise Refused(400, "invalid request body", {"body": f"is not valid JSON ({error})"}) from None
+
+
+def path_email(request: Request) -> str:
+    email, why = check_email(request.rest[0])
+    if why:
+        raise Refused(400, "invalid request", {"email": f"in the path {why}: /users/name@example.com"})
+    return email
+
+
+# --- the pagination token -------------------------------------------------------------------
+# Opaque to clients; here, the last key of a page, tied to the query it came from. A token is
+# accepted only if it has exactly that structure and its key could be a row of this very query
+# (same state/city, a well-formed key within DynamoDB's bounds), so a tampered token is a 400
+# and never an arbitrary start key.
+
+@dataclass(frozen=True)
+class Query:
+    state: str | None
+    city: str | None
+    limit: int
+
+    @property
+    def by(self) -> str:
+        return "city" if self.state is None else ("state_city" if self.city else "state")
+
+    def key_names(self) -> tuple:
+        base = (projection.PARTITION_KEY, projection.SORT_KEY)
+        return base + ("city", "email") if self.by == "city" else base
+
+
+def encode_token(query: Query, last_key: dict) -> str:
+    values = [last_key[name]["S"] for name in query.key_names()]
+    raw = json.dumps({"v": 1, "by": query.by, "key": values}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(query: Query, token: str) -> dict:
+    bad = Refused(400, "invalid request", {"next": "is not a token this query returned; "
+                                                   "start again without it"})
+    if not isinstance(token, str) or len(token) > 4096 or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+        raise bad
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8"),
+                          object_pairs_hook=_no_duplicates)
+    except (ValueError, binascii.Error, RecursionError):
+        raise bad from None
+    names = query.key_names()
+    if (not isinstance(data, dict) or set(data) != {"v", "by", "key"} or data["v"] != 1 or data["by"] != query.by
+            or not isinstance(data["key"], list) or len(data["key"]) != len(names)
+            or not all(isinstance(v, str) and v for v in data["key"])):
+        raise bad
+    key = dict(zip(names, data["key"], strict=True))
+    state, city_email = key[projection.PARTITION_KEY], key[projection.SORT_KEY]
+    city, sep, email = city_email.partition(projection.SEPARATOR)
+    if not sep or not city or not email:
+        raise bad
+    if query.state is not None and state != query.state:
+        raise bad
+    if query.city is not None and city != query.city:
+        raise bad
+    if query.by == "city" and (key["city"] != city or key["email"] != email):
+        raise bad
+    try:
+        projection.target_key({"email": {"S": email}, "state": {"S": state}, "city": {"S": city}})
+    except projection.Unplaceable:
+        raise bad from None
+    return {name: {"S": value} for name, value in key.items()}
+
+
+def parse_query(request: Request) -> tuple[Query, str | None]:
+    allowed = ("state", "city", "limit", "next")
+    errors = {name: "unknown parameter (allowed: " + ", ".join(allowed) + ")" for name in request.query
+              if name not in allowed}
+    values = {}
+    for name in allowed:
+        given = request.query.get(name, [])
+        if len(given) > 1:
+            errors[name] = "is given more than once"
+        elif given:
+            values[name] = given[0]
+    state = city = None
+    for name in ("state", "city"):
+        if name in values:
+            value, why = check_text(name, values[name])
+            if why:
+                errors[name] = why
+            elif name == "state":
+                state = value
+            else:
+                city = value
+    limit = DEFAULT_LIMIT
+    if "limit" in values:
+        text = values["limit"]
+        if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= MAX_LIMIT:
+            errors["limit"] = f"must be a whole number from 1 to {MAX_LIMIT}"
+        else:
+            limit = int(text)
+    if not errors and state is None and city is None:
+        errors["state"] = "give state, city, or both: GET /users?state=New%20York&city=Brooklyn"
+    if errors:
+        raise Refused(400, "invalid query", errors)
+    return Query(state, city, limit), values.get("next")
+
+
+# --- DynamoDB items and responses -------------------------------------------------------------
 
 def to_item(user: dict) -> dict:
     item = {name: {"S": user[name]} for name in FIELDS}
@@ -81,8 +395,8 @@ def to_item(user: dict) -> dict:
     return item
 
 
-def from_item(item: dict) -> dict:
-    user = {name: item[name]["S"] for name in FIELDS if "S" in item.get(name, {})}
+def from_item(item: dict, fields=FIELDS) -> dict:
+    user = {name: item[name]["S"] for name in fields if "S" in item.get(name, {})}
     if "BOOL" in item.get("active", {}):
         user["active"] = item["active"]["BOOL"]
     return user
@@ -93,70 +407,184 @@ def response(status: int, body=None, headers=None) -> dict:
     return {"statusCode": status, "headers": {**kind, **(headers or {})}, "body": "" if body is None else json.dumps(body)}
 
 
-def parse_request(event: dict) -> tuple[str, list, str | None]:
-    """(method, path segments after 'users', raw body) from a 1.0 or 2.0 payload."""
+def not_allowed(method: str, allowed, route: str, instead: str) -> Refused:
+    return Refused(405, f"{method} {route} is not supported; allowed: {', '.join(allowed)}. {instead}",
+                   headers={"Allow": ", ".join(allowed)})
+
+
+def parse_request(event: dict) -> Request:
+    """The request in a 1.0 or 2.0 payload."""
     if "requestContext" in event and "http" in event["requestContext"]:  # payload 2.0
         method = event["requestContext"]["http"]["method"]
         path = event.get("rawPath") or event["requestContext"]["http"].get("path", "/")
+        query = {name: value.split(",") for name, value in (event.get("queryStringParameters") or {}).items()}
     else:  # payload 1.0 (REST API)
         method = event.get("httpMethod", "")
         path = event.get("path") or "/"
+        query = dict(event.get("multiValueQueryStringParameters") or {})
+        for name, value in (event.get("queryStringParameters") or {}).items():
+            query.setdefault(name, [value])
     resource = event.get("resource") or event.get("routeKey", "").partition(" ")[2]
     email = (event.get("pathParameters") or {}).get("email")
-    if resource.endswith("/users/{email}") and email is not None:
-        rest = [unquote(email)]
-    elif resource.endswith("/users"):
-        rest = []
-    else:  # no route information (a $default route, a test): read the path itself
-        segments = [unquote(s) for s in path.split("/") if s]
-        if segments[-1:] == ["users"]:
+    try:
+        if resource.endswith("/users/{email}") and email is not None:
+            rest = [unquote(email, errors="strict")]
+        elif resource.endswith("/users"):
             rest = []
-        elif segments[-2:-1] == ["users"]:
-            rest = segments[-1:]
-        else:
-            rest = None
+        else:  # no route information (a $default route, a test): read the path itself
+            segments = [unquote(s, errors="strict") for s in path.split("/") if s]
+            if segments[-1:] == ["users"]:
+                rest = []
+            elif segments[-2:-1] == ["users"]:
+                rest = segments[-1:]
+            else:
+                rest = None
+    except UnicodeDecodeError:
+        rest = ["\ufffd"]  # refused by the email rule, which names the character
     body = event.get("body")
-    if body is not None and event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode("utf-8", errors="replace")
-    return method.upper(), rest, body
+    if body is not None:
+        if event.get("isBase64Encoded"):
+            try:
+                body = base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError):
+                body = b"\xff"  # not what a client sent: refused as invalid UTF-8
+        else:
+            body = body.encode("utf-8", "surrogatepass")
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    return Request(method.upper(), rest, body, headers, query)
 
 
-def handle(method: str, rest, body, client) -> dict:
-    if rest is None or len(rest) > 1:
-        return response(404, {"message": "not found: the resources are /users and /users/{email}"})
-    if not rest:
-        if method != "POST":
-            return response(405, {"message": f"{method} /users is not supported; use POST"}, {"Allow": "POST"})
-        if not (body or "").strip():
-            return response(400, {"message": "invalid request body", "errors": {
-                "body": "is empty; send a JSON object with " + ", ".join(FIELDS)}})
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError) as error:  # RecursionError: "[[[[..." nested too deep
-            return response(400, {"message": "invalid request body", "errors": {"body": f"is not valid JSON ({error})"}})
-        user, errors = validate_user(payload)
-        if errors:
-            return response(400, {"message": "invalid user", "errors": errors})
-        old = client.put_item(TableName=USERS_TABLE, Item=to_item(user), ReturnValues="ALL_OLD")
-        return response(201, user, {"X-User-Replaced": "true" if old.get("Attributes") else "false"})
-    email = rest[0].strip(SPACE).lower()
-    if len(email) > 254 or not EMAIL.fullmatch(email):
-        return response(400, {"message": "invalid request", "errors": {
-            "email": "the path needs a well-formed address: /users/name@example.com"}})
+# --- the routes: the only code that talks to DynamoDB -----------------------------------------
+
+def create(request: Request, client) -> dict:
+    user, errors = validate_user(read_json(request))
+    if errors:
+        raise Refused(400, "invalid user", errors)
+    try:
+        client.put_item(TableName=USERS_TABLE, Item=to_item(user), ConditionExpression="attribute_not_exists(email)")
+    except ClientError as error:
+        if _code(error) != "ConditionalCheckFailedException":
+            raise
+        raise Refused(409, f"user {user['email']} exists; to replace it use PUT /users/{{email}}, "
+                           "to change some fields PATCH /users/{email}", {"email": "exists"}) from None
+    # Relative to the request URL (<base>/users), so it resolves on AWS and on both emulators' path form.
+    return response(201, user, {"Location": "users/" + quote(user["email"], safe="@")})
+
+
+def replace(request: Request, email: str, client) -> dict:
+    payload = read_json(request)
+    if isinstance(payload, dict) and "email" in payload:
+        given, why = check_email(payload["email"])
+        if not why and given != email:
+            raise Refused(400, "invalid user", {"email": f"must match the path ({email}), or be left out"})
+    user, errors = validate_user({"email": email, **payload} if isinstance(payload, dict) else payload)
+    if errors:
+        raise Refused(400, "invalid user", errors)
+    item = to_item(user)
+    key = {"email": item["email"]}
+    if client.get_item(TableName=USERS_TABLE, Key=key, ConsistentRead=True).get("Item") == item:
+        return response(200, user, {"X-User-Changed": "false"})  # no write, no stream record
+    old = client.put_item(TableName=USERS_TABLE, Item=item, ReturnValues="ALL_OLD").get("Attributes")
+    if not old:
+        return response(201, user, {"Location": quote(user["email"], safe="@"), "X-User-Changed": "true"})
+    return response(200, user, {"X-User-Changed": "true"})
+
+
+def change(request: Request, email: str, client) -> dict:
+    changes, errors = validate_patch(read_json(request, ("application/json", "application/merge-patch+json")), email)
+    if errors:
+        raise Refused(400, "invalid change", errors)
     key = {"email": {"S": email}}
-    if method == "GET":
+    stored = client.get_item(TableName=USERS_TABLE, Key=key, ConsistentRead=True).get("Item")
+    if not stored:
+        raise Refused(404, f"no user {email}; to create one use PUT /users/{{email}} or POST /users")
+    merged, errors = validate_user({**{k: v for k, v in from_item(stored).items() if k != "active"}, **changes})
+    if errors:
+        raise Refused(400, "invalid user once changed", errors)
+    if not changes:
+        return response(200, from_item(stored))
+    names = {f"#{name}": name for name in [*changes, "active"]}
+    values = {f":{name}": {"S": merged[name]} for name in changes}
+    values[":active"] = {"BOOL": True}
+    try:
+        new = client.update_item(
+            TableName=USERS_TABLE, Key=key, ReturnValues="ALL_NEW",
+            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in [*changes, "active"]),
+            # A delete between our read and this write must not bring the user back.
+            ConditionExpression="attribute_exists(email)",
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values)["Attributes"]
+    except ClientError as error:
+        if _code(error) != "ConditionalCheckFailedException":
+            raise
+        raise Refused(404, f"no user {email} (deleted meanwhile)") from None
+    return response(200, from_item(new))
+
+
+def find(request: Request, client) -> dict:
+    query, token = parse_query(request)
+    kwargs = {"TableName": TARGET_TABLE, "Limit": query.limit}
+    if query.by == "city":
+        kwargs.update(IndexName=projection.CITY_INDEX, KeyConditionExpression="#c = :c",
+                      ExpressionAttributeNames={"#c": "city"}, ExpressionAttributeValues={":c": {"S": query.city}})
+    elif query.by == "state":
+        kwargs.update(KeyConditionExpression="#s = :s", ExpressionAttributeNames={"#s": projection.PARTITION_KEY},
+                      ExpressionAttributeValues={":s": {"S": query.state}})
+    else:
+        kwargs.update(KeyConditionExpression="#s = :s AND begins_with(#k, :k)",
+                      ExpressionAttributeNames={"#s": projection.PARTITION_KEY, "#k": projection.SORT_KEY},
+                      ExpressionAttributeValues={":s": {"S": query.state},
+                                                 ":k": {"S": query.city + projection.SEPARATOR}})
+    if token is not None:
+        kwargs["ExclusiveStartKey"] = decode_token(query, token)
+    page = client.query(**kwargs)
+    body = {"users": [from_item(item, ("email", "state", "city")) for item in page.get("Items", [])]}
+    if page.get("LastEvaluatedKey"):
+        body["next"] = encode_token(query, page["LastEvaluatedKey"])
+    return response(200, body)
+
+
+def route(request: Request, client) -> dict:
+    if request.rest is None or len(request.rest) > 1:
+        raise Refused(404, "not found: the resources are /users and /users/{email}")
+    if not request.rest:
+        if request.method == "POST":
+            return create(request, client)
+        if request.method == "GET":
+            return find(request, client)
+        raise not_allowed(request.method, COLLECTION_METHODS, "/users",
+                          "To create or replace one user use PUT /users/{email}; to change or delete one, "
+                          "PATCH or DELETE /users/{email}.")
+    if request.method not in USER_METHODS:
+        raise not_allowed(request.method, USER_METHODS, "/users/{email}", "To create a user use POST /users.")
+    email = path_email(request)
+    key = {"email": {"S": email}}
+    if request.method == "PUT":
+        return replace(request, email, client)
+    if request.method == "PATCH":
+        return change(request, email, client)
+    if request.method == "GET":
         item = client.get_item(TableName=USERS_TABLE, Key=key, ConsistentRead=True).get("Item")
-        return response(200, from_item(item)) if item else response(404, {"message": f"no user {email}"})
-    if method == "DELETE":
-        old = client.delete_item(TableName=USERS_TABLE, Key=key, ReturnValues="ALL_OLD")
-        return response(204) if old.get("Attributes") else response(404, {"message": f"no user {email}"})
-    return response(405, {"message": f"{method} /users/{{email}} is not supported"}, {"Allow": "GET, DELETE"})
+        if not item:
+            raise Refused(404, f"no user {email}")
+        return response(200, from_item(item))
+    old = client.delete_item(TableName=USERS_TABLE, Key=key, ReturnValues="ALL_OLD")
+    if not old.get("Attributes"):
+        raise Refused(404, f"no user {email}")
+    return response(204)
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+dynamodb = boto3.client("dynamodb")
 
 
 def handler(event, context):
-    method, rest, body = parse_request(event)
     try:
-        return handle(method, rest, body, dynamodb)
+        return route(parse_request(event), dynamodb)
+    except Refused as refused:
+        return refused.response()
     except (ClientError, BotoCoreError) as error:
         # The client did nothing wrong: say so, and that a retry may work.
         print(json.dumps({"users_api_error": str(error)}))

@@ -10,6 +10,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import quote
 
 from rich.progress import Progress
 from rich.table import Table
@@ -18,25 +19,26 @@ from ddblab.core.output import console
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconcile, users
+from ddblab.emulator.health import require_alive
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import projection
 
 
-def post_json(url: str, payload: dict, method: str = "POST") -> tuple[int, object]:
-    """(status, body as JSON, or as text when it is not JSON)."""
+def send_json(url: str, payload: dict, method: str = "PUT") -> tuple:
+    """(status, body as JSON - or as text when it is not JSON -, headers)."""
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
-            status, raw = answer.status, answer.read()
+            status, raw, headers = answer.status, answer.read(), answer.headers
     except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
+        status, raw, headers = error.code, error.read(), error.headers
     except (urllib.error.URLError, OSError) as error:
         raise UserError(f"{method} {url} failed: {getattr(error, 'reason', error)} - run: make status") from None
     try:
-        return status, json.loads(raw or b"{}")
+        return status, json.loads(raw or b"{}"), headers
     except ValueError:
-        return status, raw.decode(errors="replace")
+        return status, raw.decode(errors="replace"), headers
 
 
 def show_state(client, table: str, state: str, limit: int = 10) -> None:
@@ -69,12 +71,17 @@ def run(args) -> int:
     live = Deployed.connect()
     live.require_tables()
     url = live.api_url
-    console.print(f"[bold]1.[/] the walkthrough users, through POST {url}")
+    console.print(f"[bold]1.[/] the walkthrough users, through PUT {url}/<email> (seeding twice changes nothing)")
+    outcomes = {"created": 0, "replaced": 0, "unchanged": 0}
     for user in users.walkthrough():
-        status, body = post_json(url, user)
+        status, body, headers = send_json(f"{url}/{quote(user['email'], safe='@')}", user)
         if status not in (200, 201):
-            raise UserError(f"POST {url} answered {status}: {body}")
-        console.print(f"   {status} {user['email']:<24} {user['state']} / {user['city']}")
+            raise UserError(f"PUT {url}/{user['email']} answered {status}: {body}")
+        outcome = "created" if status == 201 else (
+            "unchanged" if headers.get("X-User-Changed") == "false" else "replaced")
+        outcomes[outcome] += 1
+        console.print(f"   {status} {outcome:<9} {user['email']:<24} {user['state']} / {user['city']}")
+    console.print("   walkthrough users: " + ", ".join(f"{n} {what}" for what, n in outcomes.items()))
     if args.count:
         console.print(f"[bold]2.[/] {args.count} generated users (data/locations.csv), in batches of 25")
         with Progress(console=console, transient=False) as progress:
@@ -83,9 +90,13 @@ def run(args) -> int:
                               label="writing users:")
     console.print(f"[bold]3.[/] waiting for {live.names.target} to catch up")
     started = time.monotonic()
+    def caught_up():
+        require_alive(live.settings)
+        drift = reconcile.compare(live.dynamodb, live.names.users, live.names.target)
+        return drift.total == 0 and drift
     try:
         drift = wait_for(
-            lambda: (d := reconcile.compare(live.dynamodb, live.names.users, live.names.target)).total == 0 and d,
+            caught_up,
             f"{live.names.target} to match the projection of {live.names.users}", timeout=args.timeout,
             interval=0.2)
     except WaitTimeout as error:

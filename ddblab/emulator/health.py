@@ -51,6 +51,18 @@ def require_backend(settings: Settings) -> dict:
     return document
 
 
+def require_alive(settings: Settings, grace: float = 3.0) -> None:
+    """For long waits: fail within seconds, with what to run, when the emulator went away."""
+    import time
+    deadline = time.monotonic() + grace
+    while health(settings.endpoint_url, timeout=1.0) is None:
+        if time.monotonic() >= deadline:
+            raise UserError(
+                f"the emulator on {settings.endpoint_url} stopped answering; it keeps its state in memory, so "
+                "the stack and its data are gone - run: make up (then make seed)")
+        time.sleep(0.2)
+
+
 def docker_answers() -> bool:
     try:
         return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0

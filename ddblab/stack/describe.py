@@ -8,7 +8,7 @@ from ddblab.stack.model import Account, Api, Function, Index, Mapping, Names, Qu
 
 projection = handler_module("projection")  # the key names and separator the handlers use
 
-CITY_INDEX = "by_city"
+CITY_INDEX = projection.CITY_INDEX
 USERS_KEY = (("email", "HASH"),)
 TARGET_KEY = ((projection.PARTITION_KEY, "HASH"), (projection.SORT_KEY, "RANGE"))
 BATCH_SIZE = 100
@@ -43,9 +43,12 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
                         log_group=Names.log_group(name), **options)
 
     functions = (
-        function("users_api", {"USERS_TABLE": n.users}, [{
+        function("users_api", {"USERS_TABLE": n.users, "TARGET_TABLE": n.target}, [{
             "Effect": "Allow", "Resource": users_arn,
-            "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]}]),
+            "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]}, {
+            # GET /users?state=..&city=.. reads the view, by its key or through the by_city index.
+            "Effect": "Allow", "Resource": [target_arn, f"{target_arn}/index/{CITY_INDEX}"],
+            "Action": ["dynamodb:Query"]}]),
         function("replicate", {"TARGET_TABLE": n.target, "QUARANTINE_QUEUE_URL": QueueUrl(n.quarantine),
                                **(replicate_env or {})}, [stream_read, dlq_send, {
             "Effect": "Allow", "Resource": target_arn, "Action": ["dynamodb:BatchWriteItem"]}, {

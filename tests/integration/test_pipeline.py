@@ -30,21 +30,22 @@ def test_post_user_new_user_replicated_without_zipcode(live, email):
     assert row["active"] == {"BOOL": True}
 
 
-def test_post_user_changed_city_row_moves(live, email):
+def test_put_user_changed_city_row_moves(live, email):
     http("POST", live.api_url, {"email": email, "state": "Ohio", "city": "Cleveland", "zipcode": "44101"})
     _one_row(live, email, city="Cleveland")
-    # WHEN the same user is posted with another city
-    status, _ = http("POST", live.api_url, {"email": email, "state": "Ohio", "city": "Cincinnati", "zipcode": "45201"})
-    # THEN it is stored (201) and the row moves: the old key is gone, the new one is there
-    assert status == 201
+    # WHEN the same user is put with another city (POST on an existing email is a 409 now)
+    moved = {"email": email, "state": "Ohio", "city": "Cincinnati", "zipcode": "45201"}
+    status, _ = http("PUT", f"{live.api_url}/{email}", moved)
+    # THEN it is replaced (200) and the row moves: the old key is gone, the new one is there
+    assert status == 200
     row = _one_row(live, email, city="Cincinnati")
     assert row["city_email"]["S"] == f"Cincinnati#{email}"
 
 
-def test_post_user_changed_state_row_moves_partition(live, email):
+def test_put_user_changed_state_row_moves_partition(live, email):
     http("POST", live.api_url, {"email": email, "state": "Texas", "city": "Austin", "zipcode": "73301"})
     _one_row(live, email, state="Texas")
-    http("POST", live.api_url, {"email": email, "state": "Oregon", "city": "Portland", "zipcode": "97201"})
+    http("PUT", f"{live.api_url}/{email}", {"email": email, "state": "Oregon", "city": "Portland", "zipcode": "97201"})
     _one_row(live, email, state="Oregon", city="Portland")
 
 
@@ -153,7 +154,7 @@ def test_bootstrap_duplicate_mapping_removed(backend_settings, converged):
 
 def test_audit_logs_one_line_per_change(live, email):
     http("POST", live.api_url, {"email": email, "state": "Georgia", "city": "Atlanta", "zipcode": "30303"})
-    http("POST", live.api_url, {"email": email, "state": "Georgia", "city": "Savannah", "zipcode": "31401"})
+    http("PUT", f"{live.api_url}/{email}", {"email": email, "state": "Georgia", "city": "Savannah", "zipcode": "31401"})
     logs = live.client("logs")
 
     def audit_lines():

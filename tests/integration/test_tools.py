@@ -38,7 +38,7 @@ def test_query_cli_prints_table(live, email):
 def test_logs_no_follow_shows_audit_of_a_change(live, email):
     # GIVEN a user created then moved
     http("POST", live.api_url, {"email": email, "state": "Idaho", "city": "Boise", "zipcode": "83701"})
-    http("POST", live.api_url, {"email": email, "state": "Idaho", "city": "Nampa", "zipcode": "83651"})
+    http("PUT", f"{live.api_url}/{email}", {"email": email, "state": "Idaho", "city": "Nampa", "zipcode": "83651"})
     env = {**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url, "STACK_PREFIX": live.settings.prefix}
 
     def shown():

@@ -25,7 +25,7 @@ def test_validate_user_good_payload_normalised():
     ("email", "", "must be a well-formed address"),
     ("email", "ada.example.com", "must be a well-formed address"),
     ("email", "ada@example", "must be a well-formed address"),
-    ("email", "a da@example.com", "must be a well-formed address"),
+    ("email", "a da@example.com", "must not contain U+0020 (whitespace)"),
     ("email", "a" * 250 + "@x.io", "must be a well-formed address"),
     ("state", None, "is required"),
     ("state", ["NY"], "must be a non-empty string"),
@@ -84,6 +84,7 @@ class FakeDynamoDB:
         self.items = dict(items or {})
         self.error = error
         self.calls = []
+        self.pages = []  # answers to query, in order
 
     def _call(self, name, kwargs):
         self.calls.append((name, kwargs))
@@ -95,8 +96,27 @@ class FakeDynamoDB:
         self._call("put_item", kwargs)
         email = kwargs["Item"]["email"]["S"]
         old = self.items.get(email)
+        if kwargs.get("ConditionExpression") == "attribute_not_exists(email)" and old:
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "exists"}}, "PutItem")
         self.items[email] = kwargs["Item"]
-        return {"Attributes": old} if old else {}
+        return {"Attributes": old} if old and kwargs.get("ReturnValues") == "ALL_OLD" else {}
+
+    def update_item(self, **kwargs):
+        self._call("update_item", kwargs)
+        email = kwargs["Key"]["email"]["S"]
+        assert kwargs["ConditionExpression"] == "attribute_exists(email)"
+        if email not in self.items:
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "gone"}}, "UpdateItem")
+        names, values = kwargs["ExpressionAttributeNames"], kwargs["ExpressionAttributeValues"]
+        for assignment in kwargs["UpdateExpression"].removeprefix("SET ").split(", "):
+            name, value = assignment.split(" = ")
+            self.items[email][names[name]] = values[value]
+        return {"Attributes": self.items[email]}
+
+    def query(self, **kwargs):
+        self.calls.append(("query", kwargs))
+        assert kwargs["TableName"] == users_api.TARGET_TABLE
+        return self.pages.pop(0)
 
     def get_item(self, **kwargs):
         self._call("get_item", kwargs)
@@ -136,15 +156,12 @@ def test_handler_post_new_user_201_and_written(table, event):
 
 
 @EVENTS
-def test_handler_post_existing_user_201_replaced_header_says_so(table, event):
+def test_handler_post_existing_user_409_nothing_changed(table, event):
     first = users_api.handler(event("POST", "/users", GOOD), None)
-    assert first["headers"]["X-User-Replaced"] == "false"
-    answer = users_api.handler(event("POST", "/users", {**GOOD, "email": "ADA@example.com", "city": "Queens"}), None)
-    status, body = answer["statusCode"], json.loads(answer["body"])
-    assert status == 201 and body["city"] == "Queens"
-    assert answer["headers"]["X-User-Replaced"] == "true"
-    assert list(table.items) == ["ada@example.com"]
-    assert table.items["ada@example.com"]["city"] == {"S": "Queens"}
+    assert first["statusCode"] == 201 and first["headers"]["Location"] == "users/ada@example.com"
+    status, body = call(event("POST", "/users", {**GOOD, "email": "ADA@example.com", "city": "Queens"}))
+    assert status == 409 and "PUT /users/{email}" in body["message"] and body["errors"] == {"email": "exists"}
+    assert table.items["ada@example.com"]["city"] == {"S": "Brooklyn"}
 
 
 @EVENTS
@@ -185,8 +202,15 @@ def test_handler_post_base64_body_decoded(table, event):
 
 @EVENTS
 def test_handler_post_deeply_nested_json_400_not_500(table, event):
-    status, _ = call(event("POST", "/users", "[" * 100000))
+    status, _ = call(event("POST", "/users", "[" * 16000))
     assert status == 400
+
+
+@EVENTS
+def test_handler_post_over_16_kib_413(table, event):
+    status, body = call(event("POST", "/users", {**GOOD, "pad": "x" * 16384}))
+    assert status == 413 and "16384" in body["message"]
+    assert table.calls == []
 
 
 @EVENTS
@@ -204,18 +228,21 @@ def test_handler_unknown_path_404(table, event, path):
 
 
 @EVENTS
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
 def test_handler_wrong_method_on_collection_405(table, event, method):
+    status, body = call(event(method, "/users", GOOD))
     answer = users_api.handler(event(method, "/users", GOOD), None)
-    assert answer["statusCode"] == 405 and answer["headers"]["Allow"] == "POST"
+    assert status == 405 and answer["headers"]["Allow"] == "GET, POST"
+    assert "allowed: GET, POST" in body["message"] and "PUT /users/{email}" in body["message"]
     assert table.calls == []
 
 
 @EVENTS
-@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+@pytest.mark.parametrize("method", ["POST", "HEAD", "OPTIONS"])
 def test_handler_wrong_method_on_user_405(table, event, method):
     answer = users_api.handler(event(method, "/users/ada@example.com", GOOD), None)
-    assert answer["statusCode"] == 405 and answer["headers"]["Allow"] == "GET, DELETE"
+    assert answer["statusCode"] == 405 and answer["headers"]["Allow"] == "DELETE, GET, PATCH, PUT"
+    assert "POST /users" in json.loads(answer["body"])["message"]
 
 
 @EVENTS

@@ -1,0 +1,321 @@
+"""users_api: the routes beyond POST/GET/DELETE, strict input, the pagination token, the issue's
+reproductions, openapi.yaml's patterns, and a property: an accepted user is always placeable."""
+import base64
+import json
+import unicodedata
+
+import projection
+import pytest
+import users_api
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ddblab.core.settings import ROOT
+from tests.factories import api_event_v1, api_event_v2
+from tests.unit.test_users_api import GOOD, FakeDynamoDB
+
+EVENTS = pytest.mark.parametrize("event", [api_event_v1, api_event_v2], ids=["payload1.0", "payload2.0"])
+
+
+@pytest.fixture
+def table(monkeypatch):
+    fake = FakeDynamoDB()
+    monkeypatch.setattr(users_api, "dynamodb", fake)
+    return fake
+
+
+def call(event):
+    answer = users_api.handler(event, None)
+    body = json.loads(answer["body"]) if answer["body"] else None
+    if answer["statusCode"] >= 400:
+        assert isinstance(body["message"], str)  # every error says what is wrong
+    return answer["statusCode"], body, answer["headers"]
+
+
+def with_headers(event, **headers):
+    event["headers"] = {**event["headers"], **headers}
+    return event
+
+
+def with_query(event, **query):
+    if event.get("version") == "2.0":
+        event["queryStringParameters"] = {k: ",".join(v) if isinstance(v, list) else v for k, v in query.items()}
+    else:
+        event["queryStringParameters"] = {k: v[-1] if isinstance(v, list) else v for k, v in query.items()}
+        event["multiValueQueryStringParameters"] = {k: v if isinstance(v, list) else [v] for k, v in query.items()}
+    return event
+
+
+# --- the issue's reproductions: each was accepted, then quarantined or a 503 ------------------
+
+@pytest.mark.parametrize("payload, field, reason", [
+    ({**GOOD, "email": "nbspcity@example.com", "state": "Ohio", "city": "\u00a0", "zipcode": "45401"},
+     "city", "blank"),
+    ({**GOOD, "email": "\u4e00" * 240 + "@example.com", "city": "\u5317" * 100}, "city", "bytes in UTF-8"),
+    ({**GOOD, "city": "\ud800"}, "city", "lone surrogate"),
+    ({**GOOD, "email": "\ufffd\ufffd@example.com"}, "email", "U+FFFD"),
+    ({**GOOD, "email": "a\u200bb@example.com"}, "email", "U+200B (an invisible format character"),
+    ({**GOOD, "email": "a\u202eb@example.com"}, "email", "U+202E"),
+    ({**GOOD, "email": "a\u00a0b@example.com"}, "email", "U+00A0 (a non-breaking space)"),
+    ({**GOOD, "email": "a\x07b@example.com"}, "email", "U+0007 (a control character)"),
+])
+def test_validate_user_issue_reproduction_refused_with_field_and_reason(payload, field, reason):
+    user, errors = users_api.validate_user(payload)
+    assert user is None and list(errors) == [field]
+    assert reason in errors[field]
+
+
+@EVENTS
+def test_handler_post_invalid_utf8_body_400(table, event):
+    raw = b'{"email":"\xff\xfe@example.com","state":"Ohio","city":"Dayton","zipcode":"45401"}'
+    e = event("POST", "/users", None)
+    e.update(body=base64.b64encode(raw).decode(), isBase64Encoded=True)
+    status, body, _ = call(e)
+    assert status == 400 and "not valid UTF-8" in body["errors"]["body"]
+    assert table.calls == []
+
+
+@EVENTS
+def test_handler_get_path_with_invalid_utf8_400_names_replacement(table, event):
+    status, body, _ = call(event("GET", "/users/%ff%fe@example.com"))
+    assert status == 400 and "U+FFFD" in body["errors"]["email"]
+    assert table.calls == []
+
+
+def test_blank_is_a_superset_of_isspace_and_projection_agrees():
+    assert all(chr(c) in projection.BLANK for c in range(0x110000) if chr(c).isspace())
+    for char in projection.BLANK:
+        with pytest.raises(projection.Unplaceable, match="empty"):
+            projection.target_key({"email": {"S": "a@b.co"}, "state": {"S": "Ohio"}, "city": {"S": char * 3}})
+        assert users_api.check_text("city", char * 3)[0] is None
+
+
+def test_email_forbidden_ranges_cover_every_bmp_control_format_separator_and_surrogate():
+    ranges = users_api._EMAIL_BAD
+    for cp in range(0x10000):
+        if unicodedata.category(chr(cp)) in ("Cc", "Cf", "Cs", "Zs", "Zl", "Zp"):
+            assert any(lo <= cp <= hi for lo, hi in ranges), hex(cp)
+
+
+# --- openapi.yaml states the same rules --------------------------------------------------------
+
+def test_openapi_patterns_are_the_validators():
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    schemas = document["components"]["schemas"]
+    assert schemas["Email"]["pattern"] == users_api.PATTERNS["email"]
+    assert schemas["Email"]["maxLength"] == users_api.MAX_EMAIL
+    for name in ("state", "city", "zipcode"):
+        assert schemas[name.title()]["pattern"] == users_api.PATTERNS[name], name
+        assert schemas["UserInput"]["properties"][name] == {"$ref": f"#/components/schemas/{name.title()}"}
+    for name in ("state", "city"):
+        assert schemas[name.title()]["maxLength"] == users_api.MAX_TEXT
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12), st.sampled_from(["state", "city", "email"]))
+def test_check_field_accepts_exactly_what_the_pattern_matches(text, name):
+    value = text if name != "email" else text + "@example.com"
+    accepted = (users_api.check_email(value) if name == "email" else users_api.check_text(name, value))[1] is None
+    assert accepted == bool(users_api._MATCHERS[name].fullmatch(value)), repr(value)
+
+
+# --- the property: what the API accepts, replicate places ----------------------------------------
+
+unicode_text = st.text(st.characters(codec="utf-8") | st.sampled_from(list(projection.BLANK) + ["\ufffd", "#"]),
+                       max_size=120)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.fixed_dictionaries({"email": st.one_of(unicode_text.map(lambda t: t + "@ex.com"),
+                                                 st.tuples(unicode_text, unicode_text).map("@".join)),
+                              "state": unicode_text, "city": unicode_text,
+                              "zipcode": st.from_regex(r"[0-9]{5}", fullmatch=True)}))
+def test_accepted_user_is_always_placeable_by_replicate(payload):
+    user, errors = users_api.validate_user(payload)
+    if user is not None:
+        item = projection.project(users_api.to_item(user))  # raises Unplaceable if the pipeline would quarantine
+        assert len(item[projection.SORT_KEY]["S"].encode()) <= projection.SORT_KEY_MAX_BYTES
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(codec="utf-8"), min_size=1, max_size=60).filter(lambda t: "@" not in t),
+       st.text(st.characters(codec="utf-8"), min_size=1, max_size=100))
+def test_accepted_user_with_long_unicode_key_is_placeable(local, city):
+    user, _ = users_api.validate_user({**GOOD, "email": local * 4 + "@example.com", "city": city})
+    if user is not None:
+        projection.project(users_api.to_item(user))
+
+
+# --- strict input --------------------------------------------------------------------------------
+
+@EVENTS
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "application/json; charset=latin-1"])
+def test_handler_post_not_json_415(table, event, content_type):
+    e = event("POST", "/users", GOOD)
+    e["headers"] = {k: v for k, v in e["headers"].items() if k != "content-type"}
+    if content_type:
+        e["headers"]["Content-Type"] = content_type
+    status, body, _ = call(e)
+    assert status == 415 and "Content-Type" in body["errors"]
+    assert table.calls == []
+
+
+@EVENTS
+def test_handler_post_json_with_charset_accepted(table, event):
+    status, _, _ = call(with_headers(event("POST", "/users", GOOD), **{"content-type": "application/json; charset=UTF-8"}))
+    assert status == 201
+
+
+@EVENTS
+@pytest.mark.parametrize("raw, reason", [
+    ('{"email":"a@b.co","state":"Ohio","city":"Dayton","zipcode":"45401","city":"Akron"}', "duplicate key 'city'"),
+    ('{"email":"a@b.co","state":"Ohio","city":"Dayton","zipcode":NaN}', "NaN is not JSON"),
+])
+def test_handler_post_duplicate_key_or_nan_400(table, event, raw, reason):
+    status, body, _ = call(event("POST", "/users", raw))
+    assert status == 400 and reason in body["errors"]["body"]
+    assert table.calls == []
+
+
+# --- PUT -------------------------------------------------------------------------------------------
+
+@EVENTS
+def test_handler_put_new_201_then_same_200_unchanged_then_other_200_replaced(table, event):
+    status, body, headers = call(event("PUT", "/users/Ada@Example.com", {k: v for k, v in GOOD.items() if k != "email"}))
+    assert status == 201 and body == {**GOOD, "active": True} and headers["X-User-Changed"] == "true"
+    writes = len([c for c in table.calls if c[0] == "put_item"])
+    status, _, headers = call(event("PUT", "/users/ada@example.com", GOOD))
+    assert status == 200 and headers["X-User-Changed"] == "false"
+    assert len([c for c in table.calls if c[0] == "put_item"]) == writes  # no write, no stream record
+    status, body, headers = call(event("PUT", "/users/ada@example.com", {**GOOD, "city": "Queens"}))
+    assert status == 200 and body["city"] == "Queens" and headers["X-User-Changed"] == "true"
+
+
+@EVENTS
+def test_handler_put_email_not_matching_path_400(table, event):
+    status, body, _ = call(event("PUT", "/users/bob@example.com", GOOD))
+    assert status == 400 and "must match the path" in body["errors"]["email"]
+    assert table.items == {}
+
+
+@EVENTS
+def test_handler_put_bad_path_email_400(table, event):
+    status, body, _ = call(event("PUT", "/users/not-an-email", GOOD))
+    assert status == 400 and "email" in body["errors"]
+
+
+# --- PATCH -----------------------------------------------------------------------------------------
+
+@EVENTS
+def test_handler_patch_moves_user_200(table, event):
+    call(event("POST", "/users", GOOD))
+    status, body, _ = call(event("PATCH", "/users/ada@example.com", {"city": " Queens ", "zipcode": "11101"}))
+    assert status == 200 and body == {**GOOD, "city": "Queens", "zipcode": "11101", "active": True}
+    assert table.items["ada@example.com"]["city"] == {"S": "Queens"}
+    update = next(kwargs for name, kwargs in table.calls if name == "update_item")
+    assert update["ConditionExpression"] == "attribute_exists(email)"
+
+
+@EVENTS
+def test_handler_patch_absent_404(table, event):
+    status, body, _ = call(event("PATCH", "/users/nobody@example.com", {"city": "Queens"}))
+    assert status == 404 and "PUT" in body["message"]
+    assert table.items == {}
+
+
+@EVENTS
+def test_handler_patch_deleted_between_read_and_write_404_not_resurrected(table, event, monkeypatch):
+    call(event("POST", "/users", GOOD))
+    real_get = table.get_item
+
+    def get_then_delete(**kwargs):
+        found = real_get(**kwargs)
+        table.items.clear()  # a concurrent DELETE
+        return found
+
+    monkeypatch.setattr(table, "get_item", get_then_delete)
+    status, _, _ = call(event("PATCH", "/users/ada@example.com", {"city": "Queens"}))
+    assert status == 404 and table.items == {}
+
+
+@EVENTS
+@pytest.mark.parametrize("patch, field", [
+    ({"city": None}, "city"), ({"zipcode": None}, "zipcode"), ({"city": "a#b"}, "city"),
+    ({"email": "bob@example.com"}, "email"), ({"active": False}, "active"), ({"city": "\u00a0"}, "city"),
+    ({"city": "\u5317" * 100}, "city")])
+def test_handler_patch_bad_field_400_unchanged(table, event, patch, field):
+    call(event("POST", "/users", {**GOOD, "email": "\u4e00" * 240 + "@example.com"}))
+    email = "\u4e00" * 240 + "@example.com"
+    before = dict(table.items)
+    status, body, _ = call(event("PATCH", "/users/" + email, patch))
+    assert status == 400 and list(body["errors"]) == [field]
+    assert table.items == before
+
+
+@EVENTS
+def test_handler_patch_merge_patch_media_type_accepted(table, event):
+    call(event("POST", "/users", GOOD))
+    e = with_headers(event("PATCH", "/users/ada@example.com", {"state": "New York"}),
+                     **{"content-type": "application/merge-patch+json"})
+    status, body, _ = call(e)
+    assert status == 200 and body["state"] == "New York"
+
+
+# --- GET /users?state=..&city=.. -------------------------------------------------------------------
+
+def row(state, city, email):
+    return {"state": {"S": state}, "city_email": {"S": f"{city}#{email}"}, "city": {"S": city},
+            "email": {"S": email}, "active": {"BOOL": True}}
+
+
+@EVENTS
+@pytest.mark.parametrize("query, index, condition", [
+    ({"state": "Ohio"}, None, "#s = :s"),
+    ({"state": "Ohio", "city": "Dayton"}, None, "#s = :s AND begins_with(#k, :k)"),
+    ({"city": "Dayton"}, "by_city", "#c = :c"),
+])
+def test_handler_list_by_location_pages_with_token(table, event, query, index, condition):
+    first = row("Ohio", "Dayton", "a@b.co")
+    table.pages = [{"Items": [first], "LastEvaluatedKey": users_api.projection.key_of(first) | (
+        {"city": first["city"], "email": first["email"]} if index else {})}, {"Items": []}]
+    status, body, _ = call(with_query(event("GET", "/users"), **query, limit="1"))
+    assert status == 200 and body["users"] == [{"email": "a@b.co", "state": "Ohio", "city": "Dayton", "active": True}]
+    sent = table.calls[-1][1]
+    assert sent.get("IndexName") == index and sent["KeyConditionExpression"] == condition and sent["Limit"] == 1
+    status, body, _ = call(with_query(event("GET", "/users"), **query, next=body["next"]))
+    assert status == 200 and body == {"users": []}
+    assert table.calls[-1][1]["ExclusiveStartKey"]["city_email"] == {"S": "Dayton#a@b.co"}
+
+
+def tampered_tokens():
+    query = users_api.Query("Ohio", None, 25)
+    good = users_api.encode_token(query, row("Ohio", "Dayton", "a@b.co"))
+    other_state = users_api.encode_token(query, row("Texas", "Austin", "a@b.co"))
+    raw = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")  # noqa: E731
+    return [good[:-2], good + "!", "", "x" * 5000, other_state, raw([1]), raw({"v": 1, "by": "state", "key": [1, 2]}),
+            raw({"v": 1, "by": "city", "key": ["Ohio", "Dayton#a@b.co"]}),
+            raw({"v": 1, "by": "state", "key": ["Ohio", "Dayton"]}),
+            raw({"v": 1, "by": "state", "key": ["Ohio", "Dayton#a@b.co"], "extra": 1}),
+            raw({"v": 1, "by": "state", "key": ["Ohio", "\u00a0#a@b.co"]}),
+            raw({"v": 1, "by": "state", "key": ["Ohio", "D" * 1100 + "#a@b.co"]})]
+
+
+@EVENTS
+@pytest.mark.parametrize("token", tampered_tokens())
+def test_handler_list_tampered_token_400_never_queried(table, event, token):
+    status, body, _ = call(with_query(event("GET", "/users"), state="Ohio", next=token))
+    assert status == 400 and "next" in body["errors"]
+    assert table.calls == []
+
+
+@EVENTS
+@pytest.mark.parametrize("query, field", [
+    ({}, "state"), ({"limit": "0"}, "limit"), ({"state": "Ohio", "limit": "101"}, "limit"),
+    ({"state": "Ohio", "limit": "ten"}, "limit"), ({"state": "\u00a0"}, "state"), ({"city": "a#b"}, "city"),
+    ({"state": ["Ohio", "Texas"]}, "state"), ({"state": "Ohio", "sort": "asc"}, "sort")])
+def test_handler_list_bad_query_400(table, event, query, field):
+    status, body, _ = call(with_query(event("GET", "/users"), **query))
+    assert status == 400 and field in body["errors"]
+    assert table.calls == []
