@@ -11,7 +11,12 @@ projection = handler_module("projection")  # the key names and separator the han
 CITY_INDEX = projection.CITY_INDEX
 USERS_KEY = (("email", "HASH"),)
 TARGET_KEY = ((projection.PARTITION_KEY, "HASH"), (projection.SORT_KEY, "RANGE"))
-BATCH_SIZE = 100
+# Records per stream batch. Every invocation has a fixed cost (on MiniStack: the event
+# serialised to the worker, its output drained, on the one poller thread every mapping
+# shares), so fewer, larger batches replicate faster: 1000 instead of 100 measured 1.2-1.5x
+# the throughput with the same put->visible latency. 1000 is the most one GetRecords call
+# returns; AWS and LocalStack accept up to 10000.
+BATCH_SIZE = 1000
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                "dynamodb:ListStreams"]
 

@@ -8,6 +8,7 @@ import pytest
 
 from ddblab import stack
 from ddblab.core.waiting import wait_for
+from ddblab.stack.describe import BATCH_SIZE
 from tests.integration.helpers import http, target_rows
 
 
@@ -141,7 +142,7 @@ def test_bootstrap_duplicate_mapping_removed(backend_settings, converged):
     function = backend_settings.name("audit")
     try:
         lam.create_event_source_mapping(FunctionName=function, EventSourceArn=converged.outputs["stream"],
-                                        StartingPosition="TRIM_HORIZON", BatchSize=100)
+                                        StartingPosition="TRIM_HORIZON", BatchSize=BATCH_SIZE)
         duplicated = True
     except lam.exceptions.ResourceConflictException:
         duplicated = False  # AWS and LocalStack refuse it: then there is nothing to remove
