@@ -84,3 +84,41 @@ def test_make_venv_old_python_refused_with_version(tmp_path):
 def test_seed_negative_count_refused():
     result = run(sys.executable, "-m", "ddblab", "seed", "--count", "-1")
     assert result.returncode == 1 and "--count must be 0 or more" in result.stderr
+
+
+def test_make_venv_broken_python_shim_says_it_does_not_run(tmp_path):
+    # GIVEN a "python3" that cannot run at all (a pyenv shim for a version that is gone)
+    shim = tmp_path / "python3"
+    shim.write_text('#!/bin/sh\necho "pyenv: python3.9: command not found" >&2\nexit 127\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    result = run("make", "venv", f"PYTHON={shim}", f"VENV={tmp_path / 'venv'}")
+    # THEN make says so, never "is Python ;" with a blank version
+    assert result.returncode != 0
+    assert "does not run (a broken pyenv shim?)" in result.stdout + result.stderr
+    assert "is Python ;" not in result.stdout + result.stderr
+
+
+def test_settings_endpoint_remembered_by_up_followed_until_down(monkeypatch, tmp_path):
+    # GIVEN make up ran with another endpoint (it remembers it in the run directory)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("RUN_DIR", str(tmp_path))
+    Settings.from_env(endpoint_url="http://localhost:4567").remember_endpoint()
+    # WHEN a later command runs without AWS_ENDPOINT_URL
+    later = Settings.from_env()
+    # THEN it follows the remembered endpoint and knows where it came from
+    assert later.endpoint_url == "http://localhost:4567" and later.endpoint_origin == "remembered"
+    # AND an explicit AWS_ENDPOINT_URL still wins
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
+    assert Settings.from_env().endpoint_origin == "environment"
+    # AND after make down the default is back
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    later.forget_endpoint()
+    assert Settings.from_env().endpoint_url == "http://localhost:4566"
+
+
+def test_settings_emulator_name_that_resolves_elsewhere_is_not_local(monkeypatch):
+    import ddblab.core.settings as settings_module
+    monkeypatch.setattr(settings_module.socket, "getaddrinfo", lambda host, port: [(0, 0, 0, "", ("93.184.216.34", 0))])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localstack:4566")
+    with pytest.raises(UserError, match="localstack does not resolve to a loopback or Docker network address"):
+        Settings.from_env()
