@@ -59,7 +59,7 @@ class Deployed:
 
     @cached_property
     def api_url(self) -> str:
-        return describe(self.settings).api_url(self.api_id)
+        return self.stack.api_url(self.api_id)
 
     @cached_property
     def sqs(self):

@@ -23,11 +23,11 @@ STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetSh
 
 def describe(settings: Settings, account: Account | None = None, replicate_env: dict | None = None,
              max_record_age: int = 3600, max_retries: int = 10) -> Stack:
-    """The stack for these settings. account: where ARNs point (default: the emulators'
-    default account; converge reads the real one from the backend). replicate_env adds to
+    """The stack for these settings. account: where ARNs point (by default read from the
+    backend with STS GetCallerIdentity: never a constant). replicate_env adds to
     that function's environment (the fault drill points AWS_ENDPOINT_URL at a proxy);
     max_record_age is how long a failing batch is retried before it goes to the DLQ."""
-    account = account or Account("aws", settings.region, "000000000000")
+    account = account or Account.of(settings)
     n = Names(settings.prefix)
     stack_arn = lambda service, resource: account.arn(service, resource)  # noqa: E731
     users_arn = stack_arn("dynamodb", f"table/{n.users}")

@@ -5,7 +5,9 @@ from ddblab.core.settings import Settings
 from ddblab.stack.converge import tables
 from ddblab.stack.converge.context import Context
 from ddblab.stack.describe import describe
-from ddblab.stack.model import Index, Table
+from ddblab.stack.model import Account, Index, Table
+
+ACCOUNT = Account("aws", "us-east-1", "123456789012")
 
 
 class FakeDynamoDB:
@@ -26,7 +28,7 @@ def test_table_stream_fixed_and_missing_index_added_in_one_converge():
                  indexes=(Index("by_city", (("city", "HASH"), ("email", "RANGE"))),))
     fake = FakeDynamoDB({"KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
                          "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}})
-    ctx = Context(describe(Settings()), backend="ministack")
+    ctx = Context(describe(Settings(), ACCOUNT), backend="ministack")
     ctx.ddb = fake
     # WHEN the table is converged
     tables.converge(ctx, spec)
@@ -45,7 +47,7 @@ def test_table_stream_replacement_on_localstack_refused_with_what_to_run():
     spec = Table("t", (("email", "HASH"),), stream="NEW_AND_OLD_IMAGES")
     fake = FakeDynamoDB({"KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
                          "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}})
-    ctx = Context(describe(Settings()), backend="localstack")
+    ctx = Context(describe(Settings(), ACCOUNT), backend="localstack")
     ctx.ddb = fake
     with pytest.raises(UserError, match="LocalStack cannot replace a table's stream in place.*make bootstrap"):
         tables.converge(ctx, spec)
