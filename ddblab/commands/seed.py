@@ -71,7 +71,7 @@ def run(args) -> int:
     live = Deployed.connect()
     live.require_tables()
     url = live.api_url
-    console.print(f"[bold]1.[/] the walkthrough users, through PUT {url}/<email> (seeding twice changes nothing)")
+    console.print(f"[bold]1.[/] the walkthrough users, through PUT {url}/<email>")
     outcomes = {"created": 0, "replaced": 0, "unchanged": 0}
     for user in users.walkthrough():
         status, body, headers = send_json(f"{url}/{quote(user['email'], safe='@')}", user)

@@ -60,7 +60,7 @@ class Settings:
         endpoint, origin = cls.endpoint_url, "default"
         if env.get("AWS_ENDPOINT_URL"):
             endpoint, origin = env["AWS_ENDPOINT_URL"], "environment"
-        elif (remembered := remembered_endpoint(run_dir)):
+        elif (remembered := remembered_endpoint(run_dir)) and remembered.rstrip("/") != cls.endpoint_url:
             endpoint, origin = remembered, "remembered"
         if "endpoint_url" in overrides:
             origin = "argument"
