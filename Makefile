@@ -15,6 +15,7 @@ CITY ?=
 
 .PHONY: help venv venv-test up down bootstrap seed logs test test-unit lint status query reconcile chaos bench fuzz \
         outputs clean distclean
+.PHONY: template package deploy-aws
 
 help: ## list the targets
 	@echo "ddb-streams-lab - DynamoDB Streams -> Lambda on a local AWS emulator"
@@ -97,6 +98,15 @@ test: venv-test ## unit and integration tests (starts an embedded MiniStack if n
 fuzz: venv-test ## schemathesis against the live API, longer than in make test (EXAMPLES=300 SEQUENCES=200)
 	@SCHEMATHESIS_EXAMPLES=$(or $(EXAMPLES),300) SCHEMATHESIS_SEQUENCES=$(or $(SEQUENCES),200) \
 	  $(PY) -m pytest -s tests/integration/test_api_contract.py $(ARGS)
+
+template: venv ## print the stack as a CloudFormation template (ARGS='--out template.yaml')
+	@$(LAB) template $(ARGS)
+
+package: venv ## zip the functions into an S3 bucket on the emulator; print the stack parameters
+	@$(LAB) package $(ARGS)
+
+deploy-aws: venv ## package and deploy the template to YOUR AWS account (ARGS=--yes-deploy-to-aws)
+	@$(LAB) deploy-aws $(ARGS)
 
 test-unit: venv-test ## unit tests only, no emulator
 	@$(PY) -m pytest tests/unit $(ARGS)

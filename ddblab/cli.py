@@ -15,6 +15,8 @@ import sys
 
 # In the order `ddblab --help` lists them: the loop first, then the tools.
 COMMANDS = ("up", "down", "bootstrap", "status", "outputs", "seed", "logs", "query", "reconcile", "chaos", "bench")
+# The way to AWS: the stack as a CloudFormation template (ddblab/stack/template.py).
+COMMANDS += ("template", "package", "deploy-aws")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="settings come from the environment: EMULATOR, AWS_ENDPOINT_URL, STACK_PREFIX (see README.md)")
     sub = top.add_subparsers(dest="command", metavar="<command>", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"ddblab.commands.{name}")
+        module = importlib.import_module(f"ddblab.commands.{name.replace('-', '_')}")
         command = sub.add_parser(name, help=module.HELP, description=(module.__doc__ or module.HELP).strip(),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.configure(command)

@@ -1,0 +1,85 @@
+"""The CloudFormation template: rendered from the stack description, lint-clean, and free
+of any account, region or partition."""
+from __future__ import annotations
+
+import re
+
+import yaml
+from cfnlint.api import ManualArgs, lint
+
+from ddblab.commands import template as template_command
+from ddblab.core.settings import Settings
+from ddblab.stack.describe import describe
+from ddblab.stack.template import render, to_yaml
+
+
+class Loader(yaml.SafeLoader):
+    """Reads the short forms back as {"Tag": value} (!Sub x -> {"Sub": x}), enough to look inside."""
+
+
+Loader.add_multi_constructor("!", lambda loader, tag, node: {
+    tag: loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else loader.construct_scalar(node)})
+
+
+def test_template_rendered_passes_cfn_lint_including_informational():
+    # WHEN the template is rendered and linted with every rule (informational ones too)
+    matches = lint(to_yaml(render()), config=ManualArgs(regions=["us-east-1", "eu-central-1", "cn-north-1"],
+                                                        include_checks=["I"]))
+    # THEN nothing is found (the one rule ignored, on one role, carries its reason in Metadata)
+    assert [str(m) for m in matches] == []
+
+
+def test_template_rendered_no_account_region_or_partition_literal():
+    text = to_yaml(render())
+    assert not re.search(r"arn:aws[:-]", text)
+    assert not re.search(r"\b\d{12}\b", text)
+    assert not re.search(r"\b(us|eu|ap|sa|ca|me|af|cn)-[a-z]+-\d\b", text)
+
+
+def test_template_ignored_rule_has_a_reason():
+    resources = render()["Resources"]
+    for logical_id, resource in resources.items():
+        ignored = resource.get("Metadata", {}).get("cfn-lint", {}).get("config", {}).get("ignore_checks")
+        if ignored:
+            assert resource["Metadata"].get("Why"), f"{logical_id} ignores {ignored} without a reason"
+
+
+def test_template_resources_match_the_stack_description():
+    # GIVEN the stack the converge would make (any prefix) and the template read back
+    stack = describe(Settings(prefix="p-"))
+    resources = yaml.load(to_yaml(render()), Loader=Loader)["Resources"]
+    by_type = lambda kind: [r["Properties"] for r in resources.values() if r["Type"] == kind]  # noqa: E731
+    named = lambda value: value["Sub"].replace("${Prefix}", "p-")  # noqa: E731
+    # THEN every table, queue, function, role and mapping of the description is there, as described
+    tables = {named(t["TableName"]): t for t in by_type("AWS::DynamoDB::Table")}
+    assert set(tables) == {t.name for t in stack.tables}
+    for table in stack.tables:
+        assert tables[table.name]["KeySchema"] == table.key_schema
+        assert tables[table.name].get("StreamSpecification", {}).get("StreamViewType") == table.stream
+        assert [i["IndexName"] for i in tables[table.name].get("GlobalSecondaryIndexes", [])] == \
+            [i.name for i in table.indexes]
+    assert {named(q["QueueName"]) for q in by_type("AWS::SQS::Queue")} == set(stack.queues)
+    functions = {named(f["FunctionName"]): f for f in by_type("AWS::Lambda::Function")}
+    for fn in stack.functions:
+        have = functions[fn.name]
+        assert (have["Handler"], have["Runtime"], have["Timeout"], have["MemorySize"], have["Architectures"]) == \
+            (fn.handler, fn.runtime, fn.timeout, fn.memory, [fn.architecture])
+        assert set(have.get("Environment", {}).get("Variables", {})) == set(fn.env)
+    roles = {named(r["RoleName"]): r for r in by_type("AWS::IAM::Role")}
+    for fn in stack.functions:
+        statements = roles[fn.role]["Policies"][0]["PolicyDocument"]["Statement"]
+        assert [sorted(s["Action"]) for s in statements] == [sorted(s["Action"]) for s in fn.policy]
+    mappings = by_type("AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == len(stack.mappings)
+    for mapping in stack.mappings:
+        assert {"BatchSize": mapping.batch_size, "StartingPosition": mapping.starting_position,
+                "MaximumRetryAttempts": mapping.max_retries, "MaximumRecordAgeInSeconds": mapping.max_record_age,
+                "BisectBatchOnFunctionError": mapping.bisect}.items() <= mappings[stack.mappings.index(mapping)].items()
+    paths = {r["PathPart"] for r in by_type("AWS::ApiGateway::Resource")}
+    assert paths == {p.rsplit("/", 1)[1] for p in stack.api.paths}
+
+
+def test_template_command_out_writes_the_rendered_template(tmp_path, capsys):
+    out = tmp_path / "template.yaml"
+    assert template_command.run(type("Args", (), {"out": out})()) == 0
+    assert out.read_text() == to_yaml(render())
