@@ -40,7 +40,8 @@ def backend_settings(tmp_path_factory):
         from testcontainers.community.localstack import LocalStackContainer
 
         container = LocalStackContainer(image=base.localstack_image, region_name=base.region).with_services(
-            "dynamodb", "dynamodbstreams", "lambda", "sqs", "iam", "apigateway", "logs", "sts")
+            "dynamodb", "dynamodbstreams", "lambda", "sqs", "iam", "apigateway", "logs", "sts",
+            "cloudformation", "s3")  # test_cloudformation deploys the template from zips in S3
         container.with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
         if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
             container.with_env("LOCALSTACK_AUTH_TOKEN", os.environ["LOCALSTACK_AUTH_TOKEN"])
