@@ -10,6 +10,7 @@ from cfnlint.api import ManualArgs, lint
 from ddblab.commands import template as template_command
 from ddblab.core.settings import Settings
 from ddblab.stack.describe import describe
+from ddblab.stack.model import Account
 from ddblab.stack.template import render, to_yaml
 
 
@@ -46,7 +47,7 @@ def test_template_ignored_rule_has_a_reason():
 
 def test_template_resources_match_the_stack_description():
     # GIVEN the stack the converge would make (any prefix) and the template read back
-    stack = describe(Settings(prefix="p-"))
+    stack = describe(Settings(prefix="p-"), Account("aws", "us-east-1", "123456789012"))
     resources = yaml.load(to_yaml(render()), Loader=Loader)["Resources"]
     by_type = lambda kind: [r["Properties"] for r in resources.values() if r["Type"] == kind]  # noqa: E731
     named = lambda value: value["Sub"].replace("${Prefix}", "p-")  # noqa: E731
