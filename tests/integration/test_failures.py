@@ -2,6 +2,7 @@
 dead-letter queue, and a replaced stream's mapping is found and replaced."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -120,3 +121,26 @@ def test_bootstrap_disabled_mapping_enabled_again(own_stack):
     assert [(r[1], r[2], r[3]) for r in report.changed] == [(f"{function} <- {own_stack.name('users')}", "updated", "Enabled")]
     assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
     assert report.ids[("mapping", function)] == first.ids[("mapping", function)]
+
+
+def test_stacks_whose_function_names_contain_each_other_keep_their_own_mappings(backend_settings):
+    # GIVEN two stacks on one backend where one's function names contain the other's
+    # (`<p>replicate` inside `a-<p>replicate`, as `replicate` is inside `test-replicate`):
+    # LocalStack lists the mappings of both for the shorter name (services/lambda_/provider.py)
+    short = backend_settings.sub(f"m{uuid.uuid4().hex[:5]}-")
+    long = dataclasses.replace(short, prefix="a-" + short.prefix)
+    try:
+        stack.converge(short)
+        stack.converge(long)
+        # WHEN the shorter stack converges again, THEN it sees one mapping per function, its own
+        report = stack.converge(short)
+        assert report.changed == []
+        # AND removing it leaves the longer stack's mappings in place
+        stack.remove(short)
+        lam = long.client("lambda")
+        for function in ("replicate", "audit"):
+            mappings = lam.list_event_source_mappings(FunctionName=long.name(function))["EventSourceMappings"]
+            assert [m["FunctionArn"].rsplit(":", 1)[-1] for m in mappings] == [long.name(function)]
+    finally:
+        stack.remove(short)
+        stack.remove(long)
