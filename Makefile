@@ -13,7 +13,7 @@ ARGS ?=
 STATE ?=
 CITY ?=
 
-.PHONY: help venv venv-test up down bootstrap seed logs test test-unit lint status query reconcile chaos bench fuzz \
+.PHONY: help venv venv-test up down bootstrap seed logs test test-unit conformance lint status query reconcile chaos bench fuzz \
         outputs clean distclean
 
 help: ## list the targets
@@ -97,6 +97,9 @@ test: venv-test ## unit and integration tests (starts an embedded MiniStack if n
 fuzz: venv-test ## schemathesis against the live API, longer than in make test (EXAMPLES=300 SEQUENCES=200)
 	@SCHEMATHESIS_EXAMPLES=$(or $(EXAMPLES),300) SCHEMATHESIS_SEQUENCES=$(or $(SEQUENCES),200) \
 	  $(PY) -m pytest -s tests/integration/test_api_contract.py $(ARGS)
+
+conformance: venv-test ## what the backend really does: a matrix printed and written to .run/conformance.json
+	@$(PY) -m pytest tests/conformance -m conformance $(ARGS)
 
 test-unit: venv-test ## unit tests only, no emulator
 	@$(PY) -m pytest tests/unit $(ARGS)
