@@ -13,7 +13,7 @@ ARGS ?=
 STATE ?=
 CITY ?=
 
-.PHONY: help venv venv-test up down bootstrap seed logs test test-unit lint status query reconcile chaos bench fuzz \
+.PHONY: help venv venv-test up down bootstrap seed logs test test-unit conformance lint status query reconcile chaos bench fuzz \
         outputs clean distclean
 .PHONY: template package deploy-aws
 
@@ -107,6 +107,9 @@ package: venv ## zip the functions into an S3 bucket on the emulator; print the 
 
 deploy-aws: venv ## package and deploy the template to YOUR AWS account (ARGS=--yes-deploy-to-aws)
 	@$(LAB) deploy-aws $(ARGS)
+
+conformance: venv-test ## what the backend really does: a matrix printed and written to .run/conformance.json
+	@$(PY) -m pytest tests/conformance -m conformance $(ARGS)
 
 test-unit: venv-test ## unit tests only, no emulator
 	@$(PY) -m pytest tests/unit $(ARGS)

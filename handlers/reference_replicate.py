@@ -2,12 +2,12 @@
 one put_item or delete_item per stream record, as most tutorials write it. Same projection
 as handlers/replicate.py, so the benchmark compares write strategies and nothing else."""
 import json
-import os
 
 import boto3
+import environment
 import projection
 
-TARGET_TABLE = os.environ.get("TARGET_TABLE", "users_by_location")
+(TARGET_TABLE,) = environment.require("TARGET_TABLE")
 dynamodb = boto3.client("dynamodb")
 
 

@@ -19,17 +19,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 import boto3
+import environment
 import projection  # zipped with every function: the key separator, "blank" and key bounds
 from botocore.exceptions import BotoCoreError, ClientError
 
-USERS_TABLE = os.environ.get("USERS_TABLE", "users")
-TARGET_TABLE = os.environ.get("TARGET_TABLE", "users_by_location")
+USERS_TABLE, TARGET_TABLE = environment.require("USERS_TABLE", "TARGET_TABLE")
 FIELDS = ("email", "state", "city", "zipcode")
 MAX_BODY_BYTES = 16 * 1024
 MAX_EMAIL = 254  # characters, as RFC 5321 bounds an address

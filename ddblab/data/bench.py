@@ -19,7 +19,7 @@ from pathlib import Path
 from ddblab.core.settings import Settings
 from ddblab.core.waiting import wait_for
 from ddblab.data import batches, users
-from ddblab.stack.code import HANDLERS, build_zip
+from ddblab.stack.code import HANDLERS, build_zip, sources
 from ddblab.stack.converge import converge
 from ddblab.stack.describe import projection
 from ddblab.stack.model import Names
@@ -36,8 +36,7 @@ def count(client, table: str) -> int:
 
 
 def baseline_zip() -> bytes:
-    return build_zip("replicate", {"replicate.py": HANDLERS / "reference_replicate.py",
-                                   "projection.py": HANDLERS / "projection.py"})
+    return build_zip("replicate", {**sources("replicate"), "replicate.py": HANDLERS / "reference_replicate.py"})
 
 
 def percentile(values: list, p: float) -> float:

@@ -19,6 +19,7 @@ from ddblab.core.settings import Settings
 from ddblab.emulator.health import docker_answers, free_port, health
 from ddblab.emulator.ministack import MiniStack
 from ddblab.stack.deployed import Deployed
+from tests.compose import localstack_environment
 
 
 def pytest_collection_modifyitems(items):
@@ -37,17 +38,7 @@ def backend_settings(tmp_path_factory):
         if not docker_answers():
             pytest.exit("TEST_BACKEND=localstack needs a Docker engine and none answers (docker info failed) - "
                         "start Docker, or run make test without TEST_BACKEND", returncode=1)
-        from testcontainers.community.localstack import LocalStackContainer
-
-        container = LocalStackContainer(image=base.localstack_image, region_name=base.region).with_services(
-            "dynamodb", "dynamodbstreams", "lambda", "sqs", "iam", "apigateway", "logs", "sts",
-            "cloudformation", "s3")  # test_cloudformation deploys the template from zips in S3
-        container.with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
-        if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
-            container.with_env("LOCALSTACK_AUTH_TOKEN", os.environ["LOCALSTACK_AUTH_TOKEN"])
-        with container:
-            # The Docker host may be another machine (DOCKER_HOST): it is the user's own emulator still.
-            yield Settings.from_env(endpoint_url=container.get_url(), prefix=base.prefix, allow_remote=True)
+        yield from _localstack(base)
         return
     if wanted == "auto" and health(base.endpoint_url) is not None:
         yield base
@@ -65,6 +56,37 @@ def backend_settings(tmp_path_factory):
     finally:
         ministack.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+def _localstack(base: Settings):
+    """LocalStack through testcontainers, with the environment docker-compose.yml gives it."""
+    from testcontainers.community.localstack import LocalStackContainer
+
+    container = LocalStackContainer(image=base.localstack_image, region_name=base.region)
+    # The same settings as make up (function output in the log, native architecture, ...),
+    # except the compose network: this container is on Docker's default one, which LocalStack
+    # detects by itself.
+    for name, value in localstack_environment().items():
+        if name != "LAMBDA_DOCKER_NETWORK" and value:
+            container.with_env(name, value)
+    container.with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
+    if not os.environ.get("DOCKER_HOST", "unix://").startswith("tcp://"):
+        # Published on loopback only (docker-py takes (host ip, port); None picks a free port).
+        container.ports[str(container.edge_port)] = ("127.0.0.1", None)
+    container.start(timeout=180)  # a first run pulls the image and installs nothing else before "Ready."
+    try:
+        # The Docker host may be another machine (DOCKER_HOST): it is the user's own emulator still.
+        yield Settings.from_env(endpoint_url=container.get_url(), prefix=base.prefix, allow_remote=True)
+    finally:
+        # testcontainers' stop() removes the container by force (SIGKILL): LocalStack would never
+        # remove the Lambda containers it started. A docker stop sends SIGTERM first; LocalStack's
+        # shutdown stops every function's container (bin/localstack-supervisor, runtime/shutdown.py,
+        # services/lambda_/provider.py on_before_stop, invocation/docker_runtime_executor.py), each
+        # within 5 s, so 30 s is enough before the removal.
+        try:
+            container.get_wrapped_container().stop(timeout=30)
+        finally:
+            container.stop()
 
 
 @pytest.fixture(scope="session")

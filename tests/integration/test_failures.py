@@ -2,6 +2,7 @@
 dead-letter queue, and a replaced stream's mapping is found and replaced."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -52,26 +53,53 @@ def test_replicate_failing_for_good_batch_reaches_dead_letter_queue(own_stack):
         assert body["requestContext"]["condition"] == ("MaxRecordAgeExceeded" if ministack else "RetryAttemptsExhausted")
 
 
+def _replace_table_and_its_stream(settings, table: str) -> None:
+    """LocalStack 4.14 cannot replace a stream in place: re-enabling creates the Kinesis stream
+    `__ddb_stream_<table>` again, which still exists, and answers 500 (services/dynamodbstreams/
+    dynamodbstreams_api.py add_dynamodb_stream; LocalStack issue 12491). Only delete_table removes
+    it, asynchronously (same file, delete_streams): so delete the table, wait until its Kinesis
+    stream is gone, and let the bootstrap create the table again."""
+    ddb, kinesis = settings.client("dynamodb"), settings.client("kinesis")
+    ddb.delete_table(TableName=table)
+    ddb.get_waiter("table_not_exists").wait(TableName=table, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+
+    def kinesis_stream_gone():
+        try:
+            kinesis.describe_stream(StreamName=f"__ddb_stream_{table}")
+        except kinesis.exceptions.ResourceNotFoundException:
+            return True
+        return False
+    wait_for(kinesis_stream_gone, f"LocalStack's Kinesis stream behind {table} deleted", timeout=30)
+
+
 def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
-    # GIVEN a converged stack whose users stream is then replaced (disabled, re-enabled)
+    # GIVEN a converged stack whose users stream is then replaced: disabled and re-enabled, or on
+    # LocalStack, which fails there, with its table deleted (the bootstrap creates it again)
     first = stack.converge(own_stack)
     ddb = own_stack.client("dynamodb")
     users = own_stack.name("users")
-    ddb.update_table(TableName=users, StreamSpecification={"StreamEnabled": False})
-    ddb.update_table(TableName=users, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
-    new_stream = ddb.describe_table(TableName=users)["Table"]["LatestStreamArn"]
-    if new_stream == first.outputs["stream"]:
-        pytest.fail("the backend kept the stream ARN when the stream was replaced; the test needs a new one")
+    localstack = emulator_name(own_stack.endpoint_url) == "localstack"
+    if localstack:
+        _replace_table_and_its_stream(own_stack, users)
+    else:
+        ddb.update_table(TableName=users, StreamSpecification={"StreamEnabled": False})
+        ddb.update_table(TableName=users, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        if ddb.describe_table(TableName=users)["Table"]["LatestStreamArn"] == first.outputs["stream"]:
+            pytest.fail("the backend kept the stream ARN when the stream was replaced; the test needs a new one")
     # WHEN the bootstrap runs
     report = stack.converge(own_stack)
+    new_stream = ddb.describe_table(TableName=users)["Table"]["LatestStreamArn"]
+    assert new_stream != first.outputs["stream"]
     # THEN each mapping on the old stream is removed and one on the new stream created
-    actions = sorted((r[1], r[2]) for r in report.changed)
+    actions = sorted((r[1], r[2]) for r in report.changed if r[0] == "mapping")
     assert actions == sorted([(f"{own_stack.name(f)} <- {users}", a)
                               for f in ("replicate", "audit") for a in ("removed", "created")])
     lam = own_stack.client("lambda")
     for function in ("replicate", "audit"):
         mappings = lam.list_event_source_mappings(FunctionName=own_stack.name(function))["EventSourceMappings"]
         assert [m["EventSourceArn"] for m in mappings] == [new_stream]
+    others = [(r[0], r[1], r[2]) for r in report.changed if r[0] != "mapping"]
+    assert others == ([("table", users, "created")] if localstack else [])
     # AND the pipeline works on the new stream
     email = f"new-stream-{uuid.uuid4().hex[:6]}@example.com"
     ddb.put_item(TableName=users, Item=user_item(email, state="Ohio", city="Toledo"))
@@ -93,3 +121,26 @@ def test_bootstrap_disabled_mapping_enabled_again(own_stack):
     assert [(r[1], r[2], r[3]) for r in report.changed] == [(f"{function} <- {own_stack.name('users')}", "updated", "Enabled")]
     assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
     assert report.ids[("mapping", function)] == first.ids[("mapping", function)]
+
+
+def test_stacks_whose_function_names_contain_each_other_keep_their_own_mappings(backend_settings):
+    # GIVEN two stacks on one backend where one's function names contain the other's
+    # (`<p>replicate` inside `a-<p>replicate`, as `replicate` is inside `test-replicate`):
+    # LocalStack lists the mappings of both for the shorter name (services/lambda_/provider.py)
+    short = backend_settings.sub(f"m{uuid.uuid4().hex[:5]}-")
+    long = dataclasses.replace(short, prefix="a-" + short.prefix)
+    try:
+        stack.converge(short)
+        stack.converge(long)
+        # WHEN the shorter stack converges again, THEN it sees one mapping per function, its own
+        report = stack.converge(short)
+        assert report.changed == []
+        # AND removing it leaves the longer stack's mappings in place
+        stack.remove(short)
+        lam = long.client("lambda")
+        for function in ("replicate", "audit"):
+            mappings = lam.list_event_source_mappings(FunctionName=long.name(function))["EventSourceMappings"]
+            assert [m["FunctionArn"].rsplit(":", 1)[-1] for m in mappings] == [long.name(function)]
+    finally:
+        stack.remove(short)
+        stack.remove(long)

@@ -4,9 +4,12 @@ MiniStack of this module's own with AUTH=true, which enforces IAM on function cr
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from ddblab import stack
 from ddblab.core.settings import Settings
@@ -75,3 +78,32 @@ def test_least_privilege_replicate_without_batchwrite_denied_then_caught_up(enfo
     report = stack.converge(settings)
     assert ("role", role, "updated", "") in report.rows
     wait_for(lambda: _row(settings, email), f"{email} replicated once the policy is back", timeout=60)
+
+
+def test_least_privilege_replicate_cannot_write_audits_log_group(enforced):
+    # GIVEN replicate's credentials as MiniStack gives them to the function under AUTH=true: a
+    # session of its execution role (ministack/core/lambda_runtime.py, execution_credentials)
+    settings, _ = enforced
+    functions = {f.module: f for f in describe(settings).functions}
+    replicate, audit = functions["replicate"], functions["audit"]
+    role_arn = settings.client("iam").get_role(RoleName=f"{replicate.name}-role")["Role"]["Arn"]
+    session = settings.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=replicate.name)["Credentials"]
+    logs = boto3.client("logs", endpoint_url=settings.endpoint_url, region_name=settings.region,
+                        aws_access_key_id=session["AccessKeyId"], aws_secret_access_key=session["SecretAccessKey"],
+                        aws_session_token=session["SessionToken"])
+    admin = settings.client("logs")
+    for group in (replicate.log_group, audit.log_group):  # there already once the functions have run
+        if not admin.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+            admin.create_log_group(logGroupName=group)
+    stream = f"forged-{uuid.uuid4().hex[:8]}"
+    line = [{"timestamp": int(time.time() * 1000), "message": '{"audit": "REMOVE", "keys": {"email": "ceo@example.com"}}'}]
+    # WHEN it writes to its own log group, THEN that is allowed
+    logs.create_log_stream(logGroupName=replicate.log_group, logStreamName=stream)
+    logs.put_log_events(logGroupName=replicate.log_group, logStreamName=stream, logEvents=line)
+    # AND a forged line in audit's log group is denied (MiniStack authorizes logs actions on the
+    # log group's ARN: ministack/core/iam_actions.py)
+    admin.create_log_stream(logGroupName=audit.log_group, logStreamName=stream)
+    for call, kwargs in ((logs.create_log_stream, {}), (logs.put_log_events, {"logEvents": line})):
+        with pytest.raises(ClientError) as denied:
+            call(logGroupName=audit.log_group, logStreamName=stream, **kwargs)
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"

@@ -32,6 +32,11 @@ def wait(ctx: Context, name: str, waiter: str, first_start: bool = False) -> Non
         hint = (" LocalStack pulls the runtime image public.ecr.aws/lambda/python:3.12 on the first start "
                 "(check `docker compose logs localstack`, your network, and that /var/run/docker.sock is mounted);"
                 if ctx.backend == "localstack" else "")
+        if config.get("State") == "Failed":
+            # The waiter gives up at once on Failed; LocalStack then answers any code update with
+            # a 500 (invocation/lambda_service.py), so the function has to be created again.
+            raise UserError(f"function {name} failed to start ({state}).{hint} then delete it "
+                            f"(awslocal lambda delete-function --function-name {name}) and run: make bootstrap") from None
         raise UserError(f"function {name} did not become ready after {attempts} s ({state}).{hint} "
                         "then run: make bootstrap") from None
 

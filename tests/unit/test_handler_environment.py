@@ -1,0 +1,34 @@
+"""Every handler checks at import the environment variables it needs and names the missing one."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ddblab.stack.code import HANDLERS
+
+NEEDS = {"users_api": ("USERS_TABLE", "TARGET_TABLE"), "replicate": ("TARGET_TABLE", "QUARANTINE_QUEUE_URL"),
+         "reference_replicate": ("TARGET_TABLE",)}
+ALL = {"USERS_TABLE": "users", "TARGET_TABLE": "users_by_location", "QUARANTINE_QUEUE_URL": "http://localhost/q"}
+
+
+def import_handler(module: str, env: dict) -> subprocess.CompletedProcess:
+    # A fresh interpreter with only this environment, as a function's runtime starts.
+    base = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(HANDLERS),
+            "AWS_LAMBDA_FUNCTION_NAME": module}
+    return subprocess.run([sys.executable, "-c", f"import {module}"], env={**base, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("module, name", [(m, n) for m, names in NEEDS.items() for n in names])
+def test_handler_import_without_variable_fails_naming_it(module, name):
+    result = import_handler(module, {k: v for k, v in ALL.items() if k != name})
+    assert result.returncode != 0
+    assert f"{module} needs the environment variable(s) {name};" in result.stderr
+
+
+@pytest.mark.parametrize("module", sorted([*NEEDS, "audit"]))
+def test_handler_import_with_its_environment_succeeds(module):
+    result = import_handler(module, ALL)
+    assert result.returncode == 0, result.stderr
