@@ -18,11 +18,17 @@ SEPARATOR = "#"
 PARTITION_KEY = "state"
 SORT_KEY = "city_email"
 DROPPED_ATTRIBUTES = frozenset({"zipcode"})
+TARGET_TABLE_NAME = "users_by_location"  # in messages only: the deployed name may carry a prefix
 CITY_INDEX = "by_city"  # users_by_location by city alone: city (hash), email (range)
 # DynamoDB bounds key attributes in UTF-8 bytes, not characters: a partition key (state; city
 # in the by_city index) holds at most 2048, a sort key (city_email; email in the index) 1024.
 PARTITION_KEY_MAX_BYTES = 2048
 SORT_KEY_MAX_BYTES = 1024
+# DynamoDB refuses an item over 400 KB, counted as item_size() counts. A user that fits in
+# `users` can still be refused once the target key is added: that is decided here, before
+# the write, so replicate (which quarantines it) and reconcile (which then expects it in
+# the quarantine, not in the target) take the same decision.
+ITEM_MAX_BYTES = 400 * 1024
 
 # One definition of "blank", shared by the users API (which trims it and refuses values made
 # only of it) and target_key (which refuses to place them): every character Python's
@@ -117,10 +123,70 @@ def target_key(image: dict) -> dict:
     return {PARTITION_KEY: {"S": state}, SORT_KEY: {"S": sort_key}}
 
 
+def _number_size(text: str) -> int:
+    """A number's size: its significant digits in base-100 pairs aligned on the decimal
+    point, plus 1, plus 1 if negative (AWS's documented rule, as MiniStack 1.5.33 implements
+    it in services/dynamodb.py, _number_size_bytes)."""
+    text = str(text).strip()
+    negative = text.startswith("-")
+    mantissa, _, exponent_text = text.lstrip("+-").lower().partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    if not digits.isdigit() or (exponent_text and not exponent_text.lstrip("+-").isdigit()):
+        return 1
+    exponent = (int(exponent_text) if exponent_text else 0) - len(fraction)
+    significant = digits.lstrip("0").rstrip("0")
+    if not significant:
+        return 1
+    exponent += len(digits.lstrip("0")) - len(significant)
+    if exponent % 2:
+        significant += "0"
+    if len(significant) % 2:
+        significant = "0" + significant
+    return 1 + len(significant) // 2 + (1 if negative else 0)
+
+
+def _value_size(value: dict) -> int:
+    (kind, inner), = value.items()
+    if kind == "S":
+        return len(inner.encode("utf-8", "surrogatepass"))
+    if kind == "N":
+        return _number_size(inner)
+    if kind == "B":
+        return len(_binary(inner))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(v.encode("utf-8", "surrogatepass")) for v in inner)
+    if kind == "NS":
+        return sum(_number_size(v) for v in inner)
+    if kind == "BS":
+        return sum(len(_binary(v)) for v in inner)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode("utf-8", "surrogatepass")) + _value_size(v) for k, v in inner.items())
+    return 0
+
+
+def item_size(item: dict) -> int:
+    """An item's size as DynamoDB counts it against its 400 KB limit: attribute names and
+    values in bytes (AWS's "Item sizes and formats" rules; MiniStack 1.5.33 counts the same,
+    services/dynamodb.py _item_size_bytes)."""
+    return sum(len(name.encode("utf-8", "surrogatepass")) + _value_size(value) for name, value in item.items())
+
+
 def project(image: dict) -> dict:
-    """The users_by_location item for a users image: every attribute but zipcode, plus the key."""
+    """The users_by_location item for a users image: every attribute but zipcode, plus the
+    key. The one decision of "placeable and accepted", for replicate and reconcile alike:
+    raises Unplaceable when there is no key, or when the target would refuse the item for
+    good (a key over its byte bound, the item over 400 KB once keyed)."""
     item = {name: value for name, value in image.items() if name not in DROPPED_ATTRIBUTES}
     item.update(target_key(image))
+    size = item_size(item)
+    if size > ITEM_MAX_BYTES:
+        raise Unplaceable(f"the item is {size} bytes once keyed, over DynamoDB's {ITEM_MAX_BYTES}-byte item size "
+                          f"limit: {TARGET_TABLE_NAME} would refuse the write for good")
     return item
 
 

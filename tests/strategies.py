@@ -6,7 +6,7 @@ import base64
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from tests.factories import stream_record, user_image
+from ddblab.events import stream_record, user_image
 
 EMAILS = ["ada@example.com", "bob@example.com", "cy@example.com", "di@example.com"]
 STATES = ["NY", "TX"]

@@ -30,8 +30,10 @@ def run(args) -> int:
         print("nothing to fix")
     if args.fix and drift.total:
         started = time.monotonic()
-        count = repair(live.dynamodb, live.names.target, drift)
+        done = repair(live.dynamodb, live.names.target, drift)
         after = compare(live.dynamodb, live.names.users, live.names.target)
-        print(f"fixed: {count} writes in {time.monotonic() - started:.2f} s; drift now {after.total}")
+        print(f"fixed: {done.written} writes in {time.monotonic() - started:.2f} s; drift now {after.total}")
+        for what, reason in done.refused:
+            print(f"  not written (the table refused it): {what}: {reason}")
         return 0 if after.total == 0 else 1
     return 0 if drift.total == 0 or args.fix else 1

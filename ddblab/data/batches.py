@@ -4,8 +4,11 @@ UnprocessedItems retried with backoff, optionally on several threads with a prog
 refusals from transient failures.)"""
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from botocore.exceptions import ClientError
 
 from ddblab.core.settings import UserError
 
@@ -20,13 +23,40 @@ def deletes(keys: list) -> list:
     return [{"DeleteRequest": {"Key": key}} for key in keys]
 
 
+def _refused(error: ClientError) -> bool:
+    """A refusal no retry cures: the table says the request itself is invalid (a key or an
+    item over DynamoDB's bounds)."""
+    return error.response.get("Error", {}).get("Code") == "ValidationException"
+
+
 def write_all(client, table: str, requests: list, workers: int = 1, progress=None, label: str = "writing",
-              attempts: int = 10) -> int:
-    """Write every request; returns how many. Raises UserError if some never get through."""
+              attempts: int = 10, refused: list | None = None) -> int:
+    """Write every request; returns how many were written. Raises UserError if some never
+    get through. With a `refused` list, a chunk the table refuses for good is written one
+    request at a time, and each request it refuses is added to the list as (request, reason)
+    instead of stopping everything: the rest is written."""
     chunks = [requests[i:i + LIMIT] for i in range(0, len(requests), LIMIT)]
     task = progress.add_task(f"{label} {len(requests)} items", total=len(requests)) if progress else None
+    lock = threading.Lock()
 
     def write(chunk):
+        if refused is None:
+            return write_chunk(chunk)
+        try:
+            return write_chunk(chunk)
+        except ClientError as error:
+            if not _refused(error):
+                raise
+        for request in chunk:  # find which of them the table refuses; re-writing the others is harmless
+            try:
+                write_chunk([request])
+            except ClientError as error:
+                if not _refused(error):
+                    raise
+                with lock:
+                    refused.append((request, error.response["Error"].get("Message", "refused")))
+
+    def write_chunk(chunk):
         pending = chunk
         for attempt in range(attempts):
             if attempt:
@@ -48,4 +78,4 @@ def write_all(client, table: str, requests: list, workers: int = 1, progress=Non
     else:
         for chunk in chunks:
             write(chunk)
-    return len(requests)
+    return len(requests) - len(refused or ())

@@ -1,6 +1,10 @@
 """Compare users_by_location with what it should hold - the projection of every user in
 `users` - item by item, with the one typed equality the audit function uses; and repair
-what differs (which also backfills a target table created after the users were written)."""
+what differs (which also backfills a target table created after the users were written).
+
+What is expected is decided by projection.project, the function replicate folds with: a
+user it refuses (no key, a key over its byte bound, an item over 400 KB once keyed) was
+quarantined by replicate, so reconcile reports it as quarantined, never as missing."""
 from __future__ import annotations
 
 import time
@@ -33,14 +37,30 @@ class Drift:
     missing: list = field(default_factory=list)    # expected items not in the target
     extra: list = field(default_factory=list)      # target keys that should not be there
     different: list = field(default_factory=list)  # (expected, actual)
+    quarantined: list = field(default_factory=list)  # Quarantined: users replicate cannot place
     users: int = 0
-    unplaceable: int = 0
     target_items: int = 0
     seconds: float = 0.0
 
     @property
     def total(self) -> int:
         return len(self.missing) + len(self.extra) + len(self.different)
+
+    @property
+    def unplaceable(self) -> int:
+        return len(self.quarantined)
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    email: str
+    reason: str
+
+
+@dataclass
+class Repair:
+    written: int
+    refused: list  # (what, reason): writes the table refused; the rest was written
 
 
 def compare(client, users_table: str, target_table: str) -> Drift:
@@ -51,8 +71,8 @@ def compare(client, users_table: str, target_table: str) -> Drift:
         drift.users += 1
         try:
             item = projection.project(user)
-        except projection.Unplaceable:
-            drift.unplaceable += 1  # quarantined by replicate; not expected in the target
+        except projection.Unplaceable as reason:  # quarantined by replicate; not expected in the target
+            drift.quarantined.append(Quarantined(user.get("email", {}).get("S", "?"), str(reason)))
             continue
         expected[projection.key_id(item)] = item
     for actual in scan(client, target_table):
@@ -68,19 +88,27 @@ def compare(client, users_table: str, target_table: str) -> Drift:
     return drift
 
 
-def repair(client, target_table: str, drift: Drift) -> int:
+def repair(client, target_table: str, drift: Drift) -> Repair:
+    """Write everything it can: a write the table refuses is listed, never the end of the run."""
     requests = (batches.puts(drift.missing + [wanted for wanted, _ in drift.different])
                 + batches.deletes([projection.key_of(item) for item in drift.extra]))
-    return batches.write_all(client, target_table, requests, workers=4)
+    refused = []
+    written = batches.write_all(client, target_table, requests, workers=4, refused=refused)
+    return Repair(written, [(_label(request.get("PutRequest", {}).get("Item") or request["DeleteRequest"]["Key"]), reason)
+                            for request, reason in refused])
+
+
+def _label(item: dict) -> str:
+    return f"{item.get('state', {}).get('S')} / {item.get('city_email', {}).get('S')}"
 
 
 def describe(drift: Drift, examples: int = 3) -> str:
-    def label(item):
-        return f"{item.get('state', {}).get('S')} / {item.get('city_email', {}).get('S')}"
-    lines = [f"users: {drift.users} ({drift.unplaceable} unplaceable, kept out of the target); "
+    label = _label
+    lines = [f"users: {drift.users} ({len(drift.quarantined)} quarantined by replicate, kept out of the target); "
              f"target items: {drift.target_items}",
              f"drift: {drift.total} (missing {len(drift.missing)}, extra {len(drift.extra)}, "
              f"different {len(drift.different)}) - compared in {drift.seconds:.2f} s"]
+    lines += [f"  quarantined: {q.email}: {q.reason}" for q in drift.quarantined[:examples]]
     for name, items in (("missing", drift.missing), ("extra", drift.extra)):
         lines += [f"  {name}: {label(item)}" for item in items[:examples]]
     for wanted, actual in drift.different[:examples]:

@@ -85,7 +85,7 @@ def test_item_target_refuses_quarantined_and_stream_flows(live, email):
                 sqs.delete_message(QueueUrl=live.queue_urls["quarantine"], ReceiptHandle=message["ReceiptHandle"])
                 return body
     body = wait_for(quarantined, f"{big} in the quarantine queue", timeout=30)
-    assert "refused the write" in body["reason"] and "size" in body["reason"]
+    assert "refuse the write for good" in body["reason"] and "size" in body["reason"]
     assert "truncated" in body and body["record"]["dynamodb"]["Keys"] == {"email": {"S": big}}
     # AND its old, small row is gone: the target never keeps a stale version of it
     assert target_rows(live, big) == []

@@ -33,7 +33,7 @@ def test_reconcile_drift_found_and_fixed_including_backfill(backend_settings):
         assert [i["email"]["S"] for i in drift.extra] == ["ghost@example.com"]
         assert "different: Ohio / Akron#" in reconcile.describe(drift) and "active should be True" in reconcile.describe(drift)
         # AND --fix repairs it
-        assert reconcile.repair(ddb, target, drift) == 3
+        assert reconcile.repair(ddb, target, drift).written == 3
         assert reconcile.compare(ddb, users_table, target).total == 0
 
         # GIVEN a target emptied (as if created after the users were written)

@@ -5,7 +5,7 @@ import json
 import audit
 import pytest
 
-from tests.factories import stream_event, stream_record, user_image
+from ddblab.events import stream_event, stream_record, user_image
 
 B64 = base64.b64encode(b"\x00\xff").decode()
 

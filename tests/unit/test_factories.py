@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import api_event_v1, api_event_v2, stream_record, user_image
+from ddblab.events import api_event_v1, api_event_v2, stream_record, user_image
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -5,7 +5,7 @@ import projection
 import pytest
 from projection import Delete, Put, Unplaceable
 
-from tests.factories import stream_record, user_image
+from ddblab.events import stream_record, user_image
 
 B64 = base64.b64encode(b"\x00\xffbinary").decode()
 # One attribute of every DynamoDB type, nested ones included, in stream (wire) form.

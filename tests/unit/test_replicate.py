@@ -7,7 +7,7 @@ import replicate
 from botocore.exceptions import ClientError
 from projection import Delete, Put
 
-from tests.factories import stream_event, stream_record, user_image
+from ddblab.events import stream_event, stream_record, user_image
 
 TABLE = replicate.TARGET_TABLE
 

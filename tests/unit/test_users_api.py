@@ -5,7 +5,7 @@ import pytest
 import users_api
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tests.factories import api_event_v1, api_event_v2
+from ddblab.events import api_event_v1, api_event_v2
 
 GOOD = {"email": "ada@example.com", "state": "NY", "city": "Brooklyn", "zipcode": "11208"}
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ddblab.core.settings import ROOT
-from tests.factories import api_event_v1, api_event_v2
+from ddblab.events import api_event_v1, api_event_v2
 from tests.unit.test_users_api import GOOD, FakeDynamoDB
 
 EVENTS = pytest.mark.parametrize("event", [api_event_v1, api_event_v2], ids=["payload1.0", "payload2.0"])
