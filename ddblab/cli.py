@@ -17,6 +17,8 @@ import sys
 COMMANDS = ("up", "down", "bootstrap", "status", "outputs", "seed", "logs", "query", "reconcile", "chaos", "bench")
 # The way to AWS: the stack as a CloudFormation template (ddblab/stack/template.py).
 COMMANDS += ("template", "package", "deploy-aws")
+# The inner loop and recovery (ddblab/stack/reload.py, ddblab/data/redrive.py).
+COMMANDS += ("dev", "event", "invoke", "redrive")
 
 
 def parser() -> argparse.ArgumentParser:
