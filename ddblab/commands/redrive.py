@@ -1,10 +1,41 @@
-"""placeholder"""
-HELP = "redrive"
+"""Bring back what the quarantine and dead-letter queues hold, once you have fixed the code
+or the data. Never writes an older state over a newer one: for each user a message names,
+the user's *current* item in users is re-projected (or the user's rows removed if the user
+is gone), and a message is deleted only once its users are in step. A user that still
+cannot be placed keeps its message, with the reason. Dead letters name a stretch of the
+stream, read back while the stream still holds it.
+
+    ddblab redrive [--dry-run]
+"""
+from __future__ import annotations
+
+from ddblab.data.redrive import redrive
+from ddblab.stack.deployed import Deployed
+
+HELP = "redrive the quarantine and dead-letter queues from users' current state"
 
 
-def configure(parser):
-    pass
+def configure(parser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="say what would be done; write and delete nothing")
 
 
-def run(args):
-    return 0
+def run(args) -> int:
+    live = Deployed.connect()
+    live.require_tables()
+    outcome = redrive(live, dry_run=args.dry_run)
+    verb = "would redrive" if args.dry_run else "redriven"
+    if not outcome.redriven and not outcome.left:
+        print(f"nothing to redrive: {live.names.quarantine} and {live.names.dlq} are empty")
+        return 0
+    for m in outcome.redriven:
+        print(f"{verb}: {m.label}")
+    for email, what in sorted(outcome.users.items()):
+        if email not in outcome.stuck:
+            print(f"  {email}: {what}")
+    for m in outcome.left:
+        print(f"left: {m.label}\n  why: {m.left}")
+    print(f"{len(outcome.redriven)} {verb}, {len(outcome.left)} left"
+          + (" - fix what the reasons say, then: make redrive" if outcome.left else ""))
+    if any("make reconcile" in m.left for m in outcome.left):
+        print("for batches the stream no longer holds: make reconcile ARGS=--fix")
+    return 1 if outcome.left and not args.dry_run else 0
