@@ -16,6 +16,7 @@ CITY ?=
 .PHONY: help venv venv-test up down bootstrap seed logs test test-unit conformance lint status query reconcile chaos bench fuzz \
         outputs clean distclean
 .PHONY: template package deploy-aws
+.PHONY: dev event invoke redrive
 
 help: ## list the targets
 	@echo "ddb-streams-lab - DynamoDB Streams -> Lambda on a local AWS emulator"
@@ -88,6 +89,18 @@ chaos: venv-test ## fault drill: writes under injected target-write faults, then
 
 bench: venv ## replication throughput and latency, as ratios measured side by side
 	@$(LAB) bench $(ARGS)
+
+dev: venv ## watch handlers/ and redeploy what each save changes (Ctrl-C to stop)
+	@$(LAB) dev $(ARGS) || [ $$? -eq 130 ]
+
+event: venv ## print an event: make event ARGS='stream --email ada@example.com', ARGS='api GET /users'
+	@$(LAB) event $(ARGS)
+
+invoke: venv ## invoke a function: make invoke FUNCTION=audit EVENT=event.json (or ARGS='--records f.jsonl')
+	@$(LAB) invoke $(or $(FUNCTION),replicate) $(if $(EVENT),--event "$(EVENT)") $(ARGS)
+
+redrive: venv ## bring back the quarantine and dead-letter queues from users' current state (ARGS=--dry-run)
+	@$(LAB) redrive $(ARGS)
 
 lint: venv-test ## ruff over the tree
 	@$(VENV)/bin/ruff check .

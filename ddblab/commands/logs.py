@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
+from ddblab.emulator.health import require_alive
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Names
 
@@ -100,6 +101,7 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
             seen[function] = {i: t for i, t in seen[function].items() if t >= horizon}
         if not keep_following:
             return
+        require_alive(live.settings)  # following for hours: say so within seconds when it went away
         time.sleep(0.5)
 
 
