@@ -36,8 +36,8 @@ HELP = "users by state, state and city, or city"
 
 
 def configure(parser) -> None:
-    parser.add_argument("--state")
-    parser.add_argument("--city")
+    parser.add_argument("--state", help='the state, exactly as stored, e.g. "New York"')
+    parser.add_argument("--city", help="the city; with --state, in that state only (through the by_city index without it)")
     parser.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
 
 
@@ -53,8 +53,9 @@ def run(args) -> int:
     view = Table()
     for column in ("state", "city", "email", "active"):
         view.add_column(column)
-    for item in sorted(items, key=lambda i: (i[projection.PARTITION_KEY]["S"], i[projection.SORT_KEY]["S"]))[:args.limit]:
-        view.add_row(item["state"]["S"], item["city"]["S"], item["email"]["S"], str(item.get("active", {}).get("BOOL", "")))
+    for item in sorted(items, key=projection.key_id)[:args.limit]:
+        view.add_row(item[projection.PARTITION_KEY]["S"], item["city"]["S"], item["email"]["S"],
+                     str(item.get("active", {}).get("BOOL", "")))
     if len(items) > args.limit:
         view.add_row("...", "", f"and {len(items) - args.limit} more (--limit)", "")
     console.print(view)

@@ -113,9 +113,6 @@ class Settings:
             f"AWS_ENDPOINT_URL={self.endpoint_url} is not a local emulator{why}; ddblab creates and "
             "deletes resources. Set ALLOW_REMOTE_ENDPOINT=1 if you really mean it.")
 
-    def name(self, base: str) -> str:
-        return f"{self.prefix}{base}"
-
     def client(self, service: str, **config):
         kwargs = {"region_name": self.region, "config": Config(**config) if config else None}
         if self.is_local:

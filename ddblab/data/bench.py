@@ -119,7 +119,7 @@ class Bench:
         self.stacks = {"pipeline": base.sub("bench-fold-"), "baseline": base.sub("bench-ref-")}
         self.names = {variant: Names(settings.prefix) for variant, settings in self.stacks.items()}
         self.ddb = base.client("dynamodb", max_pool_connections=16)
-        self.raw_table = self.stacks["pipeline"].name("raw")
+        self.raw_table = f"{self.stacks['pipeline'].prefix}raw"  # a plain table, not part of the stack
 
     def setup(self) -> None:
         for settings in self.stacks.values():

@@ -99,7 +99,7 @@ def repair(client, target_table: str, drift: Drift) -> Repair:
 
 
 def _label(item: dict) -> str:
-    return f"{item.get('state', {}).get('S')} / {item.get('city_email', {}).get('S')}"
+    return f"{item.get(projection.PARTITION_KEY, {}).get('S')} / {item.get(projection.SORT_KEY, {}).get('S')}"
 
 
 def describe(drift: Drift, examples: int = 3) -> str:

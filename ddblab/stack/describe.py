@@ -1,5 +1,6 @@
 """The whole stack, declared once as data: what `converge` makes a backend hold, what the
-tools read their names from. Nothing here calls AWS; ARNs use the backend's account."""
+tools and the CloudFormation template read their names from. ARNs use the backend's
+account (asked once with STS when none is given)."""
 from __future__ import annotations
 
 from ddblab.core.settings import Settings
@@ -29,18 +30,16 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
     max_record_age is how long a failing batch is retried before it goes to the DLQ."""
     account = account or Account.of(settings)
     n = Names(settings.prefix)
-    stack_arn = lambda service, resource: account.arn(service, resource)  # noqa: E731
-    users_arn = stack_arn("dynamodb", f"table/{n.users}")
-    target_arn = stack_arn("dynamodb", f"table/{n.target}")
+    users_arn, target_arn = account.table_arn(n.users), account.table_arn(n.target)
 
     def logs(function: str) -> dict:
-        group = stack_arn("logs", f"log-group:{Names.log_group(function)}")
+        group = account.log_group_arn(Names.log_group(function))
         # Scoped to the function's own group: replicate cannot forge lines in audit's log.
         return {"Effect": "Allow", "Resource": [group, f"{group}:*"], "Action": [
             "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]}
 
     stream_read = {"Effect": "Allow", "Resource": f"{users_arn}/stream/*", "Action": STREAM_READ}
-    dlq_send = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": stack_arn("sqs", n.dlq)}
+    dlq_send = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": account.queue_arn(n.dlq)}
 
     def function(module: str, env: dict, policy: list, **options) -> Function:
         name = n.function(module)
@@ -60,7 +59,7 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
             # AWS authorizes SendMessageBatch as sqs:SendMessage; MiniStack (under AUTH=true)
             # asks for sqs:SendMessageBatch itself. IAM accepts both names in a policy.
             "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"],
-            "Resource": stack_arn("sqs", n.quarantine)}], timeout=60),
+            "Resource": account.queue_arn(n.quarantine)}], timeout=60),
         function("audit", {}, [stream_read, dlq_send]),
     )
     return Stack(

@@ -1,4 +1,5 @@
-"""The kinds of resource a stack is made of, as small typed records (no AWS calls here)."""
+"""The kinds of resource a stack is made of, as small typed records. Only Account.of asks
+the backend anything (who am I: the partition and account ARNs point at)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,6 +15,15 @@ class Account:
     def arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
         return (f"arn:{self.partition}:{service}:{self.region if region else ''}:"
                 f"{self.account_id if account else ''}:{resource}")
+
+    def table_arn(self, table: str) -> str:
+        return self.arn("dynamodb", f"table/{table}")
+
+    def queue_arn(self, queue: str) -> str:
+        return self.arn("sqs", queue)
+
+    def log_group_arn(self, group: str) -> str:
+        return self.arn("logs", f"log-group:{group}")
 
     @classmethod
     def of(cls, settings) -> "Account":
@@ -178,21 +188,6 @@ class Stack:
     functions: tuple
     mappings: tuple
     api: Api
-
-    def table(self, name: str) -> Table:
-        return next(t for t in self.tables if t.name == name)
-
-    def function(self, name: str) -> Function:
-        return next(f for f in self.functions if f.name == name)
-
-    def table_arn(self, table: str) -> str:
-        return self.account.arn("dynamodb", f"table/{table}")
-
-    def queue_arn(self, queue: str) -> str:
-        return self.account.arn("sqs", queue)
-
-    def log_group_arn(self, group: str) -> str:
-        return self.account.arn("logs", f"log-group:{group}")
 
     def api_url(self, api_id: str) -> str:
         return f"{self.settings.endpoint_url}/_aws/execute-api/{api_id}/{self.settings.stage}{self.api.resource_path}"

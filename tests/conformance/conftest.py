@@ -85,7 +85,7 @@ class Probes:
             "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]}])
 
     def name(self, base: str) -> str:
-        return self.settings.name(base)
+        return f"{self.settings.prefix}{base}"  # a probe's own resource, not part of the stack
 
     def _role(self, base: str, statements: list) -> str:
         name = self.name(base)

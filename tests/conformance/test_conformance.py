@@ -216,7 +216,7 @@ def test_bisect_batch_on_function_error(probes, matrix):
 def test_update_function_code_next_invocation(probes, matrix):
     from tests.conformance.conftest import probe_zip
     function = probes.function("code")
-    invoke = lambda: json.loads(probes.lam.invoke(FunctionName=function)["Payload"].read())  # noqa: E731
+    invoke = lambda: json.loads(probes.lam.invoke(FunctionName=function)["Payload"].read())  # noqa: E731 - a one-line helper, local to where it is used
     before = invoke()["version"]
     probes.lam.update_function_code(FunctionName=function, ZipFile=probe_zip("v2"))
     probes.lam.get_waiter("function_updated_v2").wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": 120})

@@ -46,7 +46,7 @@ def beyond_the_document(case) -> list:
     path_email = text((case.path_parameters or {}).get("email"))
     email, city = text(body.get("email")) or path_email, text(body.get("city"))
     key = f"{city}{projection.SEPARATOR}{email}".encode("utf-8", "surrogatepass")
-    normal = lambda e: projection.strip_blank(e).lower()  # noqa: E731
+    normal = lambda e: projection.strip_blank(e).lower()  # noqa: E731 - a one-line helper, local to where it is used
     if (len(key) > projection.SORT_KEY_MAX_BYTES - 8
             or (case.method == "GET" and case.path == "/users"
                 and (not (query.get("state") or query.get("city")) or "next" in query))

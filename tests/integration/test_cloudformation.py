@@ -151,7 +151,7 @@ def snapshot(settings) -> dict:
 def normalised(statements: list) -> list:
     """Statements as sets: the order of actions and resources means nothing to IAM."""
     def one(s):
-        listed = lambda v: sorted(v) if isinstance(v, list) else [v]  # noqa: E731
+        listed = lambda v: sorted(v) if isinstance(v, list) else [v]  # noqa: E731 - a one-line helper, local to where it is used
         return {**s, "Action": listed(s["Action"]), "Resource": listed(s["Resource"])}
     return sorted((one(s) for s in statements), key=lambda s: json.dumps(s, sort_keys=True))
 

@@ -11,6 +11,7 @@ import pytest
 from ddblab import stack
 from ddblab.core.waiting import wait_for
 from ddblab.emulator.health import emulator_name, free_port
+from ddblab.stack.model import Names
 from tests.integration.helpers import user_item
 
 
@@ -32,7 +33,7 @@ def test_replicate_failing_for_good_batch_reaches_dead_letter_queue(own_stack):
         max_record_age=5 if ministack else 60, max_retries=10 if ministack else 0)
     ddb = own_stack.client("dynamodb")
     # WHEN users are written (in one request, so they tend to travel in one batch)
-    ddb.batch_write_item(RequestItems={own_stack.name("users"): [
+    ddb.batch_write_item(RequestItems={Names(own_stack.prefix).users: [
         {"PutRequest": {"Item": user_item(f"dlq{i}-{uuid.uuid4().hex[:6]}@example.com")}} for i in range(3)]})
     # THEN the batch is retried, then sent to the dead-letter queue with where to find it
     sqs = own_stack.client("sqs")
@@ -42,7 +43,7 @@ def test_replicate_failing_for_good_batch_reaches_dead_letter_queue(own_stack):
     def all_dead_lettered():
         messages = sqs.receive_message(QueueUrl=report.outputs["dlq"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
         letters.extend(json.loads(m["Body"]) for m in messages.get("Messages", []))
-        own = f":function:{own_stack.name('replicate')}"
+        own = f":function:{Names(own_stack.prefix).replicate}"
         replicate = [b for b in letters if b["requestContext"]["functionArn"].endswith(own)]
         return sum(b["DDBStreamBatchInfo"]["batchSize"] for b in replicate) >= 3 and replicate
     replicate_letters = wait_for(all_dead_lettered, "dead letters covering the 3 records", timeout=90)
@@ -77,7 +78,7 @@ def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
     # LocalStack, which fails there, with its table deleted (the bootstrap creates it again)
     first = stack.converge(own_stack)
     ddb = own_stack.client("dynamodb")
-    users = own_stack.name("users")
+    users = Names(own_stack.prefix).users
     localstack = emulator_name(own_stack.endpoint_url) == "localstack"
     if localstack:
         _replace_table_and_its_stream(own_stack, users)
@@ -92,18 +93,18 @@ def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
     assert new_stream != first.outputs["stream"]
     # THEN each mapping on the old stream is removed and one on the new stream created
     actions = sorted((r[1], r[2]) for r in report.changed if r[0] == "mapping")
-    assert actions == sorted([(f"{own_stack.name(f)} <- {users}", a)
+    assert actions == sorted([(f"{Names(own_stack.prefix).function(f)} <- {users}", a)
                               for f in ("replicate", "audit") for a in ("removed", "created")])
     lam = own_stack.client("lambda")
     for function in ("replicate", "audit"):
-        mappings = lam.list_event_source_mappings(FunctionName=own_stack.name(function))["EventSourceMappings"]
+        mappings = lam.list_event_source_mappings(FunctionName=Names(own_stack.prefix).function(function))["EventSourceMappings"]
         assert [m["EventSourceArn"] for m in mappings] == [new_stream]
     others = [(r[0], r[1], r[2]) for r in report.changed if r[0] != "mapping"]
     assert others == ([("table", users, "created")] if localstack else [])
     # AND the pipeline works on the new stream
     email = f"new-stream-{uuid.uuid4().hex[:6]}@example.com"
     ddb.put_item(TableName=users, Item=user_item(email, state="Ohio", city="Toledo"))
-    wait_for(lambda: "Item" in ddb.get_item(TableName=own_stack.name("users_by_location"),
+    wait_for(lambda: "Item" in ddb.get_item(TableName=Names(own_stack.prefix).target,
                                             Key={"state": {"S": "Ohio"}, "city_email": {"S": f"Toledo#{email}"}}),
              f"{email} replicated through the new stream", timeout=30)
 
@@ -112,13 +113,14 @@ def test_bootstrap_disabled_mapping_enabled_again(own_stack):
     # GIVEN a converged stack whose audit mapping someone disabled
     first = stack.converge(own_stack)
     lam = own_stack.client("lambda")
-    function = own_stack.name("audit")
+    function = Names(own_stack.prefix).audit
     [mapping] = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
     wait_for(lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled", "the mapping disabled")
     # WHEN the bootstrap runs, THEN it enables the same mapping again and says so
     report = stack.converge(own_stack)
-    assert [(r[1], r[2], r[3]) for r in report.changed] == [(f"{function} <- {own_stack.name('users')}", "updated", "Enabled")]
+    users = Names(own_stack.prefix).users
+    assert [(r[1], r[2], r[3]) for r in report.changed] == [(f"{function} <- {users}", "updated", "Enabled")]
     assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
     assert report.ids[("mapping", function)] == first.ids[("mapping", function)]
 
@@ -139,8 +141,8 @@ def test_stacks_whose_function_names_contain_each_other_keep_their_own_mappings(
         stack.remove(short)
         lam = long.client("lambda")
         for function in ("replicate", "audit"):
-            mappings = lam.list_event_source_mappings(FunctionName=long.name(function))["EventSourceMappings"]
-            assert [m["FunctionArn"].rsplit(":", 1)[-1] for m in mappings] == [long.name(function)]
+            mappings = lam.list_event_source_mappings(FunctionName=Names(long.prefix).function(function))["EventSourceMappings"]
+            assert [m["FunctionArn"].rsplit(":", 1)[-1] for m in mappings] == [Names(long.prefix).function(function)]
     finally:
         stack.remove(short)
         stack.remove(long)

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from ddblab.commands import chaos
+from ddblab.data import chaos
 from ddblab.emulator.health import emulator_name
 
 

@@ -17,6 +17,7 @@ from ddblab.core.waiting import wait_for
 from ddblab.emulator.health import free_port
 from ddblab.emulator.ministack import MiniStack
 from ddblab.stack.describe import describe
+from ddblab.stack.model import Names
 from tests.integration.helpers import http, user_item
 
 
@@ -35,7 +36,7 @@ def enforced(tmp_path_factory):
 
 def _row(settings, email, city="Akron"):
     item = settings.client("dynamodb").get_item(
-        TableName=settings.name("users_by_location"), Key={"state": {"S": "Ohio"}, "city_email": {"S": f"{city}#{email}"}})
+        TableName=Names(settings.prefix).target, Key={"state": {"S": "Ohio"}, "city_email": {"S": f"{city}#{email}"}})
     return item.get("Item")
 
 
@@ -45,7 +46,7 @@ def test_least_privilege_whole_pipeline_works_under_iam_enforcement(enforced):
     # WHEN a user is posted (users_api: PutItem) and a poison item written (replicate: SendMessage)
     user = {"email": email, "state": "Ohio", "city": "Akron", "zipcode": "44301"}
     assert http("POST", report.outputs["api_url"], user)[0] == 201
-    settings.client("dynamodb").put_item(TableName=settings.name("users"), Item={"email": {"S": "p-" + email}})
+    settings.client("dynamodb").put_item(TableName=Names(settings.prefix).users, Item={"email": {"S": "p-" + email}})
     # THEN replicate could write the target (BatchWriteItem) and quarantine (SendMessage)
     wait_for(lambda: _row(settings, email), f"{email} replicated under IAM enforcement", timeout=30)
     sqs = settings.client("sqs")
@@ -66,7 +67,8 @@ def test_least_privilege_replicate_without_batchwrite_denied_then_caught_up(enfo
     iam.put_role_policy(RoleName=role, PolicyName="least-privilege",
                         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
     email = f"deny-{uuid.uuid4().hex[:8]}@example.com"
-    settings.client("dynamodb").put_item(TableName=settings.name("users"), Item=user_item(email, state="Ohio", city="Akron"))
+    users = Names(settings.prefix).users
+    settings.client("dynamodb").put_item(TableName=users, Item=user_item(email, state="Ohio", city="Akron"))
 
     # THEN the write is denied (the grant is needed), the function raises, nothing is lost
     def denied():

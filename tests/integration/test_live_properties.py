@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ddblab import stack
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import reconcile
+from ddblab.stack.model import Names
 from tests.strategies import EMAILS, streams
 
 
@@ -34,7 +35,7 @@ def test_live_pipeline_any_sequence_of_changes_ends_without_drift(own_stack, dat
     tag = uuid.uuid4().hex[:6]
     records, _ = data.draw(streams(emails=tuple(f"{tag}-{e}" for e in EMAILS)))
     ddb = own_stack.client("dynamodb")
-    users, target = own_stack.name("users"), own_stack.name("users_by_location")
+    users, target = Names(own_stack.prefix).users, Names(own_stack.prefix).target
     # WHEN the records' changes are made to the users table, in order
     for record in records:
         change = record["dynamodb"]

@@ -8,7 +8,9 @@ import pytest
 
 from ddblab import stack
 from ddblab.core.waiting import wait_for
+from ddblab.stack.aws import mappings_of
 from ddblab.stack.describe import BATCH_SIZE
+from ddblab.stack.model import Names
 from tests.integration.helpers import http, target_rows
 
 
@@ -131,7 +133,7 @@ def test_bootstrap_second_run_everything_unchanged_one_mapping_each(backend_sett
     assert {kind for kind, _ in again.ids} == {"table", "queue", "role", "function", "mapping", "api"}
     lam = backend_settings.client("lambda")
     for function in ("replicate", "audit"):
-        mappings = lam.list_event_source_mappings(FunctionName=backend_settings.name(function))["EventSourceMappings"]
+        mappings = mappings_of(lam, Names(backend_settings.prefix).function(function))
         assert [m["EventSourceArn"] for m in mappings] == [again.outputs["stream"]], mappings
         assert mappings[0]["State"] == "Enabled"
 
@@ -139,7 +141,7 @@ def test_bootstrap_second_run_everything_unchanged_one_mapping_each(backend_sett
 def test_bootstrap_duplicate_mapping_removed(backend_settings, converged):
     # GIVEN a duplicate mapping (MiniStack creates one silently where AWS would refuse)
     lam = backend_settings.client("lambda")
-    function = backend_settings.name("audit")
+    function = Names(backend_settings.prefix).audit
     try:
         lam.create_event_source_mapping(FunctionName=function, EventSourceArn=converged.outputs["stream"],
                                         StartingPosition="TRIM_HORIZON", BatchSize=BATCH_SIZE)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import uuid
 
 from ddblab import stack
+from ddblab.core.waiting import wait_for
 from ddblab.data import reconcile
+from ddblab.stack.model import Names
 from tests.integration.helpers import user_item
 
 
@@ -14,13 +16,12 @@ def test_reconcile_drift_found_and_fixed_including_backfill(backend_settings):
     stack.converge(settings)
     try:
         ddb = settings.client("dynamodb")
-        users_table, target = settings.name("users"), settings.name("users_by_location")
+        users_table, target = Names(settings.prefix).users, Names(settings.prefix).target
         emails = [f"r{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(30)]
         for email in emails:
             ddb.put_item(TableName=users_table, Item=user_item(email, state="Ohio", city="Akron"))
-        from ddblab.core.waiting import wait_for
         wait_for(lambda: reconcile.compare(ddb, users_table, target).target_items == 30, "30 replicated rows", timeout=30)
-        key = lambda e: {"state": {"S": "Ohio"}, "city_email": {"S": f"Akron#{e}"}}  # noqa: E731
+        key = lambda e: {"state": {"S": "Ohio"}, "city_email": {"S": f"Akron#{e}"}}  # noqa: E731 - a one-line helper, local to where it is used
         ddb.delete_item(TableName=target, Key=key(emails[0]))
         ddb.update_item(TableName=target, Key=key(emails[1]), UpdateExpression="SET active = :f",
                         ExpressionAttributeValues={":f": {"BOOL": False}})

@@ -18,7 +18,7 @@ def test_query_by_state_state_and_city_and_city(live, email):
     http("POST", live.api_url, {"email": email, "state": "Oregon", "city": city, "zipcode": "97477"})
     http("POST", live.api_url, {"email": other, "state": "Vermont", "city": city, "zipcode": "05156"})
     wait_for(lambda: target_rows(live, email) and target_rows(live, other), "both users replicated", timeout=30)
-    emails = lambda items: {i["email"]["S"] for i in items}  # noqa: E731
+    emails = lambda items: {i["email"]["S"] for i in items}  # noqa: E731 - a one-line helper, local to where it is used
     # THEN by city finds both (the by_city index), by state and city only the one in that state
     assert emails(query.query(live.dynamodb, live.names.target, city=city)) == {email, other}
     assert emails(query.query(live.dynamodb, live.names.target, state="Oregon", city=city)) == {email}

@@ -15,7 +15,7 @@ class FakeDynamoDB:
         self.description = description
         self.updates = []
 
-    def describe_table(self, TableName):  # noqa: N803 - boto3's own argument name
+    def describe_table(self, TableName):
         return {"Table": self.description}
 
     def update_table(self, **kwargs):

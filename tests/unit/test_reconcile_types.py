@@ -18,7 +18,7 @@ class FakeScan:
         tables = self.tables
 
         class Pages:
-            def paginate(self, TableName, **_):  # noqa: N803 - boto3's own argument name
+            def paginate(self, TableName, **_):
                 return [{"Items": tables[TableName]}]
         return Pages()
 

@@ -49,8 +49,8 @@ def test_template_resources_match_the_stack_description():
     # GIVEN the stack the converge would make (any prefix) and the template read back
     stack = describe(Settings(prefix="p-"), Account("aws", "us-east-1", "123456789012"))
     resources = yaml.load(to_yaml(render()), Loader=Loader)["Resources"]
-    by_type = lambda kind: [r["Properties"] for r in resources.values() if r["Type"] == kind]  # noqa: E731
-    named = lambda value: value["Sub"].replace("${Prefix}", "p-")  # noqa: E731
+    by_type = lambda kind: [r["Properties"] for r in resources.values() if r["Type"] == kind]  # noqa: E731 - a one-line helper, local to where it is used
+    named = lambda value: value["Sub"].replace("${Prefix}", "p-")  # noqa: E731 - a one-line helper, local to where it is used
     # THEN every table, queue, function, role and mapping of the description is there, as described
     tables = {named(t["TableName"]): t for t in by_type("AWS::DynamoDB::Table")}
     assert set(tables) == {t.name for t in stack.tables}

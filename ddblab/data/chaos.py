@@ -1,0 +1,190 @@
+"""The fault drill: write users - inserts, updates, moves, deletes, re-inserts and a few
+poison items - while a microburst proxy between the replicate function and the emulator
+throttles or fails a share of its writes to the target; wait for the stream to drain,
+then reconcile (without --fix). Drift must be 0: nothing lost, nothing extra.
+
+Runs on a stack of its own (prefix chaos-), removed afterwards unless --keep.
+
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from ddblab.core.settings import Settings, UserError
+from ddblab.core.waiting import WaitTimeout, wait_for
+from ddblab.data import batches, reconcile, users
+from ddblab.emulator.faults import FaultProxy
+from ddblab.emulator.health import emulator_name
+from ddblab.stack.converge import converge
+from ddblab.stack.deployed import Deployed
+from ddblab.stack.describe import projection
+from ddblab.stack.model import Names
+from ddblab.stack.remove import remove
+
+
+@dataclass
+class Workload:
+    """Batches of users-table writes, in order; a key appears at most once per batch."""
+    phases: list = field(default_factory=list)  # (name, [item | ("delete", email)])
+    poison: int = 0
+
+    @property
+    def records(self) -> int:
+        return sum(len(ops) for _, ops in self.phases)
+
+
+def workload(count: int, seed: int, tag: str) -> Workload:
+    rng = random.Random(seed)
+    places = users.locations()
+    people = users.generated(count, seed=seed, prefix=f"chaos-{tag}")
+    w = Workload()
+    w.phases.append(("insert", [users.to_item(u) for u in people]))
+    sample = lambda share: rng.sample(people, int(len(people) * share))  # noqa: E731 - a one-line helper, local to where it is used
+    updated = [users.to_item(u) | {"active": {"BOOL": False}, "visits": {"N": str(rng.randint(1, 99))}} for u in sample(0.2)]
+    w.phases.append(("update", updated))
+    moved = []
+    for u in sample(0.15):
+        u.update(rng.choice(places))
+        moved.append(users.to_item(u))
+    w.phases.append(("move", moved))
+    deleted = sample(0.1)
+    w.phases.append(("delete", [("delete", u["email"]) for u in deleted]))
+    w.phases.append(("re-insert", [users.to_item(u) for u in deleted[: len(deleted) // 3]]))
+    poison = [{"email": {"S": f"chaos-{tag}-poison-{i}@example.com"}, "state": {"S": "Ohio"}}
+              for i in range(max(1, count // 500))]
+    w.phases.append(("poison", poison))
+    w.poison = len(poison)
+    return w
+
+
+def write_phase(client, table: str, ops: list) -> None:
+    puts = batches.puts([op for op in ops if not isinstance(op, tuple)])
+    gone = batches.deletes([{"email": {"S": email}} for _, email in (op for op in ops if isinstance(op, tuple))])
+    batches.write_all(client, table, puts + gone, workers=2)
+
+
+def replicate_log(settings: Settings, since_ms: int) -> dict:
+    """Totals of the replicate function's own summary lines (backend-neutral: its log)."""
+    logs = settings.client("logs")
+    totals = {"invocations": 0, "failed_invocations": 0, "retries": 0}
+    try:
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupName=Names.log_group(Names(settings.prefix).replicate), startTime=since_ms)
+        for page in pages:
+            for event in page["events"]:
+                try:
+                    line = json.loads(event["message"])
+                except ValueError:
+                    continue
+                for kind, counter in (("replicate", "invocations"), ("replicate_failed", "failed_invocations")):
+                    if kind in line:
+                        totals[counter] += 1
+                        totals["retries"] += line[kind].get("retries", 0)
+    except ClientError:
+        pass
+    return totals
+
+
+@dataclass
+class Result:
+    records: int
+    poison: int
+    faults: dict
+    log: dict
+    quarantined: int
+    dead_letters: int
+    drift: reconcile.Drift
+    seconds: float
+    drain_seconds: float
+
+
+def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: int = 30, seed: int = 7,
+          prefix: str = "chaos-", keep: bool = False, timeout: float = 600, write_attempts: int | None = None,
+          say=lambda text: None, status=lambda text: None) -> Result:
+    """Run the drill; say() gets lines worth keeping, status() the progress of the moment."""
+    if emulator_name(base.endpoint_url) != "ministack":
+        raise UserError(
+            "the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda "
+            "containers cannot reach - run it on MiniStack (make down; EMULATOR=ministack make up)")
+    settings = base.sub(prefix)
+    remove(settings)  # a clean slate, so the reconcile compares this run only
+    ddb = settings.client("dynamodb", max_pool_connections=8)
+    tag = uuid.uuid4().hex[:6]
+    with FaultProxy(base.endpoint_url, base.run_dir, tag=f"microburst-{tag}") as proxy:
+        try:
+            env = {"AWS_ENDPOINT_URL": proxy.url}
+            if write_attempts:
+                env["WRITE_ATTEMPTS"] = str(write_attempts)
+            converge(settings, replicate_env=env)
+            names = Names(settings.prefix)
+            target, users_table = names.target, names.users
+            since = int(time.time() * 1000)
+            if outage:
+                # First a hard outage: every target write fails until `outage` have, so the
+                # function exhausts its retries, raises, and the stream retries the batch.
+                proxy.add_rules([{"service": "dynamodb", "operation": "BatchWriteItem", "times": outage,
+                                  "body": f'RequestItems."{target}"', "error": {"code": "InternalServerError", "status": 500}}],
+                                label="outage")
+            proxy.throttle_target_writes(target, fault_rate)
+            work = workload(count, seed, tag)
+            say(f"writing {work.records} records to {users_table} ({', '.join(f'{n} {len(o)}' for n, o in work.phases)}) "
+                f"with {fault_rate:.0%} of target writes faulted" + (f" after an outage of {outage} writes" if outage else ""))
+            started = time.monotonic()
+            for name, ops in work.phases:
+                status(f"writing: {name} ({len(ops)})")
+                write_phase(ddb, users_table, ops)
+            # Drained when a marker written last has arrived (the stream keeps per-item order,
+            # and the emulator has one shard), then when the target matches the users table.
+            marker = {"email": f"chaos-{tag}-zz-marker@example.com", "state": "Ohio", "city": "Dayton", "zipcode": "45401"}
+            ddb.put_item(TableName=users_table, Item=users.to_item(marker))
+            key = projection.target_key(users.to_item(marker))
+            try:
+                def drained():
+                    status(f"waiting for the stream to drain: {time.monotonic() - started:.0f} s, "
+                           f"{proxy.counts().get('total', 0)} faults injected so far")
+                    return "Item" in ddb.get_item(TableName=target, Key=key)
+                wait_for(drained, "the stream to drain", timeout=timeout, interval=0.5)
+                status("reconciling")
+                drift = wait_for(lambda: (d := reconcile.compare(ddb, users_table, target)).total == 0 and d,
+                                 "zero drift", timeout=30, interval=0.5)
+            except WaitTimeout as error:
+                say(f"[red]{error}[/]")
+                drift = reconcile.compare(ddb, users_table, target)
+            drained = time.monotonic() - started
+            counts = proxy.counts()
+            live = Deployed(settings)
+            wait_for(lambda: live.queue_depth("quarantine") >= work.poison, "poison in quarantine", timeout=30)
+            result = Result(records=work.records + 1, poison=work.poison, faults=counts, log=replicate_log(settings, since),
+                            quarantined=live.queue_depth("quarantine"),
+                            dead_letters=live.queue_depth("dlq"), drift=drift,
+                            seconds=time.monotonic() - started, drain_seconds=drained)
+        finally:
+            if not keep:
+                remove(settings)
+    return result
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def report(result: Result) -> str:
+    faults = ", ".join(f"{k} {v}" for k, v in result.faults.items() if k not in ("total", "requests"))
+    log = result.log
+    return "\n".join([
+        f"records through the stream: {result.records} (with the end marker) in {result.drain_seconds:.1f} s "
+        f"({result.records / max(result.drain_seconds, 1e-9):,.0f}/s)",
+        f"target writes faulted:      {result.faults.get('total', 0)} of {result.faults.get('requests', 0)} requests ({faults})",
+        f"retries:                    {log['retries']} BatchWriteItem calls retried by the function, "
+        f"{plural(log['failed_invocations'], 'batch', 'batches')} failed and retried whole "
+        f"(invocations that succeeded: {log['invocations']})",
+        f"quarantined:                {result.quarantined} (poison written: {result.poison})",
+        f"dead letters:               {result.dead_letters}",
+        reconcile.describe(result.drift),
+    ])
