@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 
 from ddblab.core.settings import UserError
 
-LIMIT = 25
+LIMIT = 25  # BatchWriteItem's most requests per call
+GET_LIMIT = 100  # BatchGetItem's most keys per call
 
 
 def puts(items: list) -> list:
@@ -79,3 +80,22 @@ def write_all(client, table: str, requests: list, workers: int = 1, progress=Non
         for chunk in chunks:
             write(chunk)
     return len(requests) - len(refused or ())
+
+
+def get_all(client, table: str, keys: list, attempts: int = 10) -> list:
+    """The items at these keys that exist (BatchGetItem, 100 keys a call, UnprocessedKeys
+    retried with backoff). Keys must be distinct."""
+    found = []
+    for start in range(0, len(keys), GET_LIMIT):
+        pending = keys[start:start + GET_LIMIT]
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))
+            answer = client.batch_get_item(RequestItems={table: {"Keys": pending}})
+            found += answer.get("Responses", {}).get(table, [])
+            pending = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            if not pending:
+                break
+        else:
+            raise UserError(f"{len(pending)} reads from {table} were still unprocessed after {attempts} tries")
+    return found

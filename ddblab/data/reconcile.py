@@ -20,10 +20,16 @@ projection = handler_module("projection")
 _deserializer = TypeDeserializer()
 
 
-def scan(client, table: str, page_size: int = 500):
-    """Every item of a table, page by page (never one request for the whole table)."""
-    for page in client.get_paginator("scan").paginate(TableName=table, PaginationConfig={"PageSize": page_size}):
-        yield from page["Items"]
+def pages(client, table: str, size: int = 2000):
+    """A table, page by page: `size` items in memory at a time, whatever the table's size."""
+    for page in client.get_paginator("scan").paginate(TableName=table, PaginationConfig={"PageSize": size}):
+        yield page["Items"]
+
+
+def scan(client, table: str):
+    """Every item of a table, one page in memory at a time."""
+    for page in pages(client, table):
+        yield from page
 
 
 def comparable(item: dict) -> dict:
@@ -64,28 +70,47 @@ class Repair:
 
 
 def compare(client, users_table: str, target_table: str) -> Drift:
+    """Two passes, each holding one page and its look-ups in memory, never the table: every
+    user against the target row it should have (BatchGetItem by key), then every target row
+    against the user it came from. Memory grows with the drift, not with the tables."""
     started = time.monotonic()
     drift = Drift()
-    expected = {}
-    for user in scan(client, users_table):
-        drift.users += 1
-        try:
-            item = projection.project(user)
-        except projection.Unplaceable as reason:  # quarantined by replicate; not expected in the target
-            drift.quarantined.append(Quarantined(user.get("email", {}).get("S", "?"), str(reason)))
-            continue
-        expected[projection.key_id(item)] = item
-    for actual in scan(client, target_table):
-        drift.target_items += 1
-        key = (actual.get(projection.PARTITION_KEY, {}).get("S"), actual.get(projection.SORT_KEY, {}).get("S"))
-        wanted = expected.pop(key, None)
-        if wanted is None:
-            drift.extra.append(actual)
-        elif not projection.same_item(wanted, actual):
-            drift.different.append((wanted, actual))
-    drift.missing = list(expected.values())
+    for page in pages(client, users_table):
+        drift.users += len(page)
+        expected = []
+        for user in page:
+            try:
+                expected.append(projection.project(user))
+            except projection.Unplaceable as reason:  # quarantined by replicate; not expected in the target
+                drift.quarantined.append(Quarantined(user.get("email", {}).get("S", "?"), str(reason)))
+        found = {projection.key_id(item): item
+                 for item in batches.get_all(client, target_table, [projection.key_of(item) for item in expected])}
+        for wanted in expected:
+            actual = found.get(projection.key_id(wanted))
+            if actual is None:
+                drift.missing.append(wanted)
+            elif not projection.same_item(wanted, actual):
+                drift.different.append((wanted, actual))
+    for page in pages(client, target_table):
+        drift.target_items += len(page)
+        emails = list(dict.fromkeys(row["email"]["S"] for row in page if "S" in row.get("email", {})))
+        owners = {user["email"]["S"]: user for user in batches.get_all(client, users_table, [
+            {"email": {"S": email}} for email in emails])}
+        for row in page:
+            if not belongs(row, owners.get(row.get("email", {}).get("S"))):
+                drift.extra.append(row)
     drift.seconds = time.monotonic() - started
     return drift
+
+
+def belongs(row: dict, user: dict | None) -> bool:
+    """Whether a target row is where its user's projection puts it."""
+    if user is None:
+        return False
+    try:
+        return projection.key_id(projection.project(user)) == projection.key_id(projection.key_of(row))
+    except (projection.Unplaceable, KeyError):
+        return False
 
 
 def repair(client, target_table: str, drift: Drift) -> Repair:

@@ -8,7 +8,7 @@ from ddblab.data import reconcile
 
 
 class FakeScan:
-    """A DynamoDB client whose scan pages come from dicts of table -> items."""
+    """A DynamoDB client whose tables are dicts of table -> items: Scan and BatchGetItem."""
 
     def __init__(self, tables: dict):
         self.tables = tables
@@ -21,6 +21,13 @@ class FakeScan:
             def paginate(self, TableName, **_):
                 return [{"Items": tables[TableName]}]
         return Pages()
+
+    def batch_get_item(self, RequestItems):
+        (table, request), = RequestItems.items()
+        wanted = [sorted((k, v["S"]) for k, v in key.items()) for key in request["Keys"]]
+        found = [item for item in self.tables[table]
+                 if sorted((k, item[k]["S"]) for k in dict(wanted[0])) in wanted] if wanted else []
+        return {"Responses": {table: found}, "UnprocessedKeys": {}}
 
 
 def user(**extra) -> dict:
