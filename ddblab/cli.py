@@ -17,6 +17,8 @@ import sys
 COMMANDS = ("up", "down", "bootstrap", "status", "outputs", "seed", "logs", "query", "reconcile", "chaos", "bench")
 # The way to AWS: the stack as a CloudFormation template (ddblab/stack/template.py).
 COMMANDS += ("template", "package", "deploy-aws")
+# Why didn't it fire: the chain checked, the stream watched, the queues read, the tables in a browser.
+COMMANDS += ("doctor", "watch", "quarantine", "ui")
 
 
 def parser() -> argparse.ArgumentParser:
