@@ -6,8 +6,10 @@ the same in `make watch` as its audit line does in `make logs`.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
@@ -21,10 +23,23 @@ EVENTS = ("INSERT", "MODIFY", "REMOVE")
 def entry(record: dict) -> dict:
     """The record as audit logs it ({audit, keys, changes, sequence}), plus when it was written."""
     described = audit.describe(record)
-    created = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
+    created = epoch(record.get("dynamodb", {}).get("ApproximateCreationDateTime"))
     if created is not None:
-        described["created"] = float(created)
+        described["created"] = created
     return described
+
+
+def epoch(value) -> float | None:
+    """ApproximateCreationDateTime as seconds: boto3 parses it to a datetime, the Lambda
+    event carries a number."""
+    if value is None:
+        return None
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def as_json(record: dict) -> str:
+    """The raw record as one JSON line (its times back to the epoch seconds of the wire)."""
+    return json.dumps(record, default=lambda v: epoch(v) if isinstance(v, datetime) else str(v), sort_keys=True)
 
 
 def selected(record: dict, events: tuple = (), keys: tuple = ()) -> bool:

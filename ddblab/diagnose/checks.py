@@ -227,14 +227,14 @@ def last_result(d: Diagnosis, spec: Mapping, m: dict) -> list:
 
 def first_record_time(d: Diagnosis) -> float | None:
     """When the oldest record the stream still holds was written."""
-    from ddblab.data.stream import StreamReader
+    from ddblab.data.stream import StreamReader, epoch
     reader = StreamReader(d.live.client("dynamodbstreams"), d.stream_arn, from_start=True)
     reader.discover()
     for cursor in reader.cursors.values():
         if cursor.iterator:
             records = reader.streams.get_records(ShardIterator=cursor.iterator, Limit=1).get("Records", [])
             if records:
-                return float(records[0]["dynamodb"].get("ApproximateCreationDateTime", 0)) or None
+                return epoch(records[0]["dynamodb"].get("ApproximateCreationDateTime"))
     return None
 
 
