@@ -5,6 +5,16 @@ import sys
 
 from rich.console import Console
 
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """`ddblab status | head -3`: the reader has what it wanted, which is not a failure
+        (rich's own handler exits 1, and make would report an error)."""
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0)
+
+
 _tty = sys.stdout.isatty()
-console = Console(width=None if _tty else 120, no_color=bool(os.environ.get("NO_COLOR")) or not _tty,
-                  highlight=_tty)
+console = _Console(width=None if _tty else 120, no_color=bool(os.environ.get("NO_COLOR")) or not _tty,
+                   highlight=_tty)
