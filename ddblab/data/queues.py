@@ -51,7 +51,7 @@ def parse(kind: str, raw: dict) -> Message:
     try:
         body = json.loads(raw.get("Body") or "")
     except ValueError:
-        body = {"reason": "not JSON", "raw": (raw.get("Body") or "")[:200]}
+        body = {"reason": f"not JSON: {(raw.get('Body') or '')[:200]}"}
     body = body if isinstance(body, dict) else {"raw": body}
     if kind == "dlq":
         user, reason, detail = dead_letter(body)
