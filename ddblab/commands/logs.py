@@ -20,7 +20,7 @@ from rich.markup import escape
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
 from ddblab.data.render import change_line
-from ddblab.diagnose.functions import start_error
+from ddblab.diagnose.functions import ministack_failures, start_error
 from ddblab.stack.aws import mappings_of
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Names
@@ -79,6 +79,8 @@ class StartWatch:
             if not everything and not any(m.get("LastProcessingResult") == "FAILED" for m in mappings_of(self.lam, name)):
                 continue
             error = start_error(self.lam, name)
+            if error is not None and error.message.rstrip().endswith("stderr:"):  # MiniStack lost the reason
+                error = ministack_failures(self.live.settings.run_dir / "ministack.log").get(name, error)
             if str(error) != self.said.get(function, "None"):
                 stamp = time.strftime("%H:%M:%S")
                 text = (f"[bold red]cannot start[/]: {escape(str(error))} - fix handlers/{function}.py, then: make bootstrap"

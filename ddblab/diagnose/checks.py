@@ -72,7 +72,11 @@ class Diagnosis:
 
     def start_error(self, function: str) -> StartError | None:
         if function not in self._start_errors:
-            self._start_errors[function] = start_error(self.lam, function)
+            error = start_error(self.lam, function)
+            logged = self.ministack_failures.get(function)
+            if error is not None and error.message.rstrip().endswith("stderr:") and logged is not None:
+                error = logged  # MiniStack lost the reason in the answer; its log kept it
+            self._start_errors[function] = error
         return self._start_errors[function]
 
     @cached_property

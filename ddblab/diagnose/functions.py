@@ -41,9 +41,19 @@ class StartError:
         return f"{self.kind}: {self.message}" if self.kind else self.message
 
 
-def start_error(lam, function: str) -> StartError | None:
+def start_error(lam, function: str, tries: int = 3) -> StartError | None:
     """Invoke the function with an empty batch; the error if its code cannot be loaded
-    (None when it runs, or when it fails for a reason that is not about starting)."""
+    (None when it runs, or when it fails for a reason that is not about starting).
+    MiniStack sometimes loses the reason in a race ("Worker process exited immediately.
+    stderr: " with nothing after it): ask again, a few times, for the real one."""
+    for _ in range(tries - 1):
+        error = _start_error(lam, function)
+        if error is None or not error.message.rstrip().endswith("stderr:"):
+            return error
+    return _start_error(lam, function)
+
+
+def _start_error(lam, function: str) -> StartError | None:
     try:
         answer = lam.invoke(FunctionName=function, Payload=json.dumps(EMPTY_BATCH).encode())
     except ClientError as error:
@@ -77,9 +87,11 @@ def recent_errors(logs, function: str, since_seconds: int = 900, limit: int = 3)
     return [line[:300] for line in lines[-limit:]]
 
 
-MINISTACK_BATCH_FAILED = re.compile(
-    r"ESM: Lambda (?P<function>\S+) failed processing DynamoDB stream batch from \S+ "
-    r"\(errorType=(?P<kind>[^ ]*) errorMessage=(?P<message>.*)\)$")
+MINISTACK_FAILURES = (
+    re.compile(r"ESM: Lambda (?P<function>\S+) failed processing DynamoDB stream batch from \S+ "
+               r"\(errorType=(?P<kind>[^ ]*) errorMessage=(?P<message>.*)\)$"),
+    re.compile(r"Warm worker execution error for (?P<function>[^:\s]+): (?P<kind>)(?P<message>Worker init failed: .*)$"),
+)
 
 
 def ministack_failures(log_file: Path, max_bytes: int = 2_000_000) -> dict:
@@ -94,7 +106,8 @@ def ministack_failures(log_file: Path, max_bytes: int = 2_000_000) -> dict:
         return {}
     found = {}
     for line in text.splitlines():
-        match = MINISTACK_BATCH_FAILED.search(line)
-        if match:
-            found[match["function"]] = StartError(match["function"], match["kind"], match["message"])
+        for pattern in MINISTACK_FAILURES:
+            match = pattern.search(line)
+            if match:
+                found[match["function"]] = StartError(match["function"], match["kind"], match["message"])
     return found

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 import zipfile
@@ -13,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ddblab import stack
+from ddblab.core.settings import ROOT
 from ddblab.core.waiting import wait_for
 from ddblab.data import queues
 from ddblab.diagnose import checks
@@ -202,3 +206,52 @@ def test_doctor_latest_mapping_after_writes_named(own, email):
     # WHEN doctor runs THEN it says the records before it are never seen
     check = named(diagnose(own), "mapping", f"{own.names.audit} <- {own.names.users}", "LATEST, created")
     assert "reconcile" in check.fix
+
+
+def cli(live: Deployed, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url, "STACK_PREFIX": live.settings.prefix,
+           "RUN_DIR": str(live.settings.run_dir), "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "ddblab", *args], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_function_failing_on_import_shown_by_status_logs_and_doctor_cli(own, email):
+    # GIVEN audit deployed with a syntax error, and a record it fails on
+    lam = own.client("lambda")
+    code, line = broken_zip("audit")
+    lam.update_function_code(FunctionName=own.names.audit, ZipFile=code)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=own.names.audit)
+    own.dynamodb.put_item(TableName=own.names.users, Item=user_item(email))
+    if emulator_name(own.settings.endpoint_url) == "ministack":
+        wait_for(lambda: mapping_of(own, "audit").get("LastProcessingResult") == "FAILED",
+                 "the audit mapping's batch to fail", timeout=30)
+    # WHEN status, logs and doctor run as a user runs them
+    status, logs, doctor = cli(own, "status"), cli(own, "logs", "--no-follow", "--function", "audit"), \
+        cli(own, "doctor", "--no-probe")
+    # THEN each shows the error with its line, marks the part failed, and says what to run
+    assert status.returncode == 1 and f"line {line}" in status.stdout, status.stdout
+    assert not [x for x in status.stdout.splitlines() if x.strip().startswith("ok") and own.names.audit in x.split()[2:3]]
+    assert "cannot start" in logs.stdout and f"line {line}" in logs.stdout, logs.stdout
+    assert doctor.returncode == 1 and "FAIL function" in doctor.stdout and "run: fix handlers/audit.py" in doctor.stdout
+
+
+def test_watch_cli_decodes_filters_and_records_raw(own, email, tmp_path):
+    # GIVEN a user created, moved and removed
+    users, ddb = own.names.users, own.dynamodb
+    ddb.put_item(TableName=users, Item=user_item(email, city="Boise"))
+    ddb.put_item(TableName=users, Item=user_item(email, city="Nampa"))
+    ddb.put_item(TableName=users, Item=user_item("other-" + email))
+    ddb.delete_item(TableName=users, Key={"email": {"S": email}})
+    # WHEN watch reads the stream from its start, for that key only, recording raw records
+    record = tmp_path / "records.jsonl"
+    result = cli(own, "watch", "--from-start", "--key", email, "--record", str(record), "--stop-after", "2")
+    # THEN one line per record of that key, in order, the move as old -> new
+    assert result.returncode == 0, result.stderr
+    lines = [x for x in result.stdout.splitlines() if email in x]
+    assert [x.split()[1] for x in lines] == ["INSERT", "MODIFY", "REMOVE"], result.stdout
+    assert "city: 'Boise' -> 'Nampa'" in lines[1]
+    raw = [json.loads(x) for x in record.read_text().splitlines()]
+    assert [r["eventName"] for r in raw] == ["INSERT", "MODIFY", "REMOVE"]
+    # and --event keeps only those events
+    only = cli(own, "watch", "--from-start", "--event", "MODIFY", "--stop-after", "2")
+    assert [x.split()[1] for x in only.stdout.splitlines()[1:]] == ["MODIFY"], only.stdout
