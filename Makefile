@@ -17,6 +17,7 @@ CITY ?=
         outputs clean distclean
 .PHONY: template package deploy-aws
 .PHONY: dev event invoke redrive
+.PHONY: doctor watch quarantine ui
 
 help: ## list the targets
 	@echo "ddb-streams-lab - DynamoDB Streams -> Lambda on a local AWS emulator"
@@ -77,6 +78,18 @@ seed: venv ## write the 5 walkthrough users through the API and COUNT more in bu
 
 logs: venv ## follow the functions' log output (Ctrl-C to stop)
 	@$(LAB) logs $(ARGS) || [ $$? -eq 130 ]  # Ctrl-C is how you leave it, not an error
+
+doctor: venv ## check every link of the chain; on a failure, the command that fixes it
+	@$(LAB) doctor $(ARGS)
+
+watch: venv ## live view of the users stream (ARGS='--from-start --event MODIFY --key ada@example.com')
+	@$(LAB) watch $(ARGS) || [ $$? -eq 130 ]  # Ctrl-C is how you leave it, not an error
+
+quarantine: venv ## list quarantine and dead-letter messages (user, reason, age) without consuming them
+	@$(LAB) quarantine $(ARGS)
+
+ui: venv ## the tables in a browser: dynamodb-admin on http://127.0.0.1:8001 (needs Node.js)
+	@$(LAB) ui $(ARGS) || [ $$? -eq 130 ]
 
 query: venv ## users by location: make query STATE="New York" [CITY=Brooklyn], or CITY=Springfield
 	@$(LAB) query $(if $(STATE),--state "$(STATE)") $(if $(CITY),--city "$(CITY)") $(ARGS)

@@ -1,8 +1,12 @@
 """Follow the functions' output from CloudWatch Logs (the same on every backend), one
-colour per function. (LocalStack's own container log shows the functions' output too:
+colour per function; audit's lines read as `make watch` shows the stream (every field of
+the line; --raw prints the lines as logged). A function that cannot start (an import or
+syntax error) is reported too: MiniStack writes that only to its own log, so logs asks
+the function itself, at the start and whenever one of its mappings reports a failed batch.
+(LocalStack's own container log shows the functions' output too:
 `docker compose logs -f localstack`.) Ctrl-C stops.
 
-    ddblab logs [--since 2m] [--no-follow] [--function audit]
+    ddblab logs [--since 2m] [--no-follow] [--function audit] [--raw]
 """
 from __future__ import annotations
 
@@ -15,7 +19,10 @@ from rich.markup import escape
 
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
+from ddblab.data.render import change_line
+from ddblab.diagnose.functions import ministack_failures, start_error
 from ddblab.emulator.health import require_alive
+from ddblab.stack.aws import mappings_of
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Names
 
@@ -39,14 +46,7 @@ def render(function: str, message: str) -> str:
     except ValueError:
         return escape(message)
     if isinstance(entry, dict) and "audit" in entry:
-        keys = ",".join(str(v) for v in entry.get("keys", {}).values())
-        changes = entry.get("changes", {})
-        if entry["audit"] in ("INSERT", "REMOVE"):  # the whole item is new, or gone: show it once
-            side = "new" if entry["audit"] == "INSERT" else "old"
-            shown = " ".join(f"{k}={c.get(side)!r}" for k, c in changes.items() if k not in entry.get("keys", {}))
-        else:
-            shown = "; ".join(f"{k}: {c.get('old')!r} -> {c.get('new')!r}" for k, c in changes.items())
-        return escape(f"{entry['audit']:<6} {keys}  {shown}")
+        return change_line(entry)
     if isinstance(entry, dict) and ("replicate" in entry or "replicate_failed" in entry):
         s = entry.get("replicate") or entry["replicate_failed"]
         refused = f", {s['rejected']} refused by the target" if s.get("rejected") else ""
@@ -57,8 +57,42 @@ def render(function: str, message: str) -> str:
     return escape(message)
 
 
+def quiet(message: str) -> bool:
+    """Lines that say nothing happened: the platform's START/END/REPORT, and replicate's
+    summary of an empty batch (doctor and logs invoke it so, to see whether it starts)."""
+    return bool(NOISE.match(message)) or message.startswith('{"replicate": {"records": 0,')
+
+
+class StartWatch:
+    """Says once when a function cannot start, and again when the error changes or ends."""
+
+    def __init__(self, live: Deployed, functions: list):
+        self.lam, self.live, self.functions = live.client("lambda"), live, functions
+        self.said: dict = {}
+        self.checked = 0.0
+
+    def check(self, everything: bool = False) -> None:
+        if not everything and time.monotonic() - self.checked < 5:
+            return
+        self.checked = time.monotonic()
+        for function in self.functions:
+            name = self.live.names.function(function)
+            if not everything and not any(m.get("LastProcessingResult") == "FAILED" for m in mappings_of(self.lam, name)):
+                continue
+            error = start_error(self.lam, name)
+            if error is not None and error.message.rstrip().endswith("stderr:"):  # MiniStack lost the reason
+                error = ministack_failures(self.live.settings.run_dir / "ministack.log").get(name, error)
+            if str(error) != self.said.get(function, "None"):
+                stamp = time.strftime("%H:%M:%S")
+                text = (f"[bold red]cannot start[/]: {escape(str(error))} - fix handlers/{function}.py, then: make bootstrap"
+                        if error else "[green]starts again[/]")
+                console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] {text}", highlight=False,
+                              soft_wrap=True)
+                self.said[function] = str(error)
+
+
 def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool,
-           since: str = "") -> None:
+           since: str = "", raw: bool = False) -> None:
     """Print new events of every function's log group, merged in time order, until Ctrl-C."""
     logs = live.client("logs")
     # Each poll asks from a little before the newest event seen, since an event can reach
@@ -67,6 +101,8 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
     seen: dict = {f: {} for f in functions}  # function -> {event id: timestamp}
     cursors = {f: start for f in functions}
     first = True
+    starts = StartWatch(live, functions)
+    starts.check(everything=True)
     while True:
         fresh = []
         for function in functions:
@@ -91,17 +127,18 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
                           + "; older ones: ARGS='--since 1h'[/]")
         first = False
         for timestamp, function, message in sorted(fresh, key=lambda e: e[0]):
-            if NOISE.match(message) and not show_noise:
+            if quiet(message) and not show_noise:
                 continue
             stamp = time.strftime("%H:%M:%S", time.localtime(timestamp / 1000))
-            console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] {render(function, message)}",
-                          highlight=False, soft_wrap=True)
+            text = escape(message.rstrip()) if raw else render(function, message)
+            console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] {text}", highlight=False, soft_wrap=True)
         for function in functions:  # forget what no query can return again
             horizon = cursors[function] - overlap_ms
             seen[function] = {i: t for i, t in seen[function].items() if t >= horizon}
         if not keep_following:
             return
         require_alive(live.settings)  # following for hours: say so within seconds when it went away
+        starts.check()
         time.sleep(0.5)
 
 
@@ -113,6 +150,7 @@ def configure(parser) -> None:
     parser.add_argument("--function", action="append", choices=sorted(COLOURS), help="only these functions")
     parser.add_argument("--no-follow", action="store_true", help="print what is there and exit")
     parser.add_argument("--all", action="store_true", help="also START/END/REPORT lines")
+    parser.add_argument("--raw", action="store_true", help="each line exactly as the function logged it")
 
 
 def run(args) -> int:
@@ -122,5 +160,5 @@ def run(args) -> int:
     groups = ", ".join(Names.log_group(live.names.function(f)) for f in functions)
     console.print(f"[dim]{'showing' if args.no_follow else 'following'} {groups} from {args.since} ago"
                   f"{'' if args.no_follow else ' (Ctrl-C to stop)'}[/]")
-    follow(live, functions, start, not args.no_follow, args.all, args.since)
+    follow(live, functions, start, not args.no_follow, args.all, args.since, raw=args.raw)
     return 0

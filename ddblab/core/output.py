@@ -5,16 +5,16 @@ import sys
 
 from rich.console import Console
 
-_tty = sys.stdout.isatty()
-
 
 class _Console(Console):
     def on_broken_pipe(self) -> None:
-        """`ddblab status | head -3`: the reader has what it wanted; that is not a failure."""
-        try:
-            super().on_broken_pipe()  # silences stdout from here on, then exits 1
-        except SystemExit:
-            raise SystemExit(0) from None
+        """`ddblab status | head -3`: the reader has what it wanted, which is not a failure
+        (rich's own handler exits 1, and make would report an error)."""
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0)
 
 
-console = _Console(width=None if _tty else 120, no_color=bool(os.environ.get("NO_COLOR")) or not _tty, highlight=_tty)
+_tty = sys.stdout.isatty()
+console = _Console(width=None if _tty else 120, no_color=bool(os.environ.get("NO_COLOR")) or not _tty,
+                   highlight=_tty)

@@ -1,0 +1,44 @@
+"""Why didn't it fire: check every link of the chain, from the backend to a probe item sent
+through the pipeline, one line per check, and on a failure the command that fixes it.
+Exits 1 when a check fails (WARN and NOTE lines never fail it).
+
+    ddblab doctor [--no-probe] [--deadline 20]
+"""
+from __future__ import annotations
+
+from rich.markup import escape
+
+from ddblab.core.output import console
+from ddblab.core.settings import Settings
+from ddblab.diagnose import checks
+from ddblab.stack.deployed import Deployed
+
+STYLES = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "warn": "[yellow]WARN[/]", "note": "[dim]NOTE[/]"}
+
+HELP = "check every link of the chain and say what fixes what is broken"
+
+
+def configure(parser) -> None:
+    parser.add_argument("--no-probe", action="store_true", help="skip the probe item sent through the pipeline")
+    parser.add_argument("--deadline", type=float, default=20.0,
+                        help="seconds the probe item has to reach users_by_location and the audit log (default 20)")
+
+
+def line(check: checks.Check) -> str:
+    text = f"{STYLES[check.status]} {check.part:<8} {escape(check.name)}: {escape(check.detail)}"
+    return text + (f" [bold]- run: {escape(check.fix)}[/]" if check.fix and check.status != "pass" else "")
+
+
+def run(args) -> int:
+    settings = Settings.from_env()
+    diagnosis = checks.Diagnosis(Deployed(settings))
+    failed = warned = 0
+    for check in checks.run(diagnosis, probe=not args.no_probe, deadline=args.deadline):
+        console.print(line(check), highlight=False, soft_wrap=True)
+        failed += check.failed
+        warned += check.status == "warn"
+    if failed:
+        console.print(f"[bold red]{failed} check(s) failed[/]: run the command on each FAIL line, then make doctor again")
+        return 1
+    console.print(f"[green]the chain is whole[/]{f' ({warned} warning(s) above)' if warned else ''}")
+    return 0

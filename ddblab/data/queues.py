@@ -1,0 +1,98 @@
+"""What the quarantine and dead-letter queues hold, read without taking anything away.
+
+SQS has no "peek": a receive hides a message for its visibility timeout. Receiving with
+VisibilityTimeout=0 leaves each message visible to the next receive at once, so reading
+never delays recovery (a replay, a redrive) nor changes what another reader sees; only the
+receive count goes up. A message received so is never deleted here.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from ddblab.stack.code import handler_module
+
+
+@dataclass(frozen=True)
+class Message:
+    queue: str  # quarantine | dlq
+    message_id: str
+    sent: float | None  # epoch seconds
+    user: str  # the email (or emails) it is about, as far as the body says
+    reason: str
+    detail: str  # dead letters: the batch (shard, sequence range, size); quarantine: the event
+
+    @property
+    def age(self) -> float | None:
+        return None if self.sent is None else max(0.0, time.time() - self.sent)
+
+
+def peek(sqs, queue_url: str, kind: str, limit: int = 100) -> list:
+    """Up to `limit` messages of the queue, oldest first, left in the queue.
+
+    Each receive with VisibilityTimeout=0 returns a sample; the same message can come back,
+    so they are told apart by id, and reading stops when a receive brings nothing new."""
+    seen: dict = {}
+    while len(seen) < limit:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                     WaitTimeSeconds=0, AttributeNames=["SentTimestamp"])
+        fresh = [m for m in answer.get("Messages", []) if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for raw in fresh:
+            seen[raw["MessageId"]] = parse(kind, raw)
+    return sorted(seen.values(), key=lambda m: m.sent or 0)[:limit]
+
+
+def parse(kind: str, raw: dict) -> Message:
+    sent = raw.get("Attributes", {}).get("SentTimestamp")
+    sent = int(sent) / 1000 if sent else None
+    try:
+        body = json.loads(raw.get("Body") or "")
+    except ValueError:
+        body = {"reason": f"not JSON: {(raw.get('Body') or '')[:200]}"}
+    body = body if isinstance(body, dict) else {"raw": body}
+    if kind == "dlq":
+        user, reason, detail = dead_letter(body)
+    else:
+        user, reason, detail = quarantined(body)
+    return Message(kind, raw["MessageId"], sent, user, reason, detail)
+
+
+def quarantined(body: dict) -> tuple:
+    """replicate's message: {"reason", "record"} (handlers/replicate.py quarantine_body)."""
+    record = body.get("record") or {}
+    keys = (record.get("dynamodb") or {}).get("Keys") or {}
+    audit = handler_module("audit")
+    user = ",".join(str(v) for v in audit._decode(keys).values()) if keys else "?"
+    detail = f"{record.get('eventName', '?')} seq {(record.get('dynamodb') or {}).get('SequenceNumber', '?')}"
+    if body.get("truncated"):
+        detail += " (record truncated: too big for a message)"
+    return user, str(body.get("reason") or body.get("raw") or "?"), detail
+
+
+def dead_letter(body: dict) -> tuple:
+    """A mapping's OnFailure message: the batch, not its records (AWS, LocalStack, MiniStack
+    alike send DDBStreamBatchInfo). The users are in the stream at that range, if still kept."""
+    info = body.get("DDBStreamBatchInfo") or {}
+    context = body.get("requestContext") or {}
+    response = body.get("responseContext") or {}
+    function = str(context.get("functionArn", "?")).split(":function:")[-1]
+    reason = context.get("condition") or "?"
+    if response.get("functionError"):
+        reason += f" ({response['functionError']})"
+    detail = (f"{function}: batch of {info.get('batchSize', '?')} on shard {info.get('shardId', '?')}, "
+              f"sequence {info.get('startSequenceNumber', '?')}..{info.get('endSequenceNumber', '?')}")
+    if "DDBStreamBatchInfo" not in body:
+        detail = json.dumps(body)[:200]
+    return "(a batch: run make watch ARGS=--from-start to see its records)", reason, detail
+
+
+def ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"

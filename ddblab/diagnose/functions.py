@@ -1,0 +1,113 @@
+"""What went wrong inside a function: whether it starts at all (an import or syntax error),
+and the errors in its recent log.
+
+A handler that fails on import shows on AWS and LocalStack as a "[ERROR] Runtime.Import
+ModuleError" line in its log; MiniStack writes only START/END/REPORT there and puts
+"Worker init failed: <error>" in its own log file and in the invoke result
+(ministack/core/lambda_runtime.py, services/lambda_svc.py `_execute_function_warm`). So the
+one way that works on every backend is to ask: invoke the function with an empty batch
+(the stream functions do nothing with it, users_api answers 400) and read the error.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from ddblab.stack.aws import error_code
+from ddblab.stack.model import Names
+
+EMPTY_BATCH = {"Records": []}
+# Errors that mean the code never ran: AWS's runtime names, and MiniStack's wording.
+INIT_ERRORS = re.compile(r"Runtime\.(ImportModuleError|UserCodeSyntaxError|HandlerNotFound|MalformedHandlerName)"
+                         r"|Worker init failed|Worker process exited immediately|No JSON init response")
+# Lines of a function's own log that report a failure.
+ERROR_LINE = re.compile(r"\[ERROR\]|Traceback|errorMessage|replicate_failed|users_api_error|Task timed out"
+                        r"|Runtime\.\w+Error|Worker init failed")
+
+
+@dataclass(frozen=True)
+class StartError:
+    """The function cannot run its handler: why, as the runtime put it."""
+    function: str
+    kind: str  # errorType
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}" if self.kind else self.message
+
+
+def start_error(lam, function: str, tries: int = 3) -> StartError | None:
+    """Invoke the function with an empty batch; the error if its code cannot be loaded
+    (None when it runs, or when it fails for a reason that is not about starting).
+    MiniStack sometimes loses the reason in a race ("Worker process exited immediately.
+    stderr: " with nothing after it): ask again, a few times, for the real one."""
+    for _ in range(tries - 1):
+        error = _start_error(lam, function)
+        if error is None or not error.message.rstrip().endswith("stderr:"):
+            return error
+    return _start_error(lam, function)
+
+
+def _start_error(lam, function: str) -> StartError | None:
+    try:
+        answer = lam.invoke(FunctionName=function, Payload=json.dumps(EMPTY_BATCH).encode())
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None  # missing is its own check
+        return StartError(function, error_code(error), str(error))
+    if not answer.get("FunctionError"):
+        return None
+    try:
+        body = json.loads(answer["Payload"].read() or b"{}")
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {"errorMessage": str(body)}
+    kind, message = str(body.get("errorType") or ""), str(body.get("errorMessage") or "")
+    if INIT_ERRORS.search(f"{kind} {message}"):
+        return StartError(function, kind, message)
+    return None
+
+
+def recent_errors(logs, function: str, since_seconds: int = 900, limit: int = 3) -> list:
+    """The last few error lines of the function's log (newest last)."""
+    try:
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupName=Names.log_group(function), startTime=int((time.time() - since_seconds) * 1000))
+        events = [e for page in pages for e in page.get("events", [])]
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return []
+        raise
+    lines = [e["message"].strip() for e in sorted(events, key=lambda e: e["timestamp"]) if ERROR_LINE.search(e["message"])]
+    return [line[:300] for line in lines[-limit:]]
+
+
+MINISTACK_FAILURES = (
+    re.compile(r"ESM: Lambda (?P<function>\S+) failed processing DynamoDB stream batch from \S+ "
+               r"\(errorType=(?P<kind>[^ ]*) errorMessage=(?P<message>.*)\)$"),
+    re.compile(r"Warm worker execution error for (?P<function>[^:\s]+): (?P<kind>)(?P<message>Worker init failed: .*)$"),
+)
+
+
+def ministack_failures(log_file: Path, max_bytes: int = 2_000_000) -> dict:
+    """function -> the last batch failure MiniStack logged for it (its own log file, when
+    make up started it): the reason a mapping's LastProcessingResult is FAILED."""
+    try:
+        with open(log_file, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - max_bytes))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return {}
+    found = {}
+    for line in text.splitlines():
+        for pattern in MINISTACK_FAILURES:
+            match = pattern.search(line)
+            if match:
+                found[match["function"]] = StartError(match["function"], match["kind"], match["message"])
+    return found
