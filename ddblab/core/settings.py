@@ -118,7 +118,7 @@ class Settings:
         if self.is_local:
             # Emulators accept any credentials; dummy ones keep a real profile out of it.
             kwargs.update(endpoint_url=self.endpoint_url, aws_access_key_id="test",
-                          aws_secret_access_key="test")
+                          aws_secret_access_key="test")  # pragma: allowlist secret - the emulators take any key
         elif self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
         return boto3.client(service, **kwargs)
