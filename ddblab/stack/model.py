@@ -189,6 +189,12 @@ class Stack:
     mappings: tuple
     api: Api
 
+    def table(self, name: str) -> Table:
+        return next(t for t in self.tables if t.name == name)
+
+    def function(self, name: str) -> Function:
+        return next(f for f in self.functions if f.name == name)
+
     def api_url(self, api_id: str) -> str:
         return f"{self.settings.endpoint_url}/_aws/execute-api/{api_id}/{self.settings.stage}{self.api.resource_path}"
 
