@@ -18,7 +18,7 @@ import yaml
 from ddblab.core.settings import Settings
 from ddblab.stack.converge.queues import RETENTION_SECONDS
 from ddblab.stack.converge.roles import TRUST_POLICY
-from ddblab.stack.converge.tables import _index
+from ddblab.stack.converge.tables import index_definition
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Account, Function, Names, QueueUrl, Stack
 
@@ -117,7 +117,7 @@ def tables(stack: Stack) -> dict:
         properties = {"TableName": value(table.name), "BillingMode": "PAY_PER_REQUEST",
                       "AttributeDefinitions": table.attributes, "KeySchema": table.key_schema}
         if table.indexes:
-            properties["GlobalSecondaryIndexes"] = [_index(index) for index in table.indexes]
+            properties["GlobalSecondaryIndexes"] = [index_definition(index) for index in table.indexes]
         if table.stream:  # CloudFormation's StreamSpecification has no StreamEnabled: a view type enables it
             properties["StreamSpecification"] = {"StreamViewType": table.stream}
         resources[logical(table.name, "Table")] = {"Type": "AWS::DynamoDB::Table", **DELETE, "Properties": properties}

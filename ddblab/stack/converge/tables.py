@@ -7,7 +7,7 @@ from ddblab.stack.converge.context import Context
 from ddblab.stack.model import Table, key_schema
 
 
-def _index(index) -> dict:
+def index_definition(index) -> dict:
     return {"IndexName": index.name, "Projection": {"ProjectionType": "ALL"}, "KeySchema": key_schema(index.key)}
 
 
@@ -17,7 +17,7 @@ def create(ctx: Context, spec: Table) -> None:
     if spec.stream:
         args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
     if spec.indexes:
-        args["GlobalSecondaryIndexes"] = [_index(index) for index in spec.indexes]
+        args["GlobalSecondaryIndexes"] = [index_definition(index) for index in spec.indexes]
     ctx.ddb.create_table(**args)
     ctx.ddb.get_waiter("table_exists").wait(TableName=spec.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
     ctx.report.add("table", spec.name, "created")
@@ -48,7 +48,7 @@ def add_indexes(ctx: Context, spec: Table, current: dict) -> str | None:
     missing = [index for index in spec.indexes if index.name not in have]
     for index in missing:
         ctx.ddb.update_table(TableName=spec.name, AttributeDefinitions=spec.attributes,
-                             GlobalSecondaryIndexUpdates=[{"Create": _index(index)}])
+                             GlobalSecondaryIndexUpdates=[{"Create": index_definition(index)}])
     return f"index {', '.join(i.name for i in missing)}" if missing else None
 
 
