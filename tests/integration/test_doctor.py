@@ -200,7 +200,10 @@ def test_doctor_latest_mapping_after_writes_named(own, email):
     m = mapping_of(own, "audit")
     lam.delete_event_source_mapping(UUID=m["UUID"])
     wait_for(lambda: not mappings_of(lam, own.names.audit), "the old mapping gone")
-    time.sleep(2.1)  # stream times are whole seconds: be sure the mapping is younger
+    # Stream times are whole seconds: the mapping must be created in a later second than the record.
+    written = time.time()
+    wait_for(lambda: time.time() >= int(written) + 2, "the clock to pass the second the record was written in",
+             timeout=5, interval=0.05)
     lam.create_event_source_mapping(FunctionName=own.names.audit, EventSourceArn=m["EventSourceArn"],
                                     StartingPosition="LATEST", BatchSize=100)
     # WHEN doctor runs THEN it says the records before it are never seen
