@@ -66,10 +66,6 @@ class Diagnosis:
     def logs(self):
         return self.live.client("logs")
 
-    def aws(self, command: str) -> str:
-        """An AWS CLI command line against this emulator, for the fixes ddblab has no command for."""
-        return f"aws --endpoint-url {self.settings.endpoint_url} {command}"
-
     def start_error(self, function: str) -> StartError | None:
         if function not in self._start_errors:
             error = start_error(self.lam, function)
@@ -208,7 +204,7 @@ def mapping(d: Diagnosis, spec: Mapping) -> list:
         settings_wrong.append(f"StartingPosition {position} (want {spec.starting_position})")
     if settings_wrong:
         checks.append(Check("mapping", spec.label, "fail", "; ".join(settings_wrong),
-                            d.aws(f"lambda delete-event-source-mapping --uuid {uuid}") + f"; then {BOOTSTRAP}"))
+                            f"{BOOTSTRAP} (updates it; a starting position is replaced: a new mapping)"))
     checks += last_result(d, spec, m)
     checks += missed_by_latest(d, spec, m)
     checks += filter_check(d, spec, m)
@@ -252,8 +248,8 @@ def missed_by_latest(d: Diagnosis, spec: Mapping, m: dict) -> list:
         return []
     return [Check("mapping", spec.label, "fail", f"StartingPosition LATEST, created {time.ctime(created)}, after records "
                   f"written from {time.ctime(first)}: the function never sees those",
-                  d.aws(f"lambda delete-event-source-mapping --uuid {m['UUID']}")
-                  + f"; then {BOOTSTRAP} (TRIM_HORIZON) and make reconcile ARGS=--fix")]
+                  f"{BOOTSTRAP} (replaces it with a TRIM_HORIZON mapping, which reads the stream from its start); "
+                  "then make reconcile ARGS=--fix for what the stream no longer holds")]
 
 
 def sample_record(d: Diagnosis) -> dict:
@@ -272,7 +268,7 @@ def filter_check(d: Diagnosis, spec: Mapping, m: dict) -> list:
         return []
     record = sample_record(d)
     email = record["dynamodb"]["Keys"]["email"].get("S")
-    fix = d.aws(f"lambda delete-event-source-mapping --uuid {m['UUID']}") + f"; then {BOOTSTRAP} (no filter)"
+    fix = f"{BOOTSTRAP} (removes the filter: the stack filters nothing)"
     try:
         passed = filters.passes(criteria, record)
     except (filters.Unknown, ValueError) as unknown:

@@ -190,7 +190,10 @@ def test_doctor_filter_that_drops_records_named(own, email):
     wait_for(lambda: mapping_of(own, "audit").get("FilterCriteria"), "the filter to be set")
     # WHEN doctor runs THEN it says the filter drops an INSERT of that table's items
     check = named(diagnose(own), "mapping", f"{own.names.audit} <- {own.names.users}", "drop an INSERT")
-    assert "delete-event-source-mapping" in check.fix
+    assert "make bootstrap" in check.fix
+    # AND the fix it names removes the filter
+    stack.converge(own.settings)
+    assert not (mapping_of(own, "audit").get("FilterCriteria") or {}).get("Filters")
 
 
 def test_doctor_latest_mapping_after_writes_named(own, email):
@@ -208,7 +211,10 @@ def test_doctor_latest_mapping_after_writes_named(own, email):
                                     StartingPosition="LATEST", BatchSize=100)
     # WHEN doctor runs THEN it says the records before it are never seen
     check = named(diagnose(own), "mapping", f"{own.names.audit} <- {own.names.users}", "LATEST, created")
-    assert "reconcile" in check.fix
+    assert "reconcile" in check.fix and "make bootstrap" in check.fix
+    # AND the bootstrap it names replaces the mapping with one that reads from the start
+    stack.converge(own.settings)
+    assert mapping_of(own, "audit")["StartingPosition"] == "TRIM_HORIZON"
 
 
 def cli(live: Deployed, *args: str) -> subprocess.CompletedProcess:

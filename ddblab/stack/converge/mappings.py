@@ -1,5 +1,6 @@
-"""Event source mappings: one per function on the table's current stream; duplicates and
-mappings on a replaced stream removed; updated only where a setting really differs."""
+"""Event source mappings: one per function on the table's current stream; duplicates,
+mappings on a replaced stream and mappings with another starting position (it cannot be
+changed in place) removed; updated only where a setting really differs."""
 from __future__ import annotations
 
 from ddblab.core.waiting import wait_for
@@ -19,6 +20,8 @@ def drift(current: dict, wanted: dict) -> list:
     have = {k: current.get(k) for k in wanted}
     have["DestinationConfig"] = {"OnFailure": (current.get("DestinationConfig") or {}).get("OnFailure", {})}
     changed = [k for k in wanted if have[k] != wanted[k]]
+    if (current.get("FilterCriteria") or {}).get("Filters"):
+        changed.append("FilterCriteria")  # the stack filters nothing: a filter would drop records
     if current.get("State") in ("Disabled", "Disabling"):
         changed.append("Enabled")  # someone disabled it: the stack wants it running
     return changed
@@ -30,14 +33,20 @@ def converge(ctx: Context, spec: Mapping) -> None:
     wanted = wanted_settings(ctx, spec)
     keep = None
     for m in mappings_of(ctx.lam, spec.function):
-        if m["EventSourceArn"] == stream and keep is None:
+        if m["EventSourceArn"] != stream and table_streams not in m["EventSourceArn"]:
+            continue  # another table's stream: not this mapping's business
+        if m["EventSourceArn"] != stream:
+            why = "stale stream"  # the stream was replaced: it would miss every new record
+        elif m.get("StartingPosition", spec.starting_position) != spec.starting_position:
+            # A LATEST mapping created after writes never sees them; the position cannot be updated.
+            why = f"starting position {m['StartingPosition']}"
+        elif keep is not None:
+            why = "duplicate"  # MiniStack creates one silently: every record would be applied twice
+        else:
             keep = m
-        elif m["EventSourceArn"] == stream or table_streams in m["EventSourceArn"]:
-            # A duplicate (MiniStack creates one silently) or a mapping on a stream that was
-            # replaced: either would replay or miss records.
-            ctx.lam.delete_event_source_mapping(UUID=m["UUID"])
-            why = "duplicate" if m["EventSourceArn"] == stream else "stale stream"
-            ctx.report.add("mapping", spec.label, "removed", f"{why} {m['UUID']}")
+            continue
+        ctx.lam.delete_event_source_mapping(UUID=m["UUID"])
+        ctx.report.add("mapping", spec.label, "removed", f"{why} {m['UUID']}")
     if keep is None:
         keep = ctx.lam.create_event_source_mapping(FunctionName=spec.function, EventSourceArn=stream,
                                                    StartingPosition=spec.starting_position, Enabled=True, **wanted)
@@ -45,7 +54,8 @@ def converge(ctx: Context, spec: Mapping) -> None:
     elif changed := drift(keep, wanted):
         # Only when a setting really differs: LocalStack rebuilds the poller on any update and
         # replays the stream from its starting position (event_source_mapping/esm_worker_factory.py).
-        ctx.lam.update_event_source_mapping(UUID=keep["UUID"], Enabled=True, **wanted)
+        extra = {"FilterCriteria": {}} if "FilterCriteria" in changed else {}
+        ctx.lam.update_event_source_mapping(UUID=keep["UUID"], Enabled=True, **wanted, **extra)
         action, detail = "updated", ", ".join(changed)
     else:
         action, detail = "unchanged", keep["UUID"]
