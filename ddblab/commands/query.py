@@ -27,7 +27,8 @@ def query(client, table: str, state: str | None = None, city: str | None = None)
         args = dict(IndexName=CITY_INDEX, KeyConditionExpression="city = :c",
                     ExpressionAttributeValues={":c": {"S": city}})
     else:
-        raise UserError("give --state, --city or both, e.g. --state \"New York\"")
+        raise UserError('give a state, a city or both: make query STATE="New York" [CITY=Brooklyn], '
+                        'or ddblab query --state "New York"')
     pages = client.get_paginator("query").paginate(TableName=table, **args)
     return [item for page in pages for item in page["Items"]]
 

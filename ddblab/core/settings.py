@@ -128,9 +128,6 @@ class Settings:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / ENDPOINT_FILE).write_text(self.endpoint_url + "\n")
 
-    def forget_endpoint(self) -> None:
-        (self.run_dir / ENDPOINT_FILE).unlink(missing_ok=True)
-
 
 def remembered_endpoint(run_dir: Path) -> str | None:
     try:

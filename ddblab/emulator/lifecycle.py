@@ -57,7 +57,8 @@ def down(settings: Settings) -> None:
         stopped.append("ministack")
     if localstack.stop(settings):
         stopped.append("localstack")
-    settings.forget_endpoint()
+    # The endpoint stays remembered: after make down, a command says that nothing answers
+    # *there* (and make up starts there again), never quietly falls back to another port.
     for name in stopped:
         print(f"backend: {name} stopped ({IN_MEMORY.replace('are gone', 'went with it')})")
     if not stopped:

@@ -98,7 +98,7 @@ def test_make_venv_broken_python_shim_says_it_does_not_run(tmp_path):
     assert "is Python ;" not in result.stdout + result.stderr
 
 
-def test_settings_endpoint_remembered_by_up_followed_until_down(monkeypatch, tmp_path):
+def test_settings_endpoint_remembered_by_up_followed_after_down_until_clean(monkeypatch, tmp_path, capsys):
     # GIVEN make up ran with another endpoint (it remembers it in the run directory)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("RUN_DIR", str(tmp_path))
@@ -110,9 +110,12 @@ def test_settings_endpoint_remembered_by_up_followed_until_down(monkeypatch, tmp
     # AND an explicit AWS_ENDPOINT_URL still wins
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
     assert Settings.from_env().endpoint_origin == "environment"
-    # AND after make down the default is back
+    # AND after make down it is still followed: nothing quietly falls back to another port
     monkeypatch.delenv("AWS_ENDPOINT_URL")
-    later.forget_endpoint()
+    lifecycle.down(later)
+    assert Settings.from_env().endpoint_url == "http://localhost:4567"
+    # AND make clean (the run directory gone) brings the default back
+    (tmp_path / "endpoint").unlink()
     assert Settings.from_env().endpoint_url == "http://localhost:4566"
 
 
