@@ -106,3 +106,13 @@ def live(backend_settings, converged) -> Deployed:
 def email():
     """A key of this test's own, so tests never depend on each other's data."""
     return f"t-{uuid.uuid4().hex[:12]}@example.com"
+
+
+@pytest.fixture
+def own(backend_settings) -> Deployed:
+    """A converged stack of this test's own (names prefixed o<random>-), removed afterwards:
+    for tests that break the stack on purpose or redeploy its code."""
+    settings = backend_settings.sub(f"o{uuid.uuid4().hex[:5]}-")
+    stack.converge(settings)
+    yield Deployed(settings)
+    stack.remove(settings)

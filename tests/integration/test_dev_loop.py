@@ -8,8 +8,6 @@ import sys
 import threading
 import uuid
 
-import pytest
-
 from ddblab import stack
 from ddblab.core.waiting import wait_for
 from ddblab.data.redrive import redrive
@@ -18,15 +16,6 @@ from ddblab.events import change_record, stream_event, user_image
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.reload import Reloader, copy_handlers
 from tests.integration.helpers import target_rows, user_item
-
-
-@pytest.fixture
-def own(backend_settings):
-    """A stack of the test's own, converged, and removed afterwards."""
-    settings = backend_settings.sub(f"dev{uuid.uuid4().hex[:5]}-")
-    stack.converge(settings)
-    yield Deployed(settings)
-    stack.remove(settings)
 
 
 def reloader(live: Deployed, handlers) -> Reloader:

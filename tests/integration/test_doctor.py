@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 import zipfile
 
 import pytest
@@ -25,15 +24,6 @@ from ddblab.stack.aws import mappings_of
 from ddblab.stack.code import HANDLERS
 from ddblab.stack.deployed import Deployed
 from tests.integration.helpers import user_item
-
-
-@pytest.fixture
-def own(backend_settings):
-    """A converged stack of this test's own, removed afterwards."""
-    settings = backend_settings.sub(f"doc{uuid.uuid4().hex[:5]}-")
-    stack.converge(settings)
-    yield Deployed(settings)
-    stack.remove(settings)
 
 
 def diagnose(live: Deployed, probe: bool = False, deadline: float = 10.0) -> list:
