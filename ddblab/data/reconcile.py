@@ -52,10 +52,6 @@ class Drift:
     def total(self) -> int:
         return len(self.missing) + len(self.extra) + len(self.different)
 
-    @property
-    def unplaceable(self) -> int:
-        return len(self.quarantined)
-
 
 @dataclass(frozen=True)
 class Quarantined:

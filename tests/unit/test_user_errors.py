@@ -68,13 +68,18 @@ def test_settings_unknown_emulator_refused(monkeypatch):
         Settings.from_env()
 
 
+def make_venv_with(tmp_path, script: str) -> subprocess.CompletedProcess:
+    """make venv with a fake "python3" running `script`, elsewhere: the real .venv is untouched."""
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\n" + script)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    return run("make", "venv", f"PYTHON={fake}", f"VENV={tmp_path / 'venv'}")
+
+
 def test_make_venv_old_python_refused_with_version(tmp_path):
     # GIVEN a "python3" that reports itself as 3.8
-    fake = tmp_path / "python3.8"
-    fake.write_text('#!/bin/sh\ncase "$*" in\n  *version_info*) exit 1 ;;\n  *python_version*) echo 3.8.18 ;;\nesac\n')
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    # WHEN make builds the virtualenv with it (elsewhere, so the real one is untouched)
-    result = run("make", "venv", f"PYTHON={fake}", f"VENV={tmp_path / 'venv'}")
+    # WHEN make builds the virtualenv with it
+    result = make_venv_with(tmp_path, 'case "$*" in\n  *version_info*) exit 1 ;;\n  *python_version*) echo 3.8.18 ;;\nesac\n')
     # THEN it refuses, says which version it found and what to run
     assert result.returncode != 0
     assert "is Python 3.8.18; ddb-streams-lab needs 3.10 or newer" in result.stdout + result.stderr
@@ -88,10 +93,7 @@ def test_seed_negative_count_refused():
 
 def test_make_venv_broken_python_shim_says_it_does_not_run(tmp_path):
     # GIVEN a "python3" that cannot run at all (a pyenv shim for a version that is gone)
-    shim = tmp_path / "python3"
-    shim.write_text('#!/bin/sh\necho "pyenv: python3.9: command not found" >&2\nexit 127\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
-    result = run("make", "venv", f"PYTHON={shim}", f"VENV={tmp_path / 'venv'}")
+    result = make_venv_with(tmp_path, 'echo "pyenv: python3.9: command not found" >&2\nexit 127\n')
     # THEN make says so, never "is Python ;" with a blank version
     assert result.returncode != 0
     assert "does not run (a broken pyenv shim?)" in result.stdout + result.stderr
