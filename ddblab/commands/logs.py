@@ -14,15 +14,15 @@ import json
 import re
 import time
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import EndpointConnectionError
 from rich.markup import escape
 
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
 from ddblab.data.render import change_line
-from ddblab.diagnose.functions import ministack_failures, start_error
+from ddblab.diagnose.functions import start_error
 from ddblab.emulator.health import require_alive
-from ddblab.stack.aws import mappings_of
+from ddblab.stack.aws import log_events, mappings_of
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Names
 
@@ -64,12 +64,22 @@ def quiet(message: str) -> bool:
 
 
 class StartWatch:
-    """Says once when a function cannot start, and again when the error changes or ends."""
+    """Says once when a function cannot start, and again when the error changes or ends.
+    A function is asked (invoked with an empty batch) at the start, and after that only when
+    the failed batches its mappings report change (a new failure, or the failures cleared)."""
 
     def __init__(self, live: Deployed, functions: list):
         self.lam, self.live, self.functions = live.client("lambda"), live, functions
         self.said: dict = {}
+        self.failures: dict = {}  # function -> the failed mapping results last seen
         self.checked = 0.0
+
+    def failures_changed(self, name: str) -> bool:
+        failed = {(m["UUID"], str(m.get("LastModified"))) for m in mappings_of(self.lam, name)
+                  if m.get("LastProcessingResult") == "FAILED"}
+        changed = failed != self.failures.get(name, set())
+        self.failures[name] = failed
+        return changed
 
     def check(self, everything: bool = False) -> None:
         if not everything and time.monotonic() - self.checked < 5:
@@ -77,11 +87,10 @@ class StartWatch:
         self.checked = time.monotonic()
         for function in self.functions:
             name = self.live.names.function(function)
-            if not everything and not any(m.get("LastProcessingResult") == "FAILED" for m in mappings_of(self.lam, name)):
+            if not self.failures_changed(name) and not everything:
                 continue
-            error = start_error(self.lam, name)
-            if error is not None and error.message.rstrip().endswith("stderr:"):  # MiniStack lost the reason
-                error = ministack_failures(self.live.settings.run_dir / "ministack.log").get(name, error)
+            log_file = self.live.settings.run_dir / "ministack.log"
+            error = start_error(self.lam, name, log_file=log_file if log_file.exists() else None)
             if str(error) != self.said.get(function, "None"):
                 stamp = time.strftime("%H:%M:%S")
                 text = (f"[bold red]cannot start[/]: {escape(str(error))} - fix handlers/{function}.py, then: make bootstrap"
@@ -108,12 +117,9 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
         for function in functions:
             group = Names.log_group(live.names.function(function))
             try:
-                from_ms = max(start, cursors[function] - overlap_ms)
-                pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=from_ms)
-                events = [e for page in pages for e in page.get("events", [])]
-            except ClientError as error:
-                if error.response["Error"]["Code"] == "ResourceNotFoundException":
-                    continue  # the function has not run yet
+                events = log_events(logs, group, max(start, cursors[function] - overlap_ms))
+            except EndpointConnectionError:
+                require_alive(live.settings)  # following for hours: say within seconds that it went away
                 raise
             for event in events:
                 ident = event.get("eventId") or (event["timestamp"], event["message"])
@@ -137,7 +143,6 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
             seen[function] = {i: t for i, t in seen[function].items() if t >= horizon}
         if not keep_following:
             return
-        require_alive(live.settings)  # following for hours: say so within seconds when it went away
         starts.check()
         time.sleep(0.5)
 

@@ -14,13 +14,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from botocore.exceptions import ClientError
-
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconcile, users
 from ddblab.emulator.faults import FaultProxy
 from ddblab.emulator.health import emulator_name
+from ddblab.stack.aws import log_events
 from ddblab.stack.converge import converge
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import projection
@@ -73,21 +72,15 @@ def replicate_log(settings: Settings, since_ms: int) -> dict:
     """Totals of the replicate function's own summary lines (backend-neutral: its log)."""
     logs = settings.client("logs")
     totals = {"invocations": 0, "failed_invocations": 0, "retries": 0}
-    try:
-        pages = logs.get_paginator("filter_log_events").paginate(
-            logGroupName=Names.log_group(Names(settings.prefix).replicate), startTime=since_ms)
-        for page in pages:
-            for event in page["events"]:
-                try:
-                    line = json.loads(event["message"])
-                except ValueError:
-                    continue
-                for kind, counter in (("replicate", "invocations"), ("replicate_failed", "failed_invocations")):
-                    if kind in line:
-                        totals[counter] += 1
-                        totals["retries"] += line[kind].get("retries", 0)
-    except ClientError:
-        pass
+    for event in log_events(logs, Names.log_group(Names(settings.prefix).replicate), since_ms):
+        try:
+            line = json.loads(event["message"])
+        except ValueError:
+            continue
+        for kind, counter in (("replicate", "invocations"), ("replicate_failed", "failed_invocations")):
+            if kind in line:
+                totals[counter] += 1
+                totals["retries"] += line[kind].get("retries", 0)
     return totals
 
 

@@ -68,11 +68,8 @@ class Diagnosis:
 
     def start_error(self, function: str) -> StartError | None:
         if function not in self._start_errors:
-            error = start_error(self.lam, function)
-            logged = self.ministack_failures.get(function)
-            if error is not None and error.message.rstrip().endswith("stderr:") and logged is not None:
-                error = logged  # MiniStack lost the reason in the answer; its log kept it
-            self._start_errors[function] = error
+            log_file = self.settings.run_dir / "ministack.log" if self.backend == "ministack" else None
+            self._start_errors[function] = start_error(self.lam, function, log_file=log_file)
         return self._start_errors[function]
 
     @cached_property

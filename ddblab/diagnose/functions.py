@@ -18,7 +18,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from ddblab.stack.aws import error_code
+from ddblab.stack.aws import error_code, log_events
 from ddblab.stack.model import Names
 
 EMPTY_BATCH = {"Records": []}
@@ -41,16 +41,23 @@ class StartError:
         return f"{self.kind}: {self.message}" if self.kind else self.message
 
 
-def start_error(lam, function: str, tries: int = 3) -> StartError | None:
+def start_error(lam, function: str, tries: int = 3, log_file=None) -> StartError | None:
     """Invoke the function with an empty batch; the error if its code cannot be loaded
     (None when it runs, or when it fails for a reason that is not about starting).
     MiniStack sometimes loses the reason in a race ("Worker process exited immediately.
-    stderr: " with nothing after it): ask again, a few times, for the real one."""
-    for _ in range(tries - 1):
+    stderr: " with nothing after it): ask again, a few times, for the real one, and then
+    look in MiniStack's own log (log_file), which keeps it."""
+    for _ in range(tries):
         error = _start_error(lam, function)
-        if error is None or not error.message.rstrip().endswith("stderr:"):
+        if error is None or not _reason_lost(error):
             return error
-    return _start_error(lam, function)
+    if log_file is not None:
+        return ministack_failures(log_file).get(function, error)
+    return error
+
+
+def _reason_lost(error: StartError) -> bool:
+    return error.message.rstrip().endswith("stderr:")
 
 
 def _start_error(lam, function: str) -> StartError | None:
@@ -75,14 +82,7 @@ def _start_error(lam, function: str) -> StartError | None:
 
 def recent_errors(logs, function: str, since_seconds: int = 900, limit: int = 3) -> list:
     """The last few error lines of the function's log (newest last)."""
-    try:
-        pages = logs.get_paginator("filter_log_events").paginate(
-            logGroupName=Names.log_group(function), startTime=int((time.time() - since_seconds) * 1000))
-        events = [e for page in pages for e in page.get("events", [])]
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return []
-        raise
+    events = log_events(logs, Names.log_group(function), int((time.time() - since_seconds) * 1000))
     lines = [e["message"].strip() for e in sorted(events, key=lambda e: e["timestamp"]) if ERROR_LINE.search(e["message"])]
     return [line[:300] for line in lines[-limit:]]
 

@@ -31,6 +31,13 @@ def mappings_of(lam, function: str) -> list:
     return [m for m in found if m.get("FunctionArn", "").split(":function:")[-1].split(":")[0] == function]
 
 
+def log_events(logs, group: str, start_ms: int) -> list:
+    """Every event of a log group from start_ms on; [] when the group does not exist yet
+    (a function that never ran has none)."""
+    return find(paged, "ResourceNotFoundException", client=logs, operation="filter_log_events", key="events",
+                logGroupName=group, startTime=start_ms) or []
+
+
 def queue_url(sqs, name: str) -> str | None:
     answer = find(sqs.get_queue_url, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", QueueName=name)
     return answer["QueueUrl"] if answer else None
