@@ -23,12 +23,14 @@ COMMANDS += ("dev", "event", "invoke", "redrive")
 COMMANDS += ("doctor", "watch", "quarantine", "ui")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; with `only`, just that command (the others' modules are not imported:
+    `ddblab outputs api_url` in a shell line should not pay for twenty imports)."""
     top = argparse.ArgumentParser(
         prog="ddblab", description="ddb-streams-lab: DynamoDB Streams -> Lambda on a local AWS emulator",
         epilog="settings come from the environment: EMULATOR, AWS_ENDPOINT_URL, STACK_PREFIX (see README.md)")
     sub = top.add_subparsers(dest="command", metavar="<command>", required=True)
-    for name in COMMANDS:
+    for name in (only,) if only else COMMANDS:
         module = importlib.import_module(f"ddblab.commands.{name.replace('-', '_')}")
         command = sub.add_parser(name, help=module.HELP, description=(module.__doc__ or module.HELP).strip(),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list | None = None) -> None:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
     run(lambda: args.run(args))
 
 

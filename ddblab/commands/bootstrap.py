@@ -6,7 +6,7 @@ import json
 import time
 
 from ddblab.core.settings import Settings
-from ddblab.emulator.health import emulator_name, require_backend
+from ddblab.emulator.health import require_backend
 from ddblab.stack.converge import converge
 from ddblab.stack.report import print_report
 
@@ -25,6 +25,6 @@ def run(args, settings: Settings | None = None) -> int:
     if getattr(args, "json", False):
         print(json.dumps(report.outputs, indent=2))
     else:
-        print_report(report, emulator_name(settings.endpoint_url), settings)
+        print_report(report, settings)
         print(f"({time.monotonic() - started:.1f} s)")
     return 0

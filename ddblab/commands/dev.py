@@ -97,7 +97,7 @@ def measure(live: Deployed, saves: int, use_zip: bool) -> int:
     from ddblab import stack
     settings = live.settings.sub("dev-measure-")
     print(f"converging a stack of its own ({settings.prefix}*) ...")
-    stack.converge(settings)
+    backend = stack.converge(settings).backend
     own = Deployed(settings)
     lam = own.client("lambda")
     times = []
@@ -132,6 +132,6 @@ def measure(live: Deployed, saves: int, use_zip: bool) -> int:
             watcher.join(timeout=10)
             reload.stop()
             stack.remove(settings)
-    print(f"save -> new code answering, {len(times)} saves on {emulator_name(live.settings.endpoint_url)}: "
+    print(f"save -> new code answering, {len(times)} saves on {backend}: "
           f"median {statistics.median(times):.3f} s, worst {max(times):.3f} s, best {min(times):.3f} s")
     return 0

@@ -8,7 +8,7 @@ OUTPUTS = {
     "api_url": lambda live: live.api_url,
     "users_table": lambda live: live.names.users,
     "target_table": lambda live: live.names.target,
-    "stream_arn": lambda live: live.dynamodb.describe_table(TableName=live.names.users)["Table"]["LatestStreamArn"],
+    "stream_arn": lambda live: live.stream_arn,
     "quarantine_queue": lambda live: live.queue_url("quarantine"),
     "dlq": lambda live: live.queue_url("dlq"),
     "endpoint": lambda live: live.settings.endpoint_url,

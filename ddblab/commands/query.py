@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
+from ddblab.stack.aws import paged
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import CITY_INDEX, projection
 
@@ -29,8 +30,7 @@ def query(client, table: str, state: str | None = None, city: str | None = None)
     else:
         raise UserError('give a state, a city or both: make query STATE="New York" [CITY=Brooklyn], '
                         'or ddblab query --state "New York"')
-    pages = client.get_paginator("query").paginate(TableName=table, **args)
-    return [item for page in pages for item in page["Items"]]
+    return paged(client, "query", "Items", TableName=table, **args)
 
 
 HELP = "users by state, state and city, or city"

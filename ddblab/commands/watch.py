@@ -43,9 +43,7 @@ def run(args) -> int:
     wanted = events(args.event)
     live = Deployed.connect()
     live.require_tables()
-    arn = live.dynamodb.describe_table(TableName=live.names.users)["Table"].get("LatestStreamArn")
-    if not arn:
-        raise UserError(f"table {live.names.users} has no stream - run: make bootstrap")
+    arn = live.stream_arn
     reader = stream.StreamReader(live.client("dynamodbstreams"), arn, from_start=args.from_start)
     out = open(args.record, "a", encoding="utf-8") if args.record else None  # noqa: SIM115 - closed below
     console.print(f"[dim]watching {escape(arn)} from {'the start' if args.from_start else 'now'}"

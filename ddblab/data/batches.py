@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from botocore.exceptions import ClientError
 
 from ddblab.core.settings import UserError
+from ddblab.stack.aws import error_code
 
 LIMIT = 25  # BatchWriteItem's most requests per call
 GET_LIMIT = 100  # BatchGetItem's most keys per call
@@ -27,7 +28,7 @@ def deletes(keys: list) -> list:
 def _refused(error: ClientError) -> bool:
     """A refusal no retry cures: the table says the request itself is invalid (a key or an
     item over DynamoDB's bounds)."""
-    return error.response.get("Error", {}).get("Code") == "ValidationException"
+    return error_code(error) == "ValidationException"
 
 
 def write_all(client, table: str, requests: list, workers: int = 1, progress=None, label: str = "writing",

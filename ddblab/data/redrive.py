@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from ddblab.data.reconcile import scan
+from ddblab.stack.aws import error_code
 from ddblab.stack.code import handler_module
 
 projection = handler_module("projection")
@@ -80,7 +81,7 @@ def stream_records(streams, info: dict) -> list:
                                               ShardIteratorType="AT_SEQUENCE_NUMBER",
                                               SequenceNumber=start)["ShardIterator"]
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code")
+        code = error_code(error)
         if code in ("TrimmedDataAccessException", "ResourceNotFoundException", "ValidationException"):
             raise LookupError(f"the stream no longer holds these records ({code}: the stream was trimmed or "
                               "replaced)") from None
@@ -143,7 +144,7 @@ def step(client, names, emails: set, dry_run: bool) -> dict:
             if wanted is not None and not fresh:
                 client.put_item(TableName=names.target, Item=projection.item_to_client_form(wanted))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ValidationException":
+            if error_code(error) != "ValidationException":
                 raise
             why = f"{names.target} refused the write: {error.response['Error'].get('Message')}"
         result[email] = (not why, "; ".join(todo) or "already in step", why)
@@ -151,18 +152,9 @@ def step(client, names, emails: set, dry_run: bool) -> dict:
 
 
 def in_step(client, names, emails: set) -> set:
-    """The users whose target rows are exactly what their current item asks for."""
-    rows = rows_by_email(client, names.target, emails)
-    done = set()
-    for email in emails:
-        wanted, why = placement(client, names.users, email)
-        have = rows[email]
-        if why:
-            continue
-        if (wanted is None and not have) or (wanted is not None and len(have) == 1
-                                             and projection.same_item(have[0], wanted)):
-            done.add(email)
-    return done
+    """The users whose target rows are exactly what their current item asks for: those the
+    plan of a dry run leaves nothing to do for."""
+    return {email for email, (ok, _, _) in step(client, names, emails, dry_run=True).items() if ok}
 
 
 def read_messages(live) -> list:

@@ -31,6 +31,11 @@ def mappings_of(lam, function: str) -> list:
     return [m for m in found if m.get("FunctionArn", "").split(":function:")[-1].split(":")[0] == function]
 
 
+def rest_api_ids(apigw, name: str) -> list:
+    """The ids of the REST APIs with this name (API Gateway does not keep names unique)."""
+    return [api["id"] for api in paged(apigw, "get_rest_apis", "items") if api["name"] == name]
+
+
 def log_events(logs, group: str, start_ms: int) -> list:
     """Every event of a log group from start_ms on; [] when the group does not exist yet
     (a function that never ran has none)."""

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import wait_for
-from ddblab.stack.aws import find, paged, queue_url
+from ddblab.stack.aws import find, queue_url, rest_api_ids
 from ddblab.stack.code import build_zip, code_sha256
 from ddblab.stack.model import Names
 from ddblab.stack.template import code_key_parameters, render, to_yaml
@@ -122,7 +122,7 @@ def names_taken(client, prefix: str) -> list:
         group = Names.log_group(fn)
         if any(g["logGroupName"] == group for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]):
             taken.append(f"log group {group}")
-    taken += [f"REST API {names.api}" for a in paged(apigw, "get_rest_apis", "items") if a["name"] == names.api]
+    taken += [f"REST API {names.api}" for _ in rest_api_ids(apigw, names.api)]
     return taken
 
 

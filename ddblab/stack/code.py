@@ -27,9 +27,9 @@ def handler_module(name: str):
     return importlib.import_module(name)
 
 
-def sources(module: str) -> dict:
+def sources(module: str, handlers: Path = HANDLERS) -> dict:
     """Names in the zip -> source paths: the handler module and the shared modules."""
-    return {f"{name}.py": HANDLERS / f"{name}.py" for name in {module, *SHARED_MODULES}}
+    return {f"{name}.py": Path(handlers) / f"{name}.py" for name in {module, *SHARED_MODULES}}
 
 
 def check_compiles(files: dict) -> None:

@@ -8,7 +8,7 @@ from functools import cached_property
 
 from ddblab.core.settings import Settings, UserError
 from ddblab.emulator.health import emulator_name, require_backend
-from ddblab.stack.aws import find, paged
+from ddblab.stack.aws import find, rest_api_ids
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Account, Names, Stack
 
@@ -51,10 +51,19 @@ class Deployed:
                 raise UserError(f"table {table} does not exist on {self.settings.endpoint_url} - run: make up")
 
     @cached_property
+    def stream_arn(self) -> str:
+        """The users table's current stream ARN (it changes when the stream is replaced)."""
+        table = find(self.dynamodb.describe_table, "ResourceNotFoundException", TableName=self.names.users)
+        arn = (table or {}).get("Table", {}).get("LatestStreamArn")
+        if not arn:
+            raise UserError(f"table {self.names.users} has no stream on {self.settings.endpoint_url} - run: make bootstrap")
+        return arn
+
+    @cached_property
     def api_id(self) -> str:
-        for api in paged(self.client("apigateway"), "get_rest_apis", "items"):
-            if api["name"] == self.names.api:
-                return api["id"]
+        ids = rest_api_ids(self.client("apigateway"), self.names.api)
+        if ids:
+            return ids[0]
         raise UserError(f"no REST API named {self.names.api} on {self.settings.endpoint_url} - run: make up")
 
     @cached_property

@@ -43,8 +43,7 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
 
     def function(module: str, env: dict, policy: list, **options) -> Function:
         name = n.function(module)
-        return Function(name, module, env, [logs(name), *policy], role=Names.role(name),
-                        log_group=Names.log_group(name), **options)
+        return Function(name, module, env, [logs(name), *policy], **options)
 
     functions = (
         function("users_api", {"USERS_TABLE": n.users, "TARGET_TABLE": n.target}, [{

@@ -27,9 +27,17 @@ class Account:
 
     @classmethod
     def of(cls, settings) -> "Account":
-        identity = settings.client("sts").get_caller_identity()
-        partition = identity["Arn"].split(":")[1]
-        return cls(partition=partition, region=settings.region, account_id=identity["Account"])
+        """Asked once per backend and region: a command converging, reading and removing
+        stacks on one backend need not ask STS each time."""
+        key = (settings.endpoint_url, settings.region)
+        if key not in _ACCOUNTS:
+            identity = settings.client("sts").get_caller_identity()
+            _ACCOUNTS[key] = cls(partition=identity["Arn"].split(":")[1], region=settings.region,
+                                 account_id=identity["Account"])
+        return _ACCOUNTS[key]
+
+
+_ACCOUNTS: dict = {}  # (endpoint, region) -> Account
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,6 @@ class Function:
     module: str  # handlers/<module>.py, zipped with the shared modules
     env: dict
     policy: list  # IAM statements: least privilege
-    role: str  # the role's name
-    log_group: str
     timeout: int = 30
     memory: int = 256
     runtime: str = "python3.12"
@@ -81,6 +87,14 @@ class Function:
     @property
     def handler(self) -> str:
         return f"{self.module}.handler"
+
+    @property
+    def role(self) -> str:
+        return Names.role(self.name)
+
+    @property
+    def log_group(self) -> str:
+        return Names.log_group(self.name)
 
 
 @dataclass(frozen=True)

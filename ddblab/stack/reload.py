@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import wait_for
-from ddblab.stack.code import HANDLERS, SHARED_MODULES, build_zip, check_compiles, code_sha256
+from ddblab.stack.code import HANDLERS, SHARED_MODULES, build_zip, check_compiles, code_sha256, sources
 from ddblab.stack.model import Function
 
 HOT_RELOAD_BUCKET = "hot-reload"  # LocalStack's BUCKET_MARKER_LOCAL default
@@ -79,7 +79,7 @@ class Reloader:
         self.switched: set = set()  # functions serving code from their staging directory
 
     def files(self, fn: Function) -> dict:
-        return {f"{name}.py": self.handlers / f"{name}.py" for name in {fn.module, *SHARED_MODULES}}
+        return sources(fn.module, self.handlers)
 
     def start(self) -> Reload:
         """Bring every function up to date with handlers/ (edits made while no one watched),

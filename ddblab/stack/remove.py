@@ -3,7 +3,7 @@ groups included; what is already gone is skipped."""
 from __future__ import annotations
 
 from ddblab.core.settings import Settings
-from ddblab.stack.aws import find, mappings_of, paged, queue_url
+from ddblab.stack.aws import find, mappings_of, queue_url, rest_api_ids
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Names
 from ddblab.stack.report import Report
@@ -19,8 +19,8 @@ def remove(settings: Settings) -> Report:
         if find(call, *missing, **kwargs) is not None:
             report.add(kind, name, "removed")
 
-    for api in [a for a in paged(apigw, "get_rest_apis", "items") if a["name"] == spec.api.name]:
-        gone("api", spec.api.name, apigw.delete_rest_api, "NotFoundException", restApiId=api["id"])
+    for api_id in rest_api_ids(apigw, spec.api.name):
+        gone("api", spec.api.name, apigw.delete_rest_api, "NotFoundException", restApiId=api_id)
     for fn in spec.functions:
         mappings = find(mappings_of, "ResourceNotFoundException", lam=lam, function=fn.name) or []
         for m in mappings:

@@ -17,6 +17,7 @@ class Report:
     rows: list = field(default_factory=list)
     outputs: dict = field(default_factory=dict)
     ids: dict = field(default_factory=dict)  # (kind, name) -> the id the backend gave it
+    backend: str = ""  # ministack | localstack | aws: what the stack was converged on
 
     def add(self, kind: str, name: str, action: str, detail: str = "") -> None:
         self.rows.append(Row(kind, name, action, detail))
@@ -31,12 +32,12 @@ class Report:
         return ", ".join(counts) or "everything unchanged"
 
 
-def print_report(report: Report, backend: str, settings) -> None:
+def print_report(report: Report, settings) -> None:
     from rich.table import Table
 
     from ddblab.core.output import console
     styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim"}
-    console.print(f"stack on {backend} at {settings.endpoint_url}"
+    console.print(f"stack on {report.backend} at {settings.endpoint_url}"
                   + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), highlight=False)
     table = Table()
     for column in ("kind", "name", "action", "detail"):

@@ -15,6 +15,7 @@ from ddblab.stack.report import Report
 
 def converge_stack(stack: Stack, backend: str) -> Report:
     ctx = Context(stack, backend)
+    ctx.report.backend = backend
     for table in stack.tables:
         tables.converge(ctx, table)
     for queue in stack.queues:

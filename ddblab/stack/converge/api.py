@@ -3,16 +3,16 @@ to the stage; created with a fixed id where the backend allows one, so $API surv
 restart of the emulator."""
 from __future__ import annotations
 
-from ddblab.stack.aws import find, paged
+from ddblab.stack.aws import find, paged, rest_api_ids
 from ddblab.stack.converge.context import Context
 from ddblab.stack.model import Api
 
 
 def rest_api_id(ctx: Context, spec: Api) -> tuple:
     """(id, created?)."""
-    apis = [a for a in paged(ctx.apigw, "get_rest_apis", "items") if a["name"] == spec.name]
-    if apis:
-        return apis[0]["id"], False
+    ids = rest_api_ids(ctx.apigw, spec.name)
+    if ids:
+        return ids[0], False
     # LocalStack reads the tag _custom_id_ (services/apigateway), MiniStack ms-custom-id;
     # elsewhere both are plain tags and the backend picks the id.
     created = ctx.apigw.create_rest_api(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ddblab.core.waiting import wait_for
 from ddblab.stack.aws import mappings_of
-from ddblab.stack.converge import queues, tables
+from ddblab.stack.converge import tables
 from ddblab.stack.converge.context import Context
 from ddblab.stack.model import Mapping
 
@@ -13,7 +13,7 @@ from ddblab.stack.model import Mapping
 def wanted_settings(ctx: Context, spec: Mapping) -> dict:
     return dict(BatchSize=spec.batch_size, MaximumRetryAttempts=spec.max_retries,
                 MaximumRecordAgeInSeconds=spec.max_record_age, BisectBatchOnFunctionError=spec.bisect,
-                DestinationConfig={"OnFailure": {"Destination": queues.arn(ctx, ctx.stack.names.dlq)}})
+                DestinationConfig={"OnFailure": {"Destination": ctx.stack.account.queue_arn(ctx.stack.names.dlq)}})
 
 
 def drift(current: dict, wanted: dict) -> list:

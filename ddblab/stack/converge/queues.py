@@ -16,6 +16,3 @@ def converge(ctx: Context, name: str) -> None:
     ctx.queue_urls[name] = url
     ctx.report.add("queue", name, action)
 
-
-def arn(ctx: Context, name: str) -> str:
-    return ctx.sqs.get_queue_attributes(QueueUrl=ctx.queue_urls[name], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
