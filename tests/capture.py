@@ -1,0 +1,106 @@
+"""Real events, captured from the emulator: what the stack's REST API and the users stream
+deliver to a function.
+
+A converged stack of its own gets echo functions in place of users_api and replicate: the
+API's answers the event it was given, and replicate's sends each batch it is given to the
+quarantine queue. Then one user is created, moved and deleted through the table, and the API
+is called on each route. tests/fixtures holds one capture (`python -m tests.capture`
+rewrites it, on the emulator `make up` started or AWS_ENDPOINT_URL); the unit tests check the
+event factories against it, and tests/integration/test_captured_events.py captures again on
+every run and checks the stored capture still has the live events' shape.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+from urllib.parse import quote
+
+from ddblab import stack
+from ddblab.core.settings import Settings
+from ddblab.core.waiting import wait_for
+from ddblab.stack.deployed import Deployed
+from tests.integration.helpers import http
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+STREAM_FIXTURE, API_FIXTURE = FIXTURES / "stream_records_ministack.json", FIXTURES / "api_events_ministack.json"
+EMAIL = "ada@example.com"
+
+ECHO_API = '''
+import json
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
+'''
+ECHO_STREAM = '''
+import json, os
+import boto3
+def handler(event, context):
+    boto3.client("sqs").send_message(QueueUrl=os.environ["QUARANTINE_QUEUE_URL"], MessageBody=json.dumps(event))
+'''
+# What each route is called with: the walkthrough's user, by the routes the stack declares.
+REQUESTS = {
+    "POST /users": ("POST", "", {"email": EMAIL, "state": "NY", "city": "Brooklyn", "zipcode": "11208"}),
+    "GET /users/{email}": ("GET", f"/{quote(EMAIL)}", None),
+    "PUT /users/{email}": ("PUT", f"/{quote(EMAIL)}", {"email": EMAIL, "state": "NY", "city": "Queens", "zipcode": "11101"}),
+    "DELETE /users/{email}": ("DELETE", f"/{quote(EMAIL)}", None),
+    "GET /users?state": ("GET", "?state=NY&city=Brooklyn", None),
+}
+
+
+def _zip(module: str, source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{module}.py", source)
+    return buffer.getvalue()
+
+
+def _deploy(live: Deployed, function: str, module: str, source: str) -> None:
+    lam = live.client("lambda")
+    lam.update_function_code(FunctionName=function, ZipFile=_zip(module, source))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=function)
+
+
+def capture(live: Deployed) -> tuple[dict, dict]:
+    """({eventName: stream record}, {route: API event}) from a stack of the caller's own
+    (its users_api and replicate are replaced by echoes: converge it again to restore them)."""
+    _deploy(live, live.names.function("users_api"), "users_api", ECHO_API)
+    _deploy(live, live.names.function("replicate"), "replicate", ECHO_STREAM)
+    api = {}
+    for route, (method, path, payload) in REQUESTS.items():
+        status, event = http(method, live.api_url + path, payload)
+        assert status == 200 and "httpMethod" in event, f"{route}: the echo answered {status}: {event}"
+        api[route] = event
+    image = {"email": {"S": EMAIL}, "state": {"S": "NY"}, "city": {"S": "Brooklyn"}, "zipcode": {"S": "11208"}}
+    live.dynamodb.put_item(TableName=live.names.users, Item=image)
+    live.dynamodb.put_item(TableName=live.names.users, Item={**image, "city": {"S": "Queens"}})
+    live.dynamodb.delete_item(TableName=live.names.users, Key={"email": {"S": EMAIL}})
+    records, queue = {}, live.queue_url("quarantine")
+
+    def all_three():
+        for message in live.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            for record in json.loads(message["Body"])["Records"]:
+                records.setdefault(record["eventName"], record)
+            live.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return set(records) == {"INSERT", "MODIFY", "REMOVE"}
+    wait_for(all_three, "an INSERT, a MODIFY and a REMOVE from the users stream", timeout=60)
+    return records, api
+
+
+def main() -> int:
+    settings = Settings.from_env().sub(f"cap{uuid.uuid4().hex[:4]}-")
+    stack.converge(settings)
+    try:
+        records, api = capture(Deployed(settings))
+    finally:
+        stack.remove(settings)
+    for path, events in ((STREAM_FIXTURE, records), (API_FIXTURE, api)):
+        path.write_text(json.dumps(events, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
