@@ -1,11 +1,17 @@
-"""Small helpers the integration tests share: HTTP calls, reads of the target table, and
-this test's own messages taken from a queue other tests share."""
+"""Small helpers the integration tests share: HTTP calls, the command line, reads of the
+target table, and this test's own messages taken from a queue other tests share."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
+import pytest
+
+from ddblab.core.settings import ROOT, Settings
 from ddblab.core.waiting import wait_for
 
 
@@ -19,6 +25,22 @@ def http(method: str, url: str, payload=None, raw: bytes | None = None) -> tuple
     except urllib.error.HTTPError as error:
         body = error.read()
         return error.code, json.loads(body) if body else {}
+
+
+def cli(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m ddblab <args>` as a user runs it, against the stack of `settings`."""
+    env = {**os.environ, "AWS_ENDPOINT_URL": settings.endpoint_url, "STACK_PREFIX": settings.prefix, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "ddblab", *args], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def cli_output(settings: Settings, *args: str, timeout: float = 120) -> str:
+    """What the command prints, or the test fails at once with its exit code and stderr - also
+    inside a wait_for (pytest.fail is no Exception: never retried as a transient error)."""
+    result = cli(settings, *args, timeout=timeout)
+    if result.returncode != 0:
+        pytest.fail(f"ddblab {' '.join(args)} exited {result.returncode}:\n{result.stderr}{result.stdout}")
+    return result.stdout
 
 
 def target_rows(live, email: str) -> list:
