@@ -92,8 +92,17 @@ def _localstack(base: Settings):
 @pytest.fixture(scope="session")
 def converged(backend_settings):
     """The stack converged once for the session (the bootstrap's own test converges again),
-    and removed at the end, so an emulator started with make up keeps only its own stack."""
-    yield stack.converge(backend_settings)
+    and removed at the end, so an emulator started with make up keeps only its own stack.
+    Its queues start empty: a run stopped before its teardown leaves messages behind, and
+    tests that collect their own messages must never meet an earlier run's."""
+    report = stack.converge(backend_settings)
+    sqs = backend_settings.client("sqs")
+    for url in (report.outputs["quarantine_queue"], report.outputs["dlq"]):
+        try:
+            sqs.purge_queue(QueueUrl=url)
+        except sqs.exceptions.PurgeQueueInProgress:
+            pass  # purged in the last 60 s (AWS allows one purge a minute): that purge empties it
+    yield report
     stack.remove(backend_settings)
 
 

@@ -1,9 +1,18 @@
-"""Small helpers the integration tests share: HTTP calls and reads of the target table."""
+"""Small helpers the integration tests share: HTTP calls, the command line, reads of the
+target table, and this test's own messages taken from a queue other tests share."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
+
+import pytest
+
+from ddblab.core.settings import ROOT, Settings
+from ddblab.core.waiting import wait_for
 
 
 def http(method: str, url: str, payload=None, raw: bytes | None = None) -> tuple[int, dict]:
@@ -16,6 +25,22 @@ def http(method: str, url: str, payload=None, raw: bytes | None = None) -> tuple
     except urllib.error.HTTPError as error:
         body = error.read()
         return error.code, json.loads(body) if body else {}
+
+
+def cli(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m ddblab <args>` as a user runs it, against the stack of `settings`."""
+    env = {**os.environ, "AWS_ENDPOINT_URL": settings.endpoint_url, "STACK_PREFIX": settings.prefix, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "ddblab", *args], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def cli_output(settings: Settings, *args: str, timeout: float = 120) -> str:
+    """What the command prints, or the test fails at once with its exit code and stderr - also
+    inside a wait_for (pytest.fail is no Exception: never retried as a transient error)."""
+    result = cli(settings, *args, timeout=timeout)
+    if result.returncode != 0:
+        pytest.fail(f"ddblab {' '.join(args)} exited {result.returncode}:\n{result.stderr}{result.stdout}")
+    return result.stdout
 
 
 def target_rows(live, email: str) -> list:
@@ -32,3 +57,39 @@ def user_item(email: str, state="New York", city="Brooklyn", zipcode="11208", **
             "active": {"BOOL": True}}
     item.update(extra)
     return item
+
+
+def take_messages(sqs, queue_url: str, key, wanted: set, what: str, timeout: float = 30) -> dict:
+    """Receive until a message for every key in `wanted` (key(body) names it) has come, delete
+    those and return {key: body}; every other message is made visible again at once.
+
+    The queue may be shared with other tests: their messages must stay theirs. They are hidden
+    while this looks further (a receive with VisibilityTimeout=0 would bring the same oldest
+    ten back every time, so a message past them would never be seen), then put back."""
+    found, others = {}, {}  # others: message id -> its latest receipt handle
+
+    def collect():
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                           VisibilityTimeout=int(timeout) + 30).get("Messages", []):
+            body = json.loads(message["Body"])
+            name = key(body)
+            if name in wanted:
+                found[name] = body
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            else:
+                others[message["MessageId"]] = message["ReceiptHandle"]
+        return wanted <= set(found)
+    try:
+        wait_for(collect, what, timeout=timeout)
+    finally:
+        for handle in others.values():
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return found
+
+
+def record_email(body) -> str | None:
+    """The user a quarantine message is about (replicate's {"reason", "record"} body), if it says."""
+    try:
+        return body["record"]["dynamodb"]["Keys"]["email"]["S"]
+    except (KeyError, TypeError):
+        return None

@@ -1,10 +1,8 @@
 """Records replicate cannot place go to the quarantine queue, whole, and never block the stream."""
 from __future__ import annotations
 
-import json
-
 from ddblab.core.waiting import wait_for
-from tests.integration.helpers import target_rows, user_item
+from tests.integration.helpers import record_email, take_messages, target_rows, user_item
 
 POISON = {
     "no city": lambda e: {"email": {"S": e}, "state": {"S": "Ohio"}, "zipcode": {"S": "43004"}},
@@ -16,8 +14,6 @@ POISON = {
 
 
 def test_poison_records_quarantined_with_reason_and_stream_flows(live, email):
-    sqs = live.client("sqs")
-    queue = live.queue_urls["quarantine"]
     poison_emails = {f"{name.replace(' ', '-')}-{email}": name for name in POISON}
     # GIVEN unplaceable items written straight into users (the API would refuse them)
     for poison_email, name in poison_emails.items():
@@ -28,17 +24,8 @@ def test_poison_records_quarantined_with_reason_and_stream_flows(live, email):
     # THEN the good user still reaches the target: the poison did not block the stream
     wait_for(lambda: len(target_rows(live, email)) == 1, f"{email} in users_by_location after poison records", timeout=30)
     # AND every poison record is in the quarantine queue with its reason and the full record
-    found = {}
-
-    def collect():
-        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
-            body = json.loads(message["Body"])
-            key = body["record"]["dynamodb"]["Keys"]["email"]["S"]
-            if key in poison_emails:
-                found[key] = body
-                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-        return set(found) == set(poison_emails)
-    wait_for(collect, "every poison record in the quarantine queue", timeout=30)
+    found = take_messages(live.sqs, live.queue_url("quarantine"), record_email, set(poison_emails),
+                          "every poison record in the quarantine queue")
     reasons = {poison_emails[k]: body["reason"] for k, body in found.items()}
     assert "missing attribute 'city'" in reasons["no city"]
     assert "missing attribute 'state'" in reasons["no state"]
@@ -75,16 +62,8 @@ def test_item_target_refuses_quarantined_and_stream_flows(live, email):
     # THEN the good user is replicated: the refusal did not block the stream
     wait_for(lambda: len(target_rows(live, email)) == 1, f"{email} replicated after an item the target refuses", timeout=60)
     # AND the refused record is in the quarantine queue with the table's reason
-    sqs = live.client("sqs")
-
-    def quarantined():
-        for message in sqs.receive_message(QueueUrl=live.queue_urls["quarantine"], MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=1).get("Messages", []):
-            body = json.loads(message["Body"])
-            if body["record"]["dynamodb"]["Keys"]["email"]["S"] == big:
-                sqs.delete_message(QueueUrl=live.queue_urls["quarantine"], ReceiptHandle=message["ReceiptHandle"])
-                return body
-    body = wait_for(quarantined, f"{big} in the quarantine queue", timeout=30)
+    body = take_messages(live.sqs, live.queue_url("quarantine"), record_email, {big},
+                         f"{big} in the quarantine queue")[big]
     assert "refuse the write for good" in body["reason"] and "size" in body["reason"]
     assert "truncated" in body and body["record"]["dynamodb"]["Keys"] == {"email": {"S": big}}
     # AND its old, small row is gone: the target never keeps a stale version of it

@@ -7,7 +7,7 @@ from ddblab import stack
 from ddblab.core.waiting import wait_for
 from ddblab.data import reconcile
 from ddblab.stack.model import Names
-from tests.integration.helpers import user_item
+from tests.integration.helpers import cli, user_item
 
 
 def test_reconcile_drift_found_and_fixed_including_backfill(backend_settings):
@@ -48,3 +48,31 @@ def test_reconcile_drift_found_and_fixed_including_backfill(backend_settings):
         assert after.total == 0 and after.target_items == 30
     finally:
         stack.remove(settings)
+
+
+def test_reconcile_command_exit_code_on_drift_and_fix_repairs(own):
+    # GIVEN a stack of its own whose target drifted: a row lost, a row changed, a row extra
+    emails = [f"c{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(3)]
+    for email in emails:
+        own.dynamodb.put_item(TableName=own.names.users, Item=user_item(email, state="Ohio", city="Kent"))
+    wait_for(lambda: reconcile.compare(own.dynamodb, own.names.users, own.names.target).target_items == 3,
+             "3 replicated rows", timeout=30)
+    key = lambda e: {"state": {"S": "Ohio"}, "city_email": {"S": f"Kent#{e}"}}  # noqa: E731 - a one-line helper, local to where it is used
+    own.dynamodb.delete_item(TableName=own.names.target, Key=key(emails[0]))
+    own.dynamodb.update_item(TableName=own.names.target, Key=key(emails[1]), UpdateExpression="SET active = :f",
+                             ExpressionAttributeValues={":f": {"BOOL": False}})
+    own.dynamodb.put_item(TableName=own.names.target, Item={**key("ghost@example.com"), "email": {"S": "ghost@example.com"}})
+    # WHEN make reconcile runs THEN it names the drift, says how to repair it, and exits 1
+    found = cli(own.settings, "reconcile")
+    assert found.returncode == 1, found.stderr
+    assert "drift: 3 (missing 1, extra 1, different 1)" in found.stdout, found.stdout
+    assert "make reconcile ARGS=--fix" in found.stdout
+    # WHEN make reconcile ARGS=--fix runs THEN it writes the 3 repairs, says the drift is now 0, exits 0
+    fixed = cli(own.settings, "reconcile", "--fix")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "fixed: 3 writes" in fixed.stdout and "drift now 0" in fixed.stdout, fixed.stdout
+    # AND the target is in step: make reconcile finds nothing now, and exits 0
+    assert reconcile.compare(own.dynamodb, own.names.users, own.names.target).total == 0
+    again = cli(own.settings, "reconcile")
+    assert again.returncode == 0, again.stderr
+    assert "drift: 0 " in again.stdout and "ARGS=--fix" not in again.stdout, again.stdout

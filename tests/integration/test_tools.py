@@ -1,14 +1,10 @@
 """The command-line tools a user runs against the live stack: query and logs."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from ddblab.commands import query, status
-from ddblab.core.settings import ROOT, Settings
+from ddblab.core.settings import Settings
 from ddblab.core.waiting import wait_for
-from tests.integration.helpers import http, target_rows
+from tests.integration.helpers import cli_output, http, target_rows
 
 
 def test_query_by_state_state_and_city_and_city(live, email):
@@ -28,24 +24,18 @@ def test_query_by_state_state_and_city_and_city(live, email):
 def test_query_cli_prints_table(live, email):
     http("POST", live.api_url, {"email": email, "state": "Utah", "city": "Provo", "zipcode": "84601"})
     wait_for(lambda: target_rows(live, email), f"{email} replicated", timeout=30)
-    result = subprocess.run([sys.executable, "-m", "ddblab", "query", "--state", "Utah", "--city", "Provo"], cwd=ROOT,
-                            capture_output=True, text=True, env={**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url,
-                                                                 "STACK_PREFIX": live.settings.prefix})
-    assert result.returncode == 0, result.stderr
-    assert email in result.stdout and "Provo" in result.stdout
+    output = cli_output(live.settings, "query", "--state", "Utah", "--city", "Provo", timeout=60)
+    assert email in output and "Provo" in output
 
 
 def test_logs_no_follow_shows_audit_of_a_change(live, email):
     # GIVEN a user created then moved
     http("POST", live.api_url, {"email": email, "state": "Idaho", "city": "Boise", "zipcode": "83701"})
     http("PUT", f"{live.api_url}/{email}", {"email": email, "state": "Idaho", "city": "Nampa", "zipcode": "83651"})
-    env = {**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url, "STACK_PREFIX": live.settings.prefix}
 
     def shown():
-        result = subprocess.run([sys.executable, "-m", "ddblab", "logs", "--no-follow", "--since", "5m", "--function", "audit"],
-                                cwd=ROOT, capture_output=True, text=True, env=env)
-        assert result.returncode == 0, result.stderr
-        return [line for line in result.stdout.splitlines() if email in line and "MODIFY" in line]
+        output = cli_output(live.settings, "logs", "--no-follow", "--since", "5m", "--function", "audit", timeout=60)
+        return [line for line in output.splitlines() if email in line and "MODIFY" in line]
     # THEN make logs renders the audit line of the move, old -> new
     lines = wait_for(shown, f"the MODIFY of {email} in the logs", timeout=30)
     assert "city: 'Boise' -> 'Nampa'" in lines[0]
