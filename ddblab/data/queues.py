@@ -1,9 +1,10 @@
 """What the quarantine and dead-letter queues hold, read without taking anything away.
 
-SQS has no "peek": a receive hides a message for its visibility timeout. Receiving with
-VisibilityTimeout=0 leaves each message visible to the next receive at once, so reading
-never delays recovery (a replay, a redrive) nor changes what another reader sees; only the
-receive count goes up. A message received so is never deleted here.
+SQS has no "peek", and a receive returns at most 10 messages - on MiniStack always the oldest
+10 visible ones, so receiving with VisibilityTimeout=0 would never see past them. Each message
+read is hidden while the reading goes on (HIDE_SECONDS at most, should the reader die), then
+all are made visible again at once: reading never takes a message away, and delays a redrive
+by the time it takes to read. Only the receive count goes up. Nothing is deleted here.
 """
 from __future__ import annotations
 
@@ -28,21 +29,29 @@ class Message:
         return None if self.sent is None else max(0.0, time.time() - self.sent)
 
 
-def peek(sqs, queue_url: str, kind: str, limit: int = 100) -> list:
-    """Up to `limit` messages of the queue, oldest first, left in the queue.
+HIDE_SECONDS = 30
 
-    Each receive with VisibilityTimeout=0 returns a sample; the same message can come back,
-    so they are told apart by id, and reading stops when a receive brings nothing new."""
+
+def peek(sqs, queue_url: str, kind: str, limit: int = 100) -> list:
+    """Up to `limit` messages of the queue, oldest first, left in the queue (visible again)."""
     seen: dict = {}
-    while len(seen) < limit:
-        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                     WaitTimeSeconds=0, AttributeNames=["SentTimestamp"])
-        fresh = [m for m in answer.get("Messages", []) if m["MessageId"] not in seen]
-        if not fresh:
-            break
-        for raw in fresh:
-            seen[raw["MessageId"]] = parse(kind, raw)
-    return sorted(seen.values(), key=lambda m: m.sent or 0)[:limit]
+    handles: list = []
+    try:
+        while len(seen) < limit:
+            answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(10, limit - len(seen)),
+                                         VisibilityTimeout=HIDE_SECONDS, WaitTimeSeconds=0, AttributeNames=["SentTimestamp"])
+            messages = answer.get("Messages", [])
+            if not messages:
+                break
+            for raw in messages:
+                handles.append(raw["ReceiptHandle"])
+                seen.setdefault(raw["MessageId"], parse(kind, raw))
+    finally:
+        for start in range(0, len(handles), 10):
+            sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for i, handle in enumerate(handles[start:start + 10])])
+    return sorted(seen.values(), key=lambda m: m.sent or 0)
 
 
 def parse(kind: str, raw: dict) -> Message:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 import zipfile
 
 import pytest
@@ -176,6 +177,22 @@ def test_doctor_dead_letter_named_and_quarantine_reads_it_without_consuming(own)
         assert "batch of 3" in message.detail and "100..102" in message.detail
     assert own.queue_depth("dlq") == 1
 
+
+
+def test_quarantine_lists_every_message_past_the_first_ten_and_leaves_them_all(own):
+    # GIVEN 15 quarantined records (a receive returns at most 10)
+    sqs, url = own.sqs, own.queue_url("quarantine")
+    emails = [f"q{i:02d}-{uuid.uuid4().hex[:6]}@example.com" for i in range(15)]
+    for email in emails:
+        record = {"eventName": "INSERT", "dynamodb": {"Keys": {"email": {"S": email}}, "SequenceNumber": "1"}}
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"reason": "missing attribute 'city'", "record": record}))
+    # WHEN they are listed, twice THEN both times all 15 are there, each once
+    for _ in range(2):
+        assert sorted(m.user for m in queues.peek(sqs, url, "quarantine")) == emails
+    # AND none was taken away or left hidden
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
+                                                                        "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("15", "0")
 
 def test_doctor_filter_that_drops_records_named(own, email):
     # GIVEN audit's mapping filtered to REMOVE events only, and a user in the table
