@@ -18,7 +18,7 @@ from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconcile, users
 from ddblab.emulator.faults import FaultProxy
-from ddblab.emulator.health import emulator_name
+from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name
 from ddblab.stack.aws import log_events
 from ddblab.stack.converge import converge
 from ddblab.stack.deployed import Deployed
@@ -101,10 +101,13 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
           prefix: str = "chaos-", keep: bool = False, timeout: float = 600, write_attempts: int | None = None,
           say=lambda text: None, status=lambda text: None) -> Result:
     """Run the drill; say() gets lines worth keeping, status() the progress of the moment."""
-    if emulator_name(base.endpoint_url) != "ministack":
+    backend = emulator_name(base.endpoint_url)
+    if backend != "ministack":
+        found = ("LocalStack answers there" if backend == "localstack" else
+                 f"the emulator there did not answer {MINISTACK_HEALTH_PATH} as MiniStack does (an emulator of unknown kind)")
         raise UserError(
-            "the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda "
-            "containers cannot reach - run it on MiniStack (make down; EMULATOR=ministack make up)")
+            f"the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda containers "
+            f"cannot reach, and {found} - run it on MiniStack (make down; EMULATOR=ministack make up)")
     settings = base.sub(prefix)
     remove(settings)  # a clean slate, so the reconcile compares this run only
     ddb = settings.client("dynamodb", max_pool_connections=8)
