@@ -5,6 +5,10 @@ import json
 import urllib.error
 import urllib.request
 
+import pytest
+
+from ddblab.emulator.health import emulator_name
+
 
 def http(method: str, url: str, payload=None, raw: bytes | None = None) -> tuple[int, dict]:
     data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
@@ -32,3 +36,13 @@ def user_item(email: str, state="New York", city="Brooklyn", zipcode="11208", **
             "active": {"BOOL": True}}
     item.update(extra)
     return item
+
+
+def backend_of(settings) -> str:
+    """"ministack" or "localstack"; fails the test (never a skip, never the other branch) when
+    detection cannot tell which emulator answers."""
+    name = emulator_name(settings.endpoint_url)
+    if name not in ("ministack", "localstack"):
+        pytest.fail(f"could not tell which emulator answers on {settings.endpoint_url} (detection said {name!r}): "
+                    "this test behaves differently on MiniStack and LocalStack", pytrace=False)
+    return name
