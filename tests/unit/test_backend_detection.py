@@ -184,3 +184,15 @@ def test_probe_gives_up_after_its_attempts(monkeypatch):
     monkeypatch.setattr(health_module.time, "sleep", lambda s: None)
     assert emulator_name("http://127.0.0.1:1", attempts=3) == "unknown"
     assert len(asked) == 6
+
+
+def test_doctor_unknown_backend_warns_with_what_it_found_and_no_caveats():
+    from ddblab.diagnose import checks
+    from ddblab.stack.deployed import Deployed
+    # GIVEN an emulator answering the health path with a version but no edition, and not MiniStack's path
+    with FakeEmulator({"/_localstack/health": (200, {"services": SERVICES, "version": "9"})}) as fake:
+        d = checks.Diagnosis(Deployed(Settings.from_env(endpoint_url=fake.url)))
+        [check] = checks.backend(d)
+    assert (check.name, check.status) == ("unknown emulator", "warn")
+    assert "version 9" in check.detail and "/_ministack/health gave no health document" in check.detail
+    assert d.backend == "unknown" and checks.caveats(d) == []
