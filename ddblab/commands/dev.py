@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ddblab.core.settings import UserError
-from ddblab.emulator.health import emulator_name, require_alive
+from ddblab.emulator.health import backend_label, emulator_name, require_alive
 from ddblab.stack.code import HANDLERS
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.reload import Reloader, copy_handlers
@@ -132,6 +132,6 @@ def measure(live: Deployed, saves: int, use_zip: bool) -> int:
             watcher.join(timeout=10)
             reload.stop()
             stack.remove(settings)
-    print(f"save -> new code answering, {len(times)} saves on {backend}: "
+    print(f"save -> new code answering, {len(times)} saves on {backend_label(backend)}: "
           f"median {statistics.median(times):.3f} s, worst {max(times):.3f} s, best {min(times):.3f} s")
     return 0

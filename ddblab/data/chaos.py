@@ -18,7 +18,7 @@ from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconcile, users
 from ddblab.emulator.faults import FaultProxy
-from ddblab.emulator.health import emulator_name
+from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name
 from ddblab.stack.aws import log_events
 from ddblab.stack.converge import converge
 from ddblab.stack.deployed import Deployed
@@ -99,12 +99,17 @@ class Result:
 
 def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: int = 30, seed: int = 7,
           prefix: str = "chaos-", keep: bool = False, timeout: float = 600, write_attempts: int | None = None,
-          say=lambda text: None, status=lambda text: None) -> Result:
-    """Run the drill; say() gets lines worth keeping, status() the progress of the moment."""
-    if emulator_name(base.endpoint_url) != "ministack":
+          max_record_age: int | None = None, say=lambda text: None, status=lambda text: None) -> Result:
+    """Run the drill; say() gets lines worth keeping, status() the progress of the moment.
+    max_record_age: how long the mappings retry a failing batch before dead-lettering it
+    (default: the stack's own, an hour)."""
+    backend = emulator_name(base.endpoint_url)
+    if backend != "ministack":
+        found = ("LocalStack answers there" if backend == "localstack" else
+                 f"the emulator there did not answer {MINISTACK_HEALTH_PATH} as MiniStack does (an emulator of unknown kind)")
         raise UserError(
-            "the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda "
-            "containers cannot reach - run it on MiniStack (make down; EMULATOR=ministack make up)")
+            f"the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda containers "
+            f"cannot reach, and {found} - run it on MiniStack (make down; EMULATOR=ministack make up)")
     settings = base.sub(prefix)
     remove(settings)  # a clean slate, so the reconcile compares this run only
     ddb = settings.client("dynamodb", max_pool_connections=8)
@@ -114,7 +119,8 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             env = {"AWS_ENDPOINT_URL": proxy.url}
             if write_attempts:
                 env["WRITE_ATTEMPTS"] = str(write_attempts)
-            converge(settings, replicate_env=env)
+            converge(settings, replicate_env=env,
+                     **({"max_record_age": max_record_age} if max_record_age is not None else {}))
             names = Names(settings.prefix)
             target, users_table = names.target, names.users
             since = int(time.time() * 1000)
@@ -152,7 +158,10 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             drained = time.monotonic() - started
             counts = proxy.counts()
             live = Deployed(settings)
-            wait_for(lambda: live.queue_depth("quarantine") >= work.poison, "poison in quarantine", timeout=30)
+            try:
+                wait_for(lambda: live.queue_depth("quarantine") >= work.poison, "poison in quarantine", timeout=30)
+            except WaitTimeout as error:  # (dead-lettered with its batch, say): the report shows it
+                say(f"[red]{error}[/]")
             result = Result(records=work.records + 1, poison=work.poison, faults=counts, log=replicate_log(settings, since),
                             quarantined=live.queue_depth("quarantine"),
                             dead_letters=live.queue_depth("dlq"), drift=drift,

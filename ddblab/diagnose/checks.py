@@ -21,7 +21,7 @@ from ddblab.data import queues as queue_data
 from ddblab.data.users import to_item, walkthrough
 from ddblab.diagnose import filters
 from ddblab.diagnose.functions import StartError, ministack_failures, recent_errors, start_error
-from ddblab.emulator.health import emulator_name, health, not_an_emulator, port_open
+from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name, health, not_an_emulator, port_open
 from ddblab.stack.aws import find, mappings_of
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Mapping, Names
@@ -125,7 +125,15 @@ def backend(d: Diagnosis) -> list:
                           "stop that program, or point AWS_ENDPOINT_URL at your emulator")]
         return [Check("backend", settings.endpoint_url, "fail", "nothing answers", "make up")]
     d.backend = emulator_name(settings.endpoint_url)
-    checks = [Check("backend", d.backend, "pass", f"version {document.get('version', '?')} on {settings.endpoint_url}")]
+    found = f"version {document.get('version', '?')} on {settings.endpoint_url}"
+    if d.backend == "unknown":
+        # Something answers the health path, but neither as MiniStack nor as LocalStack: the
+        # checks below still run; the caveats of neither emulator are assumed.
+        return [Check("backend", "unknown emulator", "warn",
+                      f"{found} (edition {document.get('edition', '?')}): not MiniStack "
+                      f"({MINISTACK_HEALTH_PATH} gave no health document) and not positively LocalStack",
+                      "if it is slow to answer, run make doctor again; otherwise check what listens there")]
+    checks = [Check("backend", d.backend, "pass", found)]
     if d.backend == "localstack":
         image = settings.localstack_image
         if auth_token_needed(image) and not os.environ.get("LOCALSTACK_AUTH_TOKEN"):

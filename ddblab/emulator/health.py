@@ -1,15 +1,18 @@
 """Is an emulator there, which one, and is a port free: the questions every command asks first."""
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
 from ddblab.core.settings import Settings, UserError
 
 HEALTH_PATH = "/_localstack/health"  # both emulators answer it
+MINISTACK, LOCALSTACK, UNKNOWN = "ministack", "localstack", "unknown"  # what emulator_name() answers
 
 
 def health(endpoint_url: str, timeout: float = 2.0, path: str = HEALTH_PATH) -> dict | None:
@@ -53,7 +56,6 @@ def require_backend(settings: Settings) -> dict:
 
 def require_alive(settings: Settings, grace: float = 3.0) -> None:
     """For long waits: fail within seconds, with what to run, when the emulator went away."""
-    import time
     deadline = time.monotonic() + grace
     while health(settings.endpoint_url, timeout=1.0) is None:
         if time.monotonic() >= deadline:
@@ -70,6 +72,60 @@ def docker_answers() -> bool:
         return False
 
 
-def emulator_name(endpoint_url: str) -> str:
-    """Both answer LocalStack's health path; only MiniStack answers its own."""
-    return "ministack" if health(endpoint_url, path="/_ministack/health") else "localstack"
+MINISTACK_HEALTH_PATH = "/_ministack/health"
+# MiniStack answers HEALTH_PATH too, with the same document as its own path
+# (ministack/app.py, _handle_health_request: services, auth, edition "light", version,
+# iot_mtls, ready_scripts). LocalStack 4.14 answers it with its services, "edition" (the
+# image's marker file: "community", "pro", ...) and "version", plus whatever was PUT into
+# its state (localstack-core/localstack/services/internal.py, HealthResource.on_get and
+# utils/analytics/metadata.py, get_localstack_edition), and nothing on MiniStack's path.
+MINISTACK_ONLY_KEYS = frozenset({"auth", "iot_mtls", "ready_scripts"})
+
+
+def _probe(url: str, timeout: float) -> dict | None:
+    """The health document at url; None for a definite answer that is not one (a 404, an
+    S3 error page); OSError when nothing answered in time, which is worth asking again."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            document = json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError:
+        return None
+    except urllib.error.URLError as e:
+        raise OSError(str(e.reason)) from None
+    except OSError:  # a timeout or a dropped connection (RemoteDisconnected is both kinds)
+        raise
+    except (http.client.HTTPException, ValueError):
+        return None
+    return document if isinstance(document, dict) and "services" in document else None
+
+
+def _ask(url: str, timeout: float, attempts: int) -> dict | None:
+    """_probe, asked again when nothing answered (a busy emulator); None in the end."""
+    for attempt in range(attempts):
+        try:
+            return _probe(url, timeout)
+        except OSError:
+            if attempt + 1 < attempts:
+                time.sleep(0.5)
+    return None
+
+
+def is_localstack(document: dict) -> bool:
+    """LocalStack's health document, positively: edition and version, none of MiniStack's keys."""
+    return (isinstance(document.get("edition"), str) and isinstance(document.get("version"), str)
+            and not MINISTACK_ONLY_KEYS & document.keys())
+
+
+def emulator_name(endpoint_url: str, timeout: float = 5.0, attempts: int = 3) -> str:
+    """"ministack" when MiniStack's own health path answers, "localstack" when LocalStack's
+    health answer is positively LocalStack's, otherwise "unknown" (slow, gone, or another
+    emulator): callers never mistake one for the other because a probe timed out."""
+    if _ask(endpoint_url + MINISTACK_HEALTH_PATH, timeout, attempts) is not None:
+        return MINISTACK
+    document = _ask(endpoint_url + HEALTH_PATH, timeout, attempts)
+    return LOCALSTACK if document is not None and is_localstack(document) else UNKNOWN
+
+
+def backend_label(name: str) -> str:
+    """How messages name a backend: "unknown" reads as "unknown emulator"."""
+    return "unknown emulator" if name == UNKNOWN else name

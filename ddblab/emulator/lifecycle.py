@@ -6,7 +6,7 @@ import time
 
 from ddblab.core.settings import ROOT, Settings, UserError
 from ddblab.emulator import localstack
-from ddblab.emulator.health import docker_answers, emulator_name, health, not_an_emulator, port_open
+from ddblab.emulator.health import UNKNOWN, backend_label, docker_answers, emulator_name, health, not_an_emulator, port_open
 from ddblab.emulator.ministack import MiniStack
 
 IN_MEMORY = "the emulator keeps its state in memory, so the previous stack and data are gone"
@@ -19,9 +19,12 @@ def up(settings: Settings) -> str:
     if document is not None:
         name = emulator_name(settings.endpoint_url)
         mine = ministack.pid() is not None or localstack.started_here(settings)
-        print(f"backend: {name} {'already running' if mine else 'already answering (not started by make up)'} "
-              f"on {settings.endpoint_url}")
-        if settings.emulator not in ("auto", name):
+        state = "already running" if mine else "already answering (not started by make up)"
+        print(f"backend: {backend_label(name)} {state} on {settings.endpoint_url}")
+        if name == UNKNOWN and settings.emulator != "auto":
+            print(f"backend: could not tell whether it is {settings.emulator} (neither health answer was conclusive); "
+                  "using it as it is")
+        elif settings.emulator not in ("auto", name):
             raise UserError(f"EMULATOR={settings.emulator} was asked for, but {name} is running on "
                             f"{settings.endpoint_url} - run: make down, then EMULATOR={settings.emulator} make up")
         settings.remember_endpoint()
@@ -73,5 +76,5 @@ def status_line(settings: Settings) -> tuple:
             return False, f"backend: {not_an_emulator(settings)}"
         return False, f"backend: nothing answers on {settings.endpoint_url} - run: make up"
     running = sorted(k for k, v in document.get("services", {}).items() if v in ("running", "available"))
-    return True, (f"backend: {emulator_name(settings.endpoint_url)} on {settings.endpoint_url} "
+    return True, (f"backend: {backend_label(emulator_name(settings.endpoint_url))} on {settings.endpoint_url} "
                   f"(version {document.get('version', '?')}; {len(running)} services available)")

@@ -17,7 +17,7 @@ class Report:
     rows: list = field(default_factory=list)
     outputs: dict = field(default_factory=dict)
     ids: dict = field(default_factory=dict)  # (kind, name) -> the id the backend gave it
-    backend: str = ""  # ministack | localstack | aws: what the stack was converged on
+    backend: str = ""  # ministack | localstack | unknown | aws: what the stack was converged on
 
     def add(self, kind: str, name: str, action: str, detail: str = "") -> None:
         self.rows.append(Row(kind, name, action, detail))
@@ -36,8 +36,9 @@ def print_report(report: Report, settings) -> None:
     from rich.table import Table
 
     from ddblab.core.output import console
+    from ddblab.emulator.health import backend_label
     styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim"}
-    console.print(f"stack on {report.backend} at {settings.endpoint_url}"
+    console.print(f"stack on {backend_label(report.backend)} at {settings.endpoint_url}"
                   + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), highlight=False)
     table = Table()
     for column in ("kind", "name", "action", "detail"):

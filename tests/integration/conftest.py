@@ -3,7 +3,8 @@
 Uses the emulator that answers on AWS_ENDPOINT_URL (make up), or starts an embedded
 MiniStack on a free port and stops it afterwards. TEST_BACKEND=localstack runs LocalStack
 4.14.0 through testcontainers instead (needs a Docker engine: a clear failure without one,
-never a skip).
+never a skip). REQUIRE_EMBEDDED=1 (.ci/run's embedded lane) fails the run when an emulator
+already answers, instead of using it. The summary names the backend used.
 """
 from __future__ import annotations
 
@@ -16,10 +17,17 @@ import pytest
 
 from ddblab import stack
 from ddblab.core.settings import Settings
-from ddblab.emulator.health import docker_answers, free_port, health
+from ddblab.emulator.health import backend_label, docker_answers, emulator_name, free_port, health
 from ddblab.emulator.ministack import MiniStack
 from ddblab.stack.deployed import Deployed
 from tests.compose import localstack_environment
+
+USED = {}  # which backend the session fixture used, for the summary
+
+
+def pytest_terminal_summary(terminalreporter):
+    if USED:
+        terminalreporter.write_line(f"integration backend: {USED['backend']} on {USED['endpoint']}")
 
 
 def pytest_collection_modifyitems(items):
@@ -41,6 +49,12 @@ def backend_settings(tmp_path_factory):
         yield from _localstack(base)
         return
     if wanted == "auto" and health(base.endpoint_url) is not None:
+        name = backend_label(emulator_name(base.endpoint_url))
+        if os.environ.get("REQUIRE_EMBEDDED") == "1":
+            pytest.exit(f"REQUIRE_EMBEDDED=1, but {name} already answers on {base.endpoint_url}: the tests would "
+                        "run on it, not on the embedded MiniStack - stop it (make down), or unset REQUIRE_EMBEDDED",
+                        returncode=1)
+        USED.update(backend=f"{name} (already answering)", endpoint=base.endpoint_url)
         yield base
         return
     port = free_port()
@@ -51,6 +65,7 @@ def backend_settings(tmp_path_factory):
     # leave MiniStack running on its own; as an interrupt, pytest still stops it.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     ministack.start()
+    USED.update(backend="embedded MiniStack", endpoint=settings.endpoint_url)
     try:
         yield settings
     finally:
@@ -76,6 +91,7 @@ def _localstack(base: Settings):
     container.start(timeout=180)  # a first run pulls the image and installs nothing else before "Ready."
     try:
         # The Docker host may be another machine (DOCKER_HOST): it is the user's own emulator still.
+        USED.update(backend="LocalStack (testcontainers)", endpoint=container.get_url())
         yield Settings.from_env(endpoint_url=container.get_url(), prefix=base.prefix, allow_remote=True)
     finally:
         # testcontainers' stop() removes the container by force (SIGKILL): LocalStack would never

@@ -13,6 +13,7 @@ import pytest
 
 from ddblab.core.settings import ROOT, Settings
 from ddblab.core.waiting import wait_for
+from ddblab.emulator.health import emulator_name
 
 
 def http(method: str, url: str, payload=None, raw: bytes | None = None) -> tuple[int, dict]:
@@ -93,3 +94,13 @@ def record_email(body) -> str | None:
         return body["record"]["dynamodb"]["Keys"]["email"]["S"]
     except (KeyError, TypeError):
         return None
+
+
+def backend_of(settings) -> str:
+    """"ministack" or "localstack"; fails the test (never a skip, never the other branch) when
+    detection cannot tell which emulator answers."""
+    name = emulator_name(settings.endpoint_url)
+    if name not in ("ministack", "localstack"):
+        pytest.fail(f"could not tell which emulator answers on {settings.endpoint_url} (detection said {name!r}): "
+                    "this test behaves differently on MiniStack and LocalStack", pytrace=False)
+    return name

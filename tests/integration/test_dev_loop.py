@@ -15,7 +15,7 @@ from ddblab.emulator.health import emulator_name, free_port
 from ddblab.events import change_record, stream_event, user_image
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.reload import Reloader, copy_handlers
-from tests.integration.helpers import target_rows, user_item
+from tests.integration.helpers import backend_of, target_rows, user_item
 
 
 def reloader(live: Deployed, handlers) -> Reloader:
@@ -79,7 +79,7 @@ def test_redrive_quarantine_message_older_than_current_state_never_overwrites_it
 
 def test_redrive_dead_letter_batch_read_back_from_stream(backend_settings):
     settings = backend_settings.sub(f"dlq{uuid.uuid4().hex[:5]}-")
-    ministack = emulator_name(settings.endpoint_url) == "ministack"
+    ministack = backend_of(settings) == "ministack"
     try:
         # GIVEN replicate failing for good (its endpoint is a port nothing listens on), so a batch is dead-lettered
         stack.converge(settings, replicate_env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "WRITE_ATTEMPTS": "1"},

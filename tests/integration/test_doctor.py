@@ -20,11 +20,10 @@ from ddblab.core.settings import ROOT
 from ddblab.core.waiting import wait_for
 from ddblab.data import queues
 from ddblab.diagnose import checks
-from ddblab.emulator.health import emulator_name
 from ddblab.stack.aws import mappings_of
 from ddblab.stack.code import HANDLERS
 from ddblab.stack.deployed import Deployed
-from tests.integration.helpers import user_item
+from tests.integration.helpers import backend_of, user_item
 
 
 def diagnose(live: Deployed, probe: bool = False, deadline: float = 10.0) -> list:
@@ -135,7 +134,7 @@ def deploy_broken_audit(own, email) -> int:
     lam.update_function_code(FunctionName=own.names.audit, ZipFile=code)
     lam.get_waiter("function_updated_v2").wait(FunctionName=own.names.audit)
     own.dynamodb.put_item(TableName=own.names.users, Item=user_item(email))
-    if emulator_name(own.settings.endpoint_url) == "ministack":  # LocalStack never updates the result
+    if backend_of(own.settings) == "ministack":  # LocalStack never updates the result
         wait_for(lambda: mapping_of(own, "audit").get("LastProcessingResult") == "FAILED",
                  "the audit mapping's batch to fail", timeout=30)
     return line

@@ -10,9 +10,9 @@ import pytest
 
 from ddblab import stack
 from ddblab.core.waiting import wait_for
-from ddblab.emulator.health import emulator_name, free_port
+from ddblab.emulator.health import free_port
 from ddblab.stack.model import Names
-from tests.integration.helpers import user_item
+from tests.integration.helpers import backend_of, user_item
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_replicate_failing_for_good_batch_reaches_dead_letter_queue(own_stack):
     # GIVEN replicate whose every AWS call fails (its endpoint is a port nothing listens on)
     # and a mapping that gives up soon: MiniStack honours the record age (5 s here), LocalStack
     # and AWS the retry count (the age must be 60 s or more there)
-    ministack = emulator_name(own_stack.endpoint_url) == "ministack"
+    ministack = backend_of(own_stack) == "ministack"
     report = stack.converge(own_stack, replicate_env={
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "WRITE_ATTEMPTS": "1"},
         max_record_age=5 if ministack else 60, max_retries=10 if ministack else 0)
@@ -79,7 +79,7 @@ def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
     first = stack.converge(own_stack)
     ddb = own_stack.client("dynamodb")
     users = Names(own_stack.prefix).users
-    localstack = emulator_name(own_stack.endpoint_url) == "localstack"
+    localstack = backend_of(own_stack) == "localstack"
     if localstack:
         _replace_table_and_its_stream(own_stack, users)
     else:

@@ -11,7 +11,7 @@ from ddblab.stack.report import Report
 @dataclass
 class Context:
     stack: Stack
-    backend: str  # ministack | localstack | aws
+    backend: str  # ministack | localstack | unknown (an emulator of unknown kind) | aws
     report: Report = field(default_factory=Report)
     queue_urls: dict = field(default_factory=dict)
     role_arns: dict = field(default_factory=dict)

@@ -21,8 +21,9 @@ def wait(ctx: Context, name: str, waiter: str, first_start: bool = False) -> Non
     """Wait until the function is Active (or its update done); a function that fails to
     start is reported with its state and reason, not as a traceback."""
     # LocalStack pulls public.ecr.aws/lambda/python:3.12 while a first function is Pending:
-    # on a slow line that takes minutes, so the first start is allowed longer.
-    attempts = 600 if first_start and ctx.backend == "localstack" else 120
+    # on a slow line that takes minutes, so the first start is allowed longer (on an emulator
+    # of unknown kind too: it may be LocalStack answering slowly).
+    attempts = 600 if first_start and ctx.backend in ("localstack", "unknown") else 120
     try:
         ctx.lam.get_waiter(waiter).wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": attempts})
     except WaiterError:

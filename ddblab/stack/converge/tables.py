@@ -29,13 +29,16 @@ def fix_stream(ctx: Context, spec: Table, current: dict) -> str | None:
     if not spec.stream or (stream.get("StreamEnabled") and stream.get("StreamViewType") == spec.stream):
         return None
     if stream.get("StreamEnabled"):  # a stream's view type cannot change: replace the stream
-        if ctx.backend == "localstack":
+        if ctx.backend in ("localstack", "unknown"):
             # LocalStack 4.14 keeps the Kinesis stream behind a table's stream until the table is
             # deleted, so re-enabling answers 500 (services/dynamodbstreams/dynamodbstreams_api.py,
-            # LocalStack issue 12491): the table itself has to be replaced.
+            # LocalStack issue 12491): the table itself has to be replaced. On an emulator of
+            # unknown kind the stream is not disabled either: it might be LocalStack.
+            who = ("LocalStack cannot" if ctx.backend == "localstack"
+                   else "the emulator answering is of unknown kind (LocalStack cannot), so ddblab does not")
             raise UserError(
                 f"table {spec.name} has a {stream.get('StreamViewType')} stream, the stack needs {spec.stream}; "
-                "LocalStack cannot replace a table's stream in place - delete the table (its data goes with it: "
+                f"{who} replace a table's stream in place - delete the table (its data goes with it: "
                 f"awslocal dynamodb delete-table --table-name {spec.name}), or restart the emulator "
                 "(make down up), then run: make bootstrap")
         ctx.ddb.update_table(TableName=spec.name, StreamSpecification={"StreamEnabled": False})
