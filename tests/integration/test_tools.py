@@ -11,8 +11,8 @@ def test_query_by_state_state_and_city_and_city(live, email):
     # GIVEN two users in Springfield, Oregon and Springfield, Vermont... of this test's own
     city = f"Springfield-{email[:8]}"
     other = "vt-" + email
-    http("POST", live.api_url, {"email": email, "state": "Oregon", "city": city, "zipcode": "97477"})
-    http("POST", live.api_url, {"email": other, "state": "Vermont", "city": city, "zipcode": "05156"})
+    assert http("POST", live.api_url, {"email": email, "state": "Oregon", "city": city, "zipcode": "97477"})[0] == 201
+    assert http("POST", live.api_url, {"email": other, "state": "Vermont", "city": city, "zipcode": "05156"})[0] == 201
     wait_for(lambda: target_rows(live, email) and target_rows(live, other), "both users replicated", timeout=30)
     emails = lambda items: {i["email"]["S"] for i in items}  # noqa: E731 - a one-line helper, local to where it is used
     # THEN by city finds both (the by_city index), by state and city only the one in that state
@@ -22,7 +22,7 @@ def test_query_by_state_state_and_city_and_city(live, email):
 
 
 def test_query_cli_prints_table(live, email):
-    http("POST", live.api_url, {"email": email, "state": "Utah", "city": "Provo", "zipcode": "84601"})
+    assert http("POST", live.api_url, {"email": email, "state": "Utah", "city": "Provo", "zipcode": "84601"})[0] == 201
     wait_for(lambda: target_rows(live, email), f"{email} replicated", timeout=30)
     output = cli_output(live.settings, "query", "--state", "Utah", "--city", "Provo", timeout=60)
     assert email in output and "Provo" in output
@@ -30,8 +30,9 @@ def test_query_cli_prints_table(live, email):
 
 def test_logs_no_follow_shows_audit_of_a_change(live, email):
     # GIVEN a user created then moved
-    http("POST", live.api_url, {"email": email, "state": "Idaho", "city": "Boise", "zipcode": "83701"})
-    http("PUT", f"{live.api_url}/{email}", {"email": email, "state": "Idaho", "city": "Nampa", "zipcode": "83651"})
+    assert http("POST", live.api_url, {"email": email, "state": "Idaho", "city": "Boise", "zipcode": "83701"})[0] == 201
+    moved = {"email": email, "state": "Idaho", "city": "Nampa", "zipcode": "83651"}
+    assert http("PUT", f"{live.api_url}/{email}", moved)[0] == 200
 
     def shown():
         output = cli_output(live.settings, "logs", "--no-follow", "--since", "5m", "--function", "audit", timeout=60)
