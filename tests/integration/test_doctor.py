@@ -83,12 +83,12 @@ def test_doctor_mapping_on_stale_stream_named(own):
     # both mappings read a stream nothing is written to any more
     ddb = own.dynamodb
     old = ddb.describe_table(TableName=own.names.users)["Table"]["LatestStreamArn"]
-    try:
-        ddb.update_table(TableName=own.names.users, StreamSpecification={"StreamEnabled": False})
-        ddb.update_table(TableName=own.names.users,
-                         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
-    except ClientError as error:  # LocalStack 4.14: re-enabling fails (its issue 12491)
-        pytest.skip(f"this backend cannot replace a stream in place: {error}")
+    if backend_of(own.settings) == "localstack":
+        # Only there: a MiniStack that fails to replace a stream is a failure, never a skip.
+        pytest.skip("LocalStack 4.14 cannot re-enable a table's stream (its issue 12491)")
+    ddb.update_table(TableName=own.names.users, StreamSpecification={"StreamEnabled": False})
+    ddb.update_table(TableName=own.names.users,
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
     assert ddb.describe_table(TableName=own.names.users)["Table"]["LatestStreamArn"] != old
     # WHEN doctor runs THEN each mapping is named as stale, and as missing on the current stream
     found = diagnose(own)
@@ -103,12 +103,17 @@ def test_doctor_mapping_on_stale_stream_named(own):
 def test_doctor_duplicate_mapping_named(own):
     # GIVEN a second mapping of audit on the same stream (MiniStack creates it silently)
     lam, first = own.client("lambda"), mapping_of(own, "audit")
-    try:
-        lam.create_event_source_mapping(FunctionName=own.names.audit, EventSourceArn=first["EventSourceArn"],
-                                        StartingPosition="TRIM_HORIZON", BatchSize=100)
-    except ClientError as error:
-        assert error.response["Error"]["Code"] == "ResourceConflictException"
-        pytest.skip("this backend refuses a duplicate mapping, as AWS does: nothing to diagnose")
+    duplicate = dict(FunctionName=own.names.audit, EventSourceArn=first["EventSourceArn"],
+                     StartingPosition="TRIM_HORIZON", BatchSize=100)
+    if backend_of(own.settings) == "localstack":
+        # LocalStack refuses the duplicate, as AWS does: that refusal, and the one mapping
+        # left, is what there is to check there (never a skip: MiniStack must accept it).
+        with pytest.raises(ClientError) as refused:
+            lam.create_event_source_mapping(**duplicate)
+        assert refused.value.response["Error"]["Code"] == "ResourceConflictException"
+        assert len(mappings_of(lam, own.names.audit)) == 1
+        return
+    lam.create_event_source_mapping(**duplicate)
     # WHEN doctor runs THEN it counts them and says bootstrap removes the extra one
     check = named(diagnose(own), "mapping", f"{own.names.audit} <- {own.names.users}", "2 mappings")
     assert "duplicates" in check.fix
@@ -148,10 +153,11 @@ def test_doctor_function_failing_on_import_named_with_its_error(own, email):
     found = diagnose(own)
     # THEN the function is named with the runtime's error (line included) and the fix
     check = named(found, "function", own.names.audit, "fails on start")
-    assert f"line {line}" in check.detail or "SyntaxError" in check.detail, check.detail
+    assert f"line {line}" in check.detail, check.detail
     assert "handlers/audit.py" in check.fix and "make bootstrap" in check.fix
-    # and the failed mapping gives that reason, not a bare FAILED
-    if mapping_of(own, "audit").get("LastProcessingResult") == "FAILED":
+    # and the failed mapping gives that reason, not a bare FAILED (MiniStack reports the failed
+    # batch, deploy_broken_audit waited for it; LocalStack never updates the result)
+    if backend_of(own.settings) == "ministack":
         assert "cannot start" in named(found, "mapping", label, "FAILED").detail
     stack.converge(own.settings)
     assert not [c for c in failures(diagnose(own)) if c.part == "function"]
