@@ -23,15 +23,28 @@ def test_item_size_counts_as_the_emulator_counts(item):
     assert projection.item_size(item) == _item_size_bytes(item)
 
 
-def test_project_item_over_400kb_once_keyed_is_unplaceable():
-    # GIVEN a user that fits in users (under 400 KB) but not once the target key is added
-    image = user_image("big@example.com", "Ohio", "Canton", zipcode=None)
-    image["bio"] = {"S": ""}
-    image["bio"] = {"S": "x" * (projection.ITEM_MAX_BYTES - projection.item_size(image) - 2)}
-    assert projection.item_size(image) <= projection.ITEM_MAX_BYTES
-    # THEN the projection refuses it, as replicate quarantines it and reconcile expects it there
+DYNAMODB_ITEM_LIMIT = 400 * 1024  # DynamoDB's item size limit, as documented: not the code's own constant
+
+
+def user_whose_target_item_is(size: int) -> dict:
+    """A users image whose users_by_location item (the image plus its sort key, written out
+    here by hand) is `size` bytes as the emulator counts them - never by the code under test."""
+    image = user_image("big@example.com", "Ohio", "Canton", zipcode=None, bio={"S": ""})
+    keyed = {**image, "city_email": {"S": "Canton#big@example.com"}}
+    image["bio"] = {"S": "x" * (size - _item_size_bytes(keyed))}
+    return image
+
+
+def test_project_item_at_400kb_once_keyed_placed_one_byte_over_unplaceable():
+    # GIVEN a user whose target item is exactly 400 KB once keyed, and one whose is a byte over
+    at_limit, over = user_whose_target_item_is(DYNAMODB_ITEM_LIMIT), user_whose_target_item_is(DYNAMODB_ITEM_LIMIT + 1)
+    # (both fit in users: the key is what takes them over)
+    assert _item_size_bytes(over) < DYNAMODB_ITEM_LIMIT
+    # THEN the first is projected, whole; the projection refuses the second, as replicate
+    # quarantines it and reconcile expects it there
+    assert _item_size_bytes(projection.project(at_limit)) == DYNAMODB_ITEM_LIMIT
     with pytest.raises(projection.Unplaceable, match="size"):
-        projection.project(image)
+        projection.project(over)
 
 
 class RefusingTable:
