@@ -39,8 +39,10 @@ def test_poison_records_quarantined_with_reason_and_stream_flows(live, email):
 
 
 def test_user_fixed_after_quarantine_then_replicated(live, email):
-    # GIVEN a user quarantined for a missing city
+    # GIVEN a user quarantined for a missing city (its message taken: the queue is shared)
     live.dynamodb.put_item(TableName=live.names.users, Item={"email": {"S": email}, "state": {"S": "Ohio"}})
+    body = take_messages(live.sqs, live.queue_url("quarantine"), record_email, {email}, f"{email} quarantined")[email]
+    assert "missing attribute 'city'" in body["reason"]
     # WHEN the item is fixed
     live.dynamodb.put_item(TableName=live.names.users, Item=user_item(email, state="Ohio", city="Dayton"))
     # THEN it is replicated like any other
