@@ -56,7 +56,10 @@ def test_ui_in_headless_chromium_shows_both_tables_and_a_user(live, admin, email
     tables = page(admin + "/")
     users = page(f"{admin}/tables/{quote(live.names.users)}")
     item = page(f"{admin}/tables/{quote(live.names.users)}/items/{quote(email)}")
-    # THEN both tables are listed, the users table opens, and the user is shown
-    assert live.names.users in tables and live.names.target in tables
-    assert live.names.users in users
+    # THEN both tables are listed, the users table opens, and the user is shown. By their links:
+    # the users table's name is part of the target's, and a table that does not open shows an
+    # error that names it; only an opened table has its meta page link.
+    for table in (live.names.users, live.names.target):
+        assert f'href="/tables/{quote(table)}"' in tables, table
+    assert f'href="/tables/{quote(live.names.users)}/meta"' in users
     assert email in item
