@@ -24,6 +24,9 @@ schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 SEQUENCES = int(os.environ.get("SCHEMATHESIS_SEQUENCES", "15"))
 SENT = {"stateless": 0, "stateful": 0, "sequences": 0}
+# DynamoDB's sort key limit, as documented: with the handler's own constant, a handler that
+# refused keys well under it would have its refusals of valid users excused here.
+SORT_KEY_MAX_BYTES = 1024
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def beyond_the_document(case) -> list:
     email, city = text(body.get("email")) or path_email, text(body.get("city"))
     key = f"{city}{projection.SEPARATOR}{email}".encode("utf-8", "surrogatepass")
     normal = lambda e: projection.strip_blank(e).lower()  # noqa: E731 - a one-line helper, local to where it is used
-    if (len(key) > projection.SORT_KEY_MAX_BYTES - 8
+    if (len(key) > SORT_KEY_MAX_BYTES - 8
             or (case.method == "GET" and case.path == "/users"
                 and (not (query.get("state") or query.get("city")) or "next" in query))
             or (case.method in ("PUT", "PATCH") and text(body.get("email")) and path_email
