@@ -21,6 +21,9 @@ def require_node() -> str:
     return npm
 
 
+INSTALL_TIMEOUT = 600  # npm ci of dynamodb-admin takes well under a minute on a reachable registry
+
+
 def install(quiet: bool = False) -> None:
     """npm ci into the project the first time (the lock file pins every package)."""
     if BIN.exists():
@@ -29,7 +32,11 @@ def install(quiet: bool = False) -> None:
     if not quiet:
         print("installing dynamodb-admin into node_modules/ (first use only)")
     command = [npm, "ci" if (ROOT / "package-lock.json").exists() else "install", "--no-audit", "--no-fund", "--silent"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    try:
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{' '.join(command[:2])} did not finish in {INSTALL_TIMEOUT} s - check that the npm registry "
+                        "is reachable (npm config get registry), then run make ui again") from None
     if result.returncode != 0 or not BIN.exists():
         raise UserError(f"{' '.join(command[:2])} failed: {(result.stderr or result.stdout).strip()[-500:]} - "
                         "check that the npm registry is reachable, then run make ui again")

@@ -127,3 +127,18 @@ def test_settings_emulator_name_that_resolves_elsewhere_is_not_local(monkeypatch
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localstack:4566")
     with pytest.raises(UserError, match="localstack does not resolve to a loopback or Docker network address"):
         Settings.from_env()
+
+
+def test_ui_npm_install_that_hangs_stopped_with_what_to_check(monkeypatch, tmp_path):
+    from ddblab.emulator import admin_ui
+
+    # GIVEN dynamodb-admin not installed yet, and an npm that never finishes (a registry that does not answer)
+    monkeypatch.setattr(admin_ui, "BIN", tmp_path / "dynamodb-admin")
+    monkeypatch.setattr(admin_ui, "require_node", lambda: "npm")
+
+    def hangs(command, **kwargs):
+        raise subprocess.TimeoutExpired(command, kwargs["timeout"])
+    monkeypatch.setattr(admin_ui.subprocess, "run", hangs)
+    # WHEN make ui installs it THEN it stops after its timeout with one line saying what to check
+    with pytest.raises(UserError, match=f"did not finish in {admin_ui.INSTALL_TIMEOUT} s - check that the npm registry"):
+        admin_ui.install(quiet=True)
