@@ -548,3 +548,14 @@ def test_handler_no_time_left_the_cleanup_delete_not_retried_either(monkeypatch)
     with pytest.raises(replicate.ReplicationFailed):
         replicate.handler(event, Context(1000))
     assert [next(iter(call[0])) for call in client.calls] == ["PutRequest", "PutRequest", "DeleteRequest"]
+
+
+@pytest.mark.parametrize("limit", [replicate.QUARANTINE_MESSAGE_LIMIT, 100], ids=["whole", "slim"])
+def test_quarantine_body_record_read_with_boto3_keeps_its_datetime_as_text(limit):
+    # GIVEN a record as boto3's streams client returns it: ApproximateCreationDateTime is a datetime
+    from datetime import datetime, timezone
+    record = stream_record("INSERT", new=user_image("ada@example.com", "NY", None))
+    record["dynamodb"]["ApproximateCreationDateTime"] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    # WHEN its message is made, whole or slimmed THEN it is JSON, the time as text
+    body = json.loads(replicate.quarantine_body(record, "missing attribute 'city'", limit=limit))
+    assert body["record"]["dynamodb"]["ApproximateCreationDateTime"] == "2026-01-01 00:00:00+00:00"
