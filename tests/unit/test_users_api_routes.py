@@ -319,3 +319,75 @@ def test_handler_list_bad_query_400(table, event, query, field):
     status, body, _ = call(with_query(event("GET", "/users"), **query))
     assert status == 400 and field in body["errors"]
     assert table.calls == []
+
+
+# --- exactly what a refused body says (make mutants: the messages are the API's output) ----------
+
+def raw_post(body: bytes | None, content_type: str | None = "application/json") -> dict:
+    event = api_event_v1("POST", "/users")
+    event["headers"] = {"Content-Type": content_type} if content_type else {}
+    event["body"], event["isBase64Encoded"] = (base64.b64encode(body).decode(), True) if body is not None else (None, False)
+    return event
+
+
+@pytest.mark.parametrize("event, status, expected", [
+    (raw_post(b"{}", None), 415, {"message": "send the body as JSON: Content-Type: application/json (got 'none')",
+                                  "errors": {"Content-Type": "must be application/json"}}),
+    (raw_post(b"{}", "text/plain"), 415, {"message": "send the body as JSON: Content-Type: application/json (got 'text/plain')",
+                                          "errors": {"Content-Type": "must be application/json"}}),
+    (raw_post(b"{}", "application/json; charset=latin-1"), 415, {
+        "message": "send the body as JSON: Content-Type: application/json (got 'application/json; charset=latin-1')",
+        "errors": {"Content-Type": "must be application/json"}}),
+    (raw_post(b" "), 400, {"message": "invalid request body",
+                           "errors": {"body": "is empty; send a JSON object with email, state, city, zipcode"}}),
+    (raw_post(b"{" + b" " * users_api.MAX_BODY_BYTES + b"}"), 413, {
+        "message": f"the body is {users_api.MAX_BODY_BYTES + 2} bytes; at most {users_api.MAX_BODY_BYTES} are accepted",
+        "errors": {"body": f"must be at most {users_api.MAX_BODY_BYTES} bytes"}}),
+    (raw_post(b'{"a": "\xff"}'), 400, {"message": "invalid request body",
+                                      "errors": {"body": "is not valid UTF-8 (invalid start byte at byte 7)"}}),
+    (raw_post(b"{,}"), 400, {"message": "invalid request body",
+                             "errors": {"body": "is not valid JSON (Expecting property name enclosed in double quotes: "
+                                                "line 1 column 2 (char 1))"}}),
+], ids=["no-content-type", "text-plain", "latin-1", "blank", "over-16k", "not-utf8", "not-json"])
+def test_handler_refused_body_says_exactly_what_is_wrong(table, event, status, expected):
+    assert call(event)[:2] == (status, expected)
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", 'Application/JSON; Charset="UTF8"',
+                                          "application/json;foo=bar;charset=utf-8"])
+def test_handler_json_with_a_utf8_charset_accepted(table, content_type):
+    assert call(raw_post(json.dumps(GOOD).encode(), content_type))[0] == 201
+
+
+def test_handler_body_of_exactly_16k_is_read():
+    # GIVEN a body of exactly MAX_BODY_BYTES (a user padded with spaces) THEN it is read, not refused as too large
+    body = json.dumps(GOOD).encode()
+    body = body[:-1] + b" " * (users_api.MAX_BODY_BYTES - len(body)) + b"}"
+    request = users_api.parse_request(raw_post(body))
+    assert len(request.body) == users_api.MAX_BODY_BYTES and users_api.read_json(request) == GOOD
+
+
+# --- every payload shape a gateway (or a test) sends ---------------------------------------------
+
+@pytest.mark.parametrize("event, method, rest, query", [
+    # payload 2.0 without rawPath: the path from requestContext.http
+    ({"requestContext": {"http": {"method": "get", "path": "/users/a@example.com"}}}, "GET", ["a@example.com"], {}),
+    # payload 2.0 with no path at all: not ours
+    ({"requestContext": {"http": {"method": "GET"}}}, "GET", None, {}),
+    # payload 2.0 with a route: the path parameter wins over the path (gateways differ in decoding it)
+    ({"requestContext": {"http": {"method": "GET", "path": "/x"}}, "rawPath": "/x", "routeKey": "GET /users/{email}",
+      "pathParameters": {"email": "a%40example.com"}}, "GET", ["a@example.com"], {}),
+    ({"requestContext": {"http": {"method": "GET", "path": "/x"}}, "rawPath": "/x", "routeKey": "GET /users"},
+     "GET", [], {}),
+    # payload 1.0 from a test: no resource, no query, no method
+    ({"path": "/dev/users"}, "", [], {}),
+    ({"httpMethod": "GET", "path": None}, "GET", None, {}),
+    # payload 1.0 with single-value query parameters only
+    ({"httpMethod": "GET", "path": "/users", "queryStringParameters": {"state": "Ohio"}}, "GET", [], {"state": ["Ohio"]}),
+    ({"httpMethod": "GET", "resource": "/users", "path": "/x", "multiValueQueryStringParameters": {"city": ["A", "B"]},
+      "queryStringParameters": {"city": "B", "state": "Ohio"}}, "GET", [], {"city": ["A", "B"], "state": ["Ohio"]}),
+], ids=["v2-no-rawPath", "v2-no-path", "v2-route-email", "v2-route-users", "v1-bare", "v1-null-path", "v1-single-query",
+        "v1-multi-query"])
+def test_parse_request_every_payload_shape(event, method, rest, query):
+    request = users_api.parse_request(event)
+    assert (request.method, request.rest, request.query) == (method, rest, query)
