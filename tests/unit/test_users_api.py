@@ -119,6 +119,9 @@ class FakeDynamoDB:
         return self.pages.pop(0)
 
     def get_item(self, **kwargs):
+        # users_api reads a user right after it may have been written: an eventually consistent
+        # read could miss that write (a PUT answered "unchanged", a PATCH merged into stale data)
+        assert kwargs.get("ConsistentRead") is True, "read users with ConsistentRead=True"
         self._call("get_item", kwargs)
         item = self.items.get(kwargs["Key"]["email"]["S"])
         return {"Item": item} if item else {}

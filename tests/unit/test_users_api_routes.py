@@ -185,9 +185,10 @@ def test_handler_post_duplicate_key_or_nan_400(table, event, raw, reason):
 def test_handler_put_new_201_then_same_200_unchanged_then_other_200_replaced(table, event):
     status, body, headers = call(event("PUT", "/users/Ada@Example.com", {k: v for k, v in GOOD.items() if k != "email"}))
     assert status == 201 and body == {**GOOD, "active": True} and headers["X-User-Changed"] == "true"
+    assert headers["Location"] == "ada@example.com"  # relative to /users/Ada@Example.com: the user's own URL
     writes = len([c for c in table.calls if c[0] == "put_item"])
-    status, _, headers = call(event("PUT", "/users/ada@example.com", GOOD))
-    assert status == 200 and headers["X-User-Changed"] == "false"
+    status, body, headers = call(event("PUT", "/users/ada@example.com", GOOD))
+    assert status == 200 and body == {**GOOD, "active": True} and headers["X-User-Changed"] == "false"
     assert len([c for c in table.calls if c[0] == "put_item"]) == writes  # no write, no stream record
     status, body, headers = call(event("PUT", "/users/ada@example.com", {**GOOD, "city": "Queens"}))
     assert status == 200 and body["city"] == "Queens" and headers["X-User-Changed"] == "true"
@@ -196,7 +197,19 @@ def test_handler_put_new_201_then_same_200_unchanged_then_other_200_replaced(tab
 @EVENTS
 def test_handler_put_email_not_matching_path_400(table, event):
     status, body, _ = call(event("PUT", "/users/bob@example.com", GOOD))
-    assert status == 400 and "must match the path" in body["errors"]["email"]
+    assert (status, body) == (400, {"message": "invalid user",
+                                    "errors": {"email": "must match the path (bob@example.com), or be left out"}})
+    assert table.items == {}
+
+
+@EVENTS
+@pytest.mark.parametrize("payload, errors", [
+    ({"city": "Brooklyn", "zipcode": "11208"}, {"state": "is required"}),
+    ([GOOD], {"body": "must be a JSON object with fields email, state, city, zipcode"}),
+], ids=["no-state", "a-list"])
+def test_handler_put_invalid_user_400_nothing_written(table, event, payload, errors):
+    status, body, _ = call(event("PUT", "/users/ada@example.com", payload))
+    assert (status, body) == (400, {"message": "invalid user", "errors": errors})
     assert table.items == {}
 
 
@@ -391,3 +404,42 @@ def test_handler_body_of_exactly_16k_is_read():
 def test_parse_request_every_payload_shape(event, method, rest, query):
     request = users_api.parse_request(event)
     assert (request.method, request.rest, request.query) == (method, rest, query)
+
+
+@EVENTS
+@pytest.mark.parametrize("patch, errors", [
+    ([{"city": "Queens"}], {"body": "must be a JSON object with one or more of state, city, zipcode"}),
+    ({"city": None}, {"city": "must be a string, not null"}),
+    ({"state": 7}, {"state": "must be a non-empty string"}),
+    ({"state": " \t"}, {"state": "must be a non-empty string (it is blank: whitespace only)"}),
+    ({"zipcode": None}, {"zipcode": "must be a string, not null"}),
+    ({"email": "bob@example.com"}, {"email": "must match the path (ada@example.com); a user's email cannot change"}),
+    ({"email": "nope"}, {"email": "must be a well-formed address like name@example.com"}),
+    ({"active": False, "role": "x"}, {"active": "is set by the API (a stored user is active)",
+                                      "role": "unknown field (allowed: email, state, city, zipcode)"}),
+], ids=["a-list", "city-null", "state-number", "state-blank", "zipcode-null", "other-email", "bad-email", "unknown"])
+def test_handler_patch_refused_says_exactly_which_field_and_why(table, event, patch, errors):
+    call(event("POST", "/users", GOOD))
+    status, body, _ = call(event("PATCH", "/users/ada@example.com", patch))
+    assert (status, body) == (400, {"message": "invalid change", "errors": errors})
+
+
+@EVENTS
+@pytest.mark.parametrize("query, errors", [
+    ({}, {"state": "give state, city, or both: GET /users?state=New%20York&city=Brooklyn"}),
+    ({"state": ["Ohio", "Iowa"]}, {"state": "is given more than once"}),
+    ({"state": "Ohio", "sort": "x"}, {"sort": "unknown parameter (allowed: state, city, limit, next)"}),
+    ({"state": "Ohio", "limit": "101"}, {"limit": "must be a whole number from 1 to 100"}),
+    ({"state": "Ohio", "limit": "0"}, {"limit": "must be a whole number from 1 to 100"}),
+    ({"city": "a#b"}, {"city": "must not contain '#'"}),
+], ids=["nothing", "twice", "unknown", "limit-101", "limit-0", "city-separator"])
+def test_handler_get_collection_bad_query_says_exactly_what(table, event, query, errors):
+    status, body, _ = call(with_query(event("GET", "/users"), **query))
+    assert (status, body) == (400, {"message": "invalid query", "errors": errors})
+
+
+@EVENTS
+def test_handler_get_collection_limit_100_accepted(table, event):
+    table.pages = [{"Items": []}]
+    status, _, _ = call(with_query(event("GET", "/users"), state="Ohio", limit="100"))
+    assert status == 200 and table.calls[-1][1]["Limit"] == 100
