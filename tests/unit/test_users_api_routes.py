@@ -469,3 +469,24 @@ def test_handler_get_collection_limit_100_accepted(table, event):
     table.pages = [{"Items": []}]
     status, _, _ = call(with_query(event("GET", "/users"), state="Ohio", limit="100"))
     assert status == 200 and table.calls[-1][1]["Limit"] == 100
+
+
+@EVENTS
+def test_handler_patch_with_no_field_200_the_stored_user_nothing_written(table, event):
+    call(event("POST", "/users", GOOD))
+    status, body, _ = call(event("PATCH", "/users/ada@example.com", {}))
+    assert (status, body) == (200, {**GOOD, "active": True})
+    assert not any(name == "update_item" for name, _ in table.calls)
+
+
+@EVENTS
+@pytest.mark.parametrize("method, path, status, message", [
+    ("GET", "/users/ada@example.com/orders", 404, "not found: the resources are /users and /users/{email}"),
+    ("GET", "/orders", 404, "not found: the resources are /users and /users/{email}"),
+    ("DELETE", "/users", 405, "DELETE /users is not supported; allowed: GET, POST. To create or replace one user use "
+                              "PUT /users/{email}; to change or delete one, PATCH or DELETE /users/{email}."),
+    ("POST", "/users/ada@example.com", 405, "POST /users/{email} is not supported; allowed: DELETE, GET, PATCH, PUT. "
+                                            "To create a user use POST /users."),
+], ids=["below-a-user", "elsewhere", "delete-collection", "post-user"])
+def test_handler_unknown_route_or_method_says_what_exists(table, event, method, path, status, message):
+    assert call(event(method, path))[:2] == (status, {"message": message})
