@@ -18,6 +18,7 @@ CITY ?=
 .PHONY: template package deploy-aws
 .PHONY: dev event invoke redrive
 .PHONY: doctor watch quarantine ui
+.PHONY: mutants
 
 help: ## list the targets
 	@echo "ddb-streams-lab - DynamoDB Streams -> Lambda on a local AWS emulator"
@@ -140,9 +141,23 @@ conformance: venv-test ## what the backend really does: a matrix printed and wri
 test-unit: venv-test ## unit tests only, no emulator
 	@$(PY) -m pytest tests/unit $(ARGS)
 
+# mutmut reruns only the mutants named in ARGS (e.g. ARGS='handlers.projection.*'); a full run
+# starts afresh, since a cached verdict would outlive the tests that gave it. Two workers at most:
+# the machine is shared.
+mutants: venv-test ## mutation testing of handlers/ by the unit tests; the score per file (slow: ~15 min, not in make test)
+	@[ -n "$(ARGS)" ] || rm -rf mutants
+	@$(VENV)/bin/mutmut run --max-children $(or $(CHILDREN),2) $(ARGS)
+	@echo; echo "surviving mutants (the diff of one: .venv/bin/mutmut show <name>):"
+	@$(VENV)/bin/mutmut results
+	@echo; echo "mutation score, killed / total:"
+	@$(VENV)/bin/mutmut results --all true | awk -F': ' '{split($$1, name, "."); file = name[2] ".py"; total[file]++; \
+	  n[file, $$2]++; all++; killed += ($$2 == "killed")} END {for (f in total) printf "  %-14s %4d / %4d  survived %d, no tests %d, timeout %d\n", \
+	  f, n[f, "killed"], total[f], n[f, "survived"], n[f, "no tests"], n[f, "timeout"] | "sort"; close("sort"); \
+	  if (all) printf "  %-14s %4d / %4d  (%.1f%%)\n", "all", killed, all, 100 * killed / all}'
+
 clean: ## stop the emulator, remove run state and build output
 	@[ ! -x $(LAB) ] || $(LAB) down
-	@rm -rf .run build .pytest_cache .hypothesis *.egg-info
+	@rm -rf .run build .pytest_cache .hypothesis *.egg-info mutants
 	@find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 	@echo "cleaned$(if $(filter distclean,$(MAKECMDGOALS)),, (the virtualenv stays: make distclean removes it too))"
 

@@ -10,24 +10,23 @@ import json
 from decimal import Decimal
 
 import projection
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import Binary, TypeDeserializer
 
 _deserializer = TypeDeserializer()
 
 
 def _plain(value):
-    """JSON-friendly form of a deserialized value (Decimal, bytes, sets)."""
+    """JSON-friendly form of a deserialized value (Decimal, Binary, sets)."""
     if isinstance(value, Decimal):
         if value == value.to_integral_value():
             return int(value)
         # A float only where it is the same number; otherwise the exact digits, as text.
         return float(value) if Decimal(repr(float(value))) == value else str(value)
-    if isinstance(value, (bytes, bytearray)):
+    if isinstance(value, Binary):  # what TypeDeserializer makes of B, and of each BS member
         return base64.b64encode(bytes(value)).decode()
-    if hasattr(value, "value") and isinstance(value.value, (bytes, bytearray)):
-        return base64.b64encode(bytes(value.value)).decode()  # boto3 Binary
     if isinstance(value, (set, frozenset)):
-        return sorted((_plain(v) for v in value), key=repr)
+        # One set holds one type: numbers in numeric order, strings in text order, binaries in byte order.
+        return [_plain(v) for v in sorted(value, key=lambda v: bytes(v) if isinstance(v, Binary) else v)]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

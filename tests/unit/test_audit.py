@@ -104,8 +104,36 @@ def test_describe_modify_type_change_reported(old, new):
     assert "flag" in audit.describe(record)["changes"]
 
 
-def test_describe_modify_high_precision_number_change_reported():
+def test_describe_modify_high_precision_number_change_reported_with_its_exact_digits():
     record = stream_record("MODIFY",
                            old=user_image("a@example.com", "NY", "Queens", balance={"N": "1.00000000000000000001"}),
                            new=user_image("a@example.com", "NY", "Queens", balance={"N": "1.00000000000000000002"}))
-    assert "balance" in audit.describe(record)["changes"]
+    # a float would show both as 1.0: the digits that changed are kept, as text
+    assert audit.describe(record)["changes"]["balance"] == {"old": "1.00000000000000000001", "new": "1.00000000000000000002"}
+
+
+def test_describe_sets_listed_in_the_order_of_their_type():
+    # GIVEN sets whose text order is not their natural order (10 < 9 and "/w==" < "AQ==" as text)
+    image = user_image("a@example.com", "NY", "Queens", scores={"NS": ["10", "9", "-1.5", "0.25"]},
+                       tags={"SS": ["b", "it's", "a"]}, keys={"BS": ["/w==", "AQ=="]})
+    # WHEN described
+    new = {name: change["new"] for name, change in audit.describe(stream_record("INSERT", new=image))["changes"].items()}
+    # THEN numbers are in numeric order, strings in text order, binaries (shown as base64) in byte order
+    assert new["scores"] == [-1.5, 0.25, 9, 10]
+    assert new["tags"] == ["a", "b", "it's"]
+    assert new["keys"] == ["AQ==", "/w=="]  # b"\x01" before b"\xff"
+
+
+def test_describe_record_without_dynamodb_section_still_reported():
+    assert audit.describe({"eventName": "INSERT"}) == {"audit": "INSERT", "keys": {}, "sequence": None, "changes": {}}
+
+
+def test_handler_event_without_records_audits_none(capsys):
+    assert audit.handler({}, None) == {"audited": 0}
+    assert capsys.readouterr().out == ""
+
+
+def test_handler_log_line_keys_sorted(capsys):
+    # sorted keys: the same record always prints the same line, for grep and diff
+    audit.handler(stream_event(stream_record("INSERT", new=user_image("a@example.com", "NY", "Queens"))), None)
+    assert list(json.loads(capsys.readouterr().out)) == ["audit", "changes", "keys", "sequence"]

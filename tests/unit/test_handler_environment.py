@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import environment
 import pytest
 
 from ddblab.stack.code import HANDLERS
@@ -32,3 +33,26 @@ def test_handler_import_without_variable_fails_naming_it(module, name):
 def test_handler_import_with_its_environment_succeeds(module):
     result = import_handler(module, ALL)
     assert result.returncode == 0, result.stderr
+
+
+def test_require_gives_the_values_in_the_order_asked(monkeypatch):
+    monkeypatch.setenv("TARGET_TABLE", "t")
+    monkeypatch.setenv("QUARANTINE_QUEUE_URL", "http://localhost/q")
+    assert environment.require("QUARANTINE_QUEUE_URL", "TARGET_TABLE") == ("http://localhost/q", "t")
+
+
+@pytest.mark.parametrize("function, named", [("replicate", "replicate"), (None, "this function")])
+def test_require_names_every_variable_unset_or_empty_and_the_function(monkeypatch, function, named):
+    # GIVEN one variable set, one empty and one unset
+    monkeypatch.setenv("TARGET_TABLE", "t")
+    monkeypatch.setenv("USERS_TABLE", "")
+    monkeypatch.delenv("QUARANTINE_QUEUE_URL", raising=False)
+    if function:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function)
+    else:
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    # WHEN all three are required THEN the error names the two missing ones, and what sets them
+    with pytest.raises(environment.MissingEnvironment) as raised:
+        environment.require("TARGET_TABLE", "USERS_TABLE", "QUARANTINE_QUEUE_URL")
+    assert str(raised.value) == (f"{named} needs the environment variable(s) USERS_TABLE, QUARANTINE_QUEUE_URL; they are set "
+                                 "by the bootstrap (make bootstrap), or in the function's configuration")

@@ -15,12 +15,27 @@ ITEMS = [
     user_image("b@example.com", "Ohio", "Akron", n={"N": "-123.4500"}, big={"N": "1e30"}, zero={"N": "0"},
                tags={"SS": ["x", "ÿÿ"]}, nums={"NS": ["1", "22", "333"]}, blob={"B": "aGVsbG8="},
                nested={"M": {"l": {"L": [{"S": "é"}, {"BOOL": True}, {"NULL": True}]}}}),
+    user_image("c@example.com", "Ohio", "Akron", blobs={"BS": ["aGVsbG8=", "AA=="]}, empty={"L": []}),
 ]
+# Numbers count their significant digits in base-100 pairs aligned on the decimal point:
+# shifting by an odd power of ten, leading or trailing zeros and the sign all change the count.
+NUMBERS = ["0", "1", "-1", "+5", "12", "120", "12e1", "1200", "100", "0.05", "-0.5", "1.5", "123.4500",
+           "1e-5", "1E+3", "-12.5e-7", "99999999999999999999999999999999999999", "0.000000000000000000000000000000000001"]
 
 
 @pytest.mark.parametrize("item", ITEMS)
 def test_item_size_counts_as_the_emulator_counts(item):
     assert projection.item_size(item) == _item_size_bytes(item)
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_item_size_number_counts_as_the_emulator_counts(number):
+    assert projection.item_size({"n": {"N": number}}) == _item_size_bytes({"n": {"N": number}})
+
+
+@pytest.mark.parametrize("number", ["", "abc", "1.2.3", "1e+x"])
+def test_item_size_malformed_number_counts_one_byte_as_the_emulator_does(number):
+    assert projection.item_size({"n": {"N": number}}) == 1 + 1 == _item_size_bytes({"n": {"N": number}})
 
 
 DYNAMODB_ITEM_LIMIT = 400 * 1024  # DynamoDB's item size limit, as documented: not the code's own constant
@@ -43,8 +58,10 @@ def test_project_item_at_400kb_once_keyed_placed_one_byte_over_unplaceable():
     # THEN the first is projected, whole; the projection refuses the second, as replicate
     # quarantines it and reconcile expects it there
     assert _item_size_bytes(projection.project(at_limit)) == DYNAMODB_ITEM_LIMIT
-    with pytest.raises(projection.Unplaceable, match="size"):
+    with pytest.raises(projection.Unplaceable) as raised:
         projection.project(over)
+    assert str(raised.value).startswith(f"the item is {DYNAMODB_ITEM_LIMIT + 1} bytes once keyed, over DynamoDB's "
+                                        f"{DYNAMODB_ITEM_LIMIT}-byte item size limit")
 
 
 class RefusingTable:

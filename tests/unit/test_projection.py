@@ -71,11 +71,29 @@ def test_project_does_not_mutate_the_image():
     (user_image("a@example.com", "", "Brooklyn"), "attribute 'state' is empty"),
     (user_image("a@example.com", "NY", "   "), "attribute 'city' is empty"),
     (user_image("a@example.com", "NY", "Brook#lyn"), "attribute 'city' contains the key separator '#'"),
-])
+    (user_image("a@example.com", {"S": "NY", "N": "1"}, "Brooklyn"), "attribute 'state' is S/N, expected S (string)"),
+    (user_image("a@example.com", "N\ud800Y", "Brooklyn"), "attribute 'state' is not valid Unicode (a lone surrogate)"),
+    (user_image("a@example.com", "NY", "Brook\udc00lyn"), "attribute 'city_email' is not valid Unicode (a lone surrogate)"),
+    (user_image("a@example.com", "é" * 1024 + "x", "Akron"), "state is 2049 bytes in UTF-8, over DynamoDB's 2048-byte key limit"),
+    (user_image("a@example.com", "NY", "c" * 1012), "city_email is 1026 bytes in UTF-8, over DynamoDB's 1024-byte key limit"),
+    (user_image("e" * 1020 + "@x.io", "NY", "Queens"), "city_email is 1032 bytes in UTF-8, over DynamoDB's 1024-byte key limit"),
+], ids=["no-state", "no-city", "no-email", "state-N", "city-NULL", "city-SS", "state-empty", "city-blank", "city-separator",
+        "state-two-types", "state-surrogate", "city-surrogate", "state-over-2048-bytes", "city-over-sort-key-bound",
+        "email-over-sort-key-bound"])
 def test_target_key_unplaceable_image_raises_with_reason(image, reason):
     with pytest.raises(Unplaceable) as raised:
         projection.target_key(image)
     assert reason in str(raised.value)
+
+
+def test_target_key_keys_exactly_at_their_byte_bounds_are_placeable():
+    # GIVEN a state of exactly 2048 bytes in UTF-8 and a city that makes city_email exactly 1024
+    state = "é" * 1024
+    city = "c" * (1024 - len("#a@example.com"))
+    # WHEN it is placed
+    key = projection.target_key(user_image("a@example.com", state, city))
+    # THEN DynamoDB's bounds are inclusive: it has its place
+    assert len(key["state"]["S"].encode()) == 2048 and len(key["city_email"]["S"].encode()) == 1024
 
 
 # --- fold --------------------------------------------------------------------------------
@@ -177,6 +195,29 @@ def test_fold_modify_from_unplaceable_puts_without_delete():
 def test_fold_remove_of_unplaceable_writes_nothing_and_is_not_poison():
     folded = projection.fold([stream_record("REMOVE", old=user_image("ada@example.com", None, None))])
     assert folded.writes == {} and folded.poison == [] and folded.records == 1
+
+
+def test_fold_sources_name_the_record_that_decided_each_key():
+    # GIVEN a user who is inserted in Brooklyn, then moves to Austin in the same batch
+    brooklyn = user_image("ada@example.com", "NY", "Brooklyn")
+    insert = stream_record("INSERT", new=brooklyn)
+    move = stream_record("MODIFY", new=user_image("ada@example.com", "TX", "Austin"), old=brooklyn)
+    # WHEN the batch is folded
+    folded = projection.fold([insert, move])
+    # THEN both keys were last decided by the move: that is the record replicate quarantines
+    # if the target refuses either write
+    assert folded.sources == {key("NY", "Brooklyn", "ada@example.com"): move, key("TX", "Austin", "ada@example.com"): move}
+
+
+def test_fold_record_without_dynamodb_section_is_poison_and_the_batch_goes_on():
+    # GIVEN an INSERT that lost its dynamodb section, followed by a good one
+    broken = {"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb"}
+    good = user_image("b@example.com", "NY", "Queens")
+    # WHEN they are folded
+    folded = projection.fold([broken, stream_record("INSERT", new=good)])
+    # THEN the broken one is poison with the reason, the good one is put
+    assert folded.poison == [(broken, "no NewImage: the stream must be NEW_AND_OLD_IMAGES")]
+    assert folded.writes == {key("NY", "Queens", "b@example.com"): Put(projection.project(good))}
 
 
 def test_fold_insert_without_new_image_is_poison():

@@ -70,3 +70,26 @@ def test_same_value_binary_as_base64_text_or_bytes_is_one_value():
     assert projection.same_value({"B": "/w=="}, {"B": b"\xff"})
     assert projection.same_value({"BS": ["AQ==", "/w=="]}, {"BS": [b"\xff", b"\x01"]})
     assert not projection.same_value({"B": b"\x01"}, {"S": "AQ=="})
+
+
+@pytest.mark.parametrize("a, b", [
+    ({"NS": ["1", "2.50"]}, {"NS": ["2.5", "1.0"]}),
+    ({"M": {"photo": {"B": "/w=="}, "n": {"N": "1.0"}}}, {"M": {"n": {"N": "1"}, "photo": {"B": b"\xff"}}}),
+    ({"L": [{"B": "AQ=="}, {"NS": ["2", "1"]}]}, {"L": [{"B": b"\x01"}, {"NS": ["1", "2"]}]}),
+], ids=["NS", "M", "L"])
+def test_same_value_sets_maps_and_lists_compare_their_members_by_value(a, b):
+    # GIVEN one value as the stream carries it and as the table gives it back: sets in another
+    # order, numbers spelled otherwise, binaries as base64 text or bytes, at any depth
+    # THEN it is one value
+    assert projection.same_value(a, b)
+
+
+@pytest.mark.parametrize("a, b", [
+    ({"NS": ["1", "2"]}, {"NS": ["1", "3"]}),
+    ({"M": {"city": {"S": "Akron"}}}, {"M": {"city": {"S": "Dayton"}}}),
+    ({"M": {"flag": {"N": "1"}}}, {"M": {"flag": {"BOOL": True}}}),
+    ({"L": [{"S": "a"}, {"S": "b"}]}, {"L": [{"S": "b"}, {"S": "a"}]}),
+    ({"L": [{"N": "1"}]}, {"L": [{"N": "2"}]}),
+], ids=["NS-member", "M-member", "M-member-type", "L-order", "L-member"])
+def test_same_value_a_member_changed_at_any_depth_is_another_value(a, b):
+    assert not projection.same_value(a, b)

@@ -1,5 +1,6 @@
 """replicate.write and replicate.quarantine against fake clients (no emulator)."""
 import json
+import types
 
 import projection
 import pytest
@@ -10,6 +11,7 @@ from projection import Delete, Put
 from ddblab.events import stream_event, stream_record, user_image
 
 TABLE = replicate.TARGET_TABLE
+BACKOFF = replicate._backoff  # the real one: every test but its own runs without sleeping
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +135,7 @@ class FakeSQS:
 
     def send_message_batch(self, QueueUrl, Entries):
         assert len(Entries) <= 10, "SendMessageBatch takes at most 10 entries"
+        assert len({e["Id"] for e in Entries}) == len(Entries), "SendMessageBatch refuses repeated Ids"
         self.batches.append((QueueUrl, Entries))
         return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": self.failed}
 
@@ -166,7 +169,7 @@ def test_quarantine_refused_by_queue_raises(monkeypatch):
 
 def test_quarantine_without_queue_url_raises_instead_of_dropping(monkeypatch):
     monkeypatch.setattr(replicate, "QUARANTINE_QUEUE_URL", "")
-    with pytest.raises(replicate.ReplicationFailed, match="QUARANTINE_QUEUE_URL"):
+    with pytest.raises(replicate.ReplicationFailed, match="^QUARANTINE_QUEUE_URL is not set; cannot quarantine poison records$"):
         replicate.quarantine([({}, "no state")], client=FakeSQS())
 
 
@@ -176,7 +179,7 @@ def test_quarantine_nothing_to_send_makes_no_call(monkeypatch):
     assert replicate.quarantine([], client=sqs) == 0 and sqs.batches == []
 
 
-def test_handler_batch_with_poison_quarantines_and_writes_the_rest(monkeypatch):
+def test_handler_batch_with_poison_quarantines_and_writes_the_rest(monkeypatch, capsys):
     # GIVEN a batch with one good user and one without a state
     client, sqs = FakeDynamoDB(), FakeSQS()
     monkeypatch.setattr(replicate, "dynamodb", client)
@@ -186,11 +189,80 @@ def test_handler_batch_with_poison_quarantines_and_writes_the_rest(monkeypatch):
                          stream_record("INSERT", new=user_image("bob@example.com", None, "Queens")))
     # WHEN the handler runs
     summary = replicate.handler(event, None)
-    # THEN the good one is written, the bad one quarantined, and the summary says so
-    assert {k: summary[k] for k in ("records", "writes", "quarantined", "retries")} == {
-        "records": 2, "writes": 1, "quarantined": 1, "retries": 0}
+    # THEN the good one is written, the bad one quarantined, and the summary says so, in one log line
+    assert summary == {"records": 2, "writes": 1, "poison": 1, "retries": 0, "rejected": 0, "quarantined": 1}
     assert client.applied == [{"PutRequest": {"Item": projection.project(good)}}]
     assert len(sqs.batches) == 1
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [{"replicate": summary}]
+
+
+def test_handler_event_without_records_writes_nothing_and_says_so(monkeypatch, capsys):
+    client = FakeDynamoDB()
+    monkeypatch.setattr(replicate, "dynamodb", client)
+    assert replicate.handler({}, None) == {"records": 0, "writes": 0, "poison": 0, "retries": 0, "rejected": 0, "quarantined": 0}
+    assert client.calls == [] and json.loads(capsys.readouterr().out)["replicate"]["records"] == 0
+
+
+class Context:
+    """A Lambda context with this much time left."""
+
+    def __init__(self, remaining_ms):
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self):
+        return self.remaining_ms
+
+
+@pytest.mark.parametrize("context, attempts", [
+    (Context(5000), replicate.ATTEMPTS),   # exactly the safety margin left: the deadline is now, not yet past
+    (Context(4999), 1),                    # less than the safety margin: no time to retry
+    (Context(60_000), replicate.ATTEMPTS),
+    (None, replicate.ATTEMPTS),            # no context (a local call): no deadline
+    (object(), replicate.ATTEMPTS),        # a context that cannot tell the time left: no deadline
+], ids=["margin", "under-margin", "a-minute", "no-context", "context-without-clock"])
+def test_handler_retries_only_while_the_function_has_time_left(monkeypatch, context, attempts):
+    # GIVEN a frozen clock and a table that throttles every write
+    monkeypatch.setattr(replicate, "time", types.SimpleNamespace(monotonic=lambda: 1000.0))
+    client = FakeDynamoDB([throttled()] * 99)
+    monkeypatch.setattr(replicate, "dynamodb", client)
+    event = stream_event(stream_record("INSERT", new=user_image("ada@example.com", "NY", "Queens")))
+    # WHEN the handler runs THEN it retries until SAFETY_SECONDS before the function's timeout, then fails the batch
+    with pytest.raises(replicate.ReplicationFailed):
+        replicate.handler(event, context)
+    assert len(client.calls) == attempts
+
+
+def test_handler_write_failure_logged_with_its_retries_and_error(monkeypatch, capsys):
+    monkeypatch.setattr(replicate, "dynamodb", FakeDynamoDB([throttled()] * 99))
+    event = stream_event(stream_record("INSERT", new=user_image("ada@example.com", "NY", "Queens")))
+    with pytest.raises(replicate.ReplicationFailed) as raised:
+        replicate.handler(event, None)
+    assert json.loads(capsys.readouterr().out) == {"replicate_failed": {
+        "records": 1, "writes": 1, "poison": 0, "retries": replicate.ATTEMPTS - 1, "error": str(raised.value)}}
+
+
+def test_handler_quarantine_failure_logged_with_the_writes_retries(monkeypatch, capsys):
+    # GIVEN a write that succeeds on its second attempt, and a queue that refuses the poison
+    monkeypatch.setattr(replicate, "dynamodb", FakeDynamoDB([throttled(), 0]))
+    monkeypatch.setattr(replicate, "sqs", FakeSQS(failed=[{"Id": "0", "Code": "InternalError"}]))
+    event = stream_event(stream_record("INSERT", new=user_image("ada@example.com", "NY", "Queens")),
+                         stream_record("INSERT", new=user_image("bob@example.com", None, "Queens")))
+    # WHEN the handler runs THEN the batch fails, and the log line still counts the write's retry
+    with pytest.raises(replicate.ReplicationFailed, match="quarantine queue refused 1"):
+        replicate.handler(event, None)
+    assert json.loads(capsys.readouterr().out)["replicate_failed"]["retries"] == 1
+
+
+def test_handler_unexpected_error_logged_and_raised_as_it_is(monkeypatch, capsys):
+    class Broken:
+        def batch_write_item(self, RequestItems):
+            raise RuntimeError("boom")
+    monkeypatch.setattr(replicate, "dynamodb", Broken())
+    event = stream_event(stream_record("INSERT", new=user_image("ada@example.com", "NY", "Queens")))
+    with pytest.raises(RuntimeError, match="^boom$"):
+        replicate.handler(event, None)
+    assert json.loads(capsys.readouterr().out) == {"replicate_failed": {
+        "records": 1, "writes": 1, "poison": 0, "retries": 0, "error": "boom"}}
 
 
 def test_handler_write_failure_raises_so_the_batch_is_retried(monkeypatch):
@@ -297,4 +369,193 @@ def test_quarantine_body_record_too_big_keeps_keys_and_position():
     assert len(json.dumps(body)) < replicate.QUARANTINE_MESSAGE_LIMIT
     assert body["record"]["dynamodb"]["Keys"] == {"email": {"S": "huge@example.com"}}
     assert body["record"]["dynamodb"]["SequenceNumber"] == record["dynamodb"]["SequenceNumber"]
-    assert "NewImage" not in body["record"]["dynamodb"] and "images are left out" in body["truncated"]
+    assert body["record"] == {
+        "eventID": record["eventID"], "eventName": "INSERT", "eventSourceARN": record["eventSourceARN"],
+        "dynamodb": {k: record["dynamodb"][k] for k in ("Keys", "SequenceNumber", "ApproximateCreationDateTime", "SizeBytes")}}
+    assert body["reason"] == "missing attribute 'city'"
+    size = len(json.dumps({"reason": "missing attribute 'city'", "record": record}).encode())
+    assert body["truncated"] == (f"the record is {size} bytes, over {replicate.QUARANTINE_MESSAGE_LIMIT}: "
+                                 "its images are left out; read the item from the source table by its keys")
+
+
+def too_big():
+    return ClientError({"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the maximum allowed size"}},
+                       "BatchWriteItem")
+
+
+def test_backoff_doubles_from_50ms_to_at_most_2s_jittered_down_to_half(monkeypatch):
+    # GIVEN a clock that records each sleep, and jitter pinned at its lowest, then its highest
+    slept = []
+    monkeypatch.setattr(replicate.time, "sleep", slept.append)
+    for pinned in (0.0, 1.0):
+        monkeypatch.setattr(replicate.random, "uniform", lambda low, high, pinned=pinned: low + pinned * (high - low))
+        # WHEN the first eight retries back off
+        for attempt in range(8):
+            BACKOFF(attempt)
+    # THEN each wait is 50 ms doubled per attempt, capped at 2 s, times a jitter in [0.5, 1]
+    full = [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+    assert slept == pytest.approx([wait / 2 for wait in full] + full)
+
+
+@pytest.mark.parametrize("error", [
+    ClientError({"Error": {"Code": "ValidationException"}}, "BatchWriteItem"),
+    ClientError({"ResponseMetadata": {"HTTPStatusCode": 500}}, "BatchWriteItem"),
+], ids=["validation-without-message", "no-error-section"])
+def test_write_client_error_that_is_no_size_refusal_retried_then_raised(error):
+    # GIVEN a table that fails every call with an error that says nothing about size
+    client = FakeDynamoDB([error] * 3)
+    # WHEN written with 3 attempts THEN it is retried like any transient failure, then raised
+    with pytest.raises(replicate.ReplicationFailed, match="1 of 1 writes"):
+        replicate.write(puts(1), client=client, attempts=3)
+    assert len(client.calls) == 3
+
+
+def test_write_connection_error_retried_then_raised_naming_it():
+    from botocore.exceptions import EndpointConnectionError
+    client = FakeDynamoDB([EndpointConnectionError(endpoint_url="http://localhost:4566")] * 2)
+    with pytest.raises(replicate.ReplicationFailed) as raised:
+        replicate.write(puts(1), client=client, attempts=2)
+    assert "last error: Could not connect to the endpoint URL" in str(raised.value)
+
+
+def test_write_answer_without_unprocessed_items_means_all_written():
+    # GIVEN a table whose answer leaves UnprocessedItems out (it is optional in the API)
+    class Terse(FakeDynamoDB):
+        def batch_write_item(self, RequestItems):
+            super().batch_write_item(RequestItems)
+            return {}
+    client = Terse()
+    # WHEN written THEN that is success, with no retry
+    assert replicate.write(puts(3), client=client)["retries"] == 0 and len(client.calls) == 1
+
+
+def test_write_gives_up_after_the_last_attempt_without_a_last_backoff(monkeypatch):
+    waits = []
+    monkeypatch.setattr(replicate, "_backoff", waits.append)
+    with pytest.raises(replicate.ReplicationFailed) as raised:
+        replicate.write(puts(1), client=FakeDynamoDB([throttled()] * 5), attempts=3)
+    # 3 attempts are 2 retries, each after a backoff; the failure carries the count
+    assert waits == [0, 1] and raised.value.stats["retries"] == 2
+
+
+class OneRefusedOneThrottled(RefusingDynamoDB):
+    """Refuses batches holding `refused` for good; throttles single writes of `throttled` `times` times."""
+
+    def __init__(self, refused, throttled_email, times):
+        super().__init__({refused})
+        self.throttled_email, self.times = throttled_email, times
+
+    def batch_write_item(self, RequestItems):
+        [request] = RequestItems[TABLE] if len(RequestItems[TABLE]) == 1 else [None]
+        if request and request["PutRequest"]["Item"]["email"]["S"] == self.throttled_email and self.times:
+            self.times -= 1
+            self.calls.append([request])
+            raise throttled()
+        return super().batch_write_item(RequestItems)
+
+
+def test_write_refused_chunk_written_one_by_one_with_retries_counted():
+    # GIVEN a chunk the table refuses because of u1, and u2 throttled once when written alone
+    client = OneRefusedOneThrottled("u1@example.com", "u2@example.com", times=1)
+    # WHEN written
+    stats = replicate.write(puts(3), client=client)
+    # THEN u1 is set apart, u0 and u2 are written, and u2's retry is counted
+    assert [op.item["email"]["S"] for op, _ in stats["rejected"]] == ["u1@example.com"]
+    assert emails(client.applied) == ["u0@example.com", "u2@example.com"] and stats["retries"] == 1
+
+
+def test_write_refused_chunk_one_write_still_failing_raises_with_what_was_left():
+    # GIVEN a chunk refused because of u1, and u2 throttled whenever it is written alone
+    client = OneRefusedOneThrottled("u1@example.com", "u2@example.com", times=99)
+    # WHEN written with 3 attempts
+    with pytest.raises(replicate.ReplicationFailed) as raised:
+        replicate.write(puts(3), client=client, attempts=3)
+    # THEN the batch fails for u2 alone, naming the throttling; the failure carries the count and the refusal
+    assert str(raised.value).startswith("1 of 3 writes to users_by_location failed after retries (last error: "
+                                        "An error occurred (ProvisionedThroughputExceededException)")
+    assert raised.value.stats["retries"] == 2 and len(raised.value.stats["rejected"]) == 1
+    assert emails(client.applied) == ["u0@example.com"]
+
+
+def test_write_refused_chunk_past_the_deadline_single_writes_not_retried():
+    client = OneRefusedOneThrottled("u1@example.com", "u2@example.com", times=99)
+    with pytest.raises(replicate.ReplicationFailed):
+        replicate.write(puts(3), client=client, attempts=5, deadline=0)  # long past
+    assert sum(1 for call in client.calls if emails(call) == ["u2@example.com"]) == 1
+
+
+def test_quarantine_body_exactly_at_the_limit_kept_whole_one_byte_less_slimmed():
+    record = stream_record("INSERT", new=user_image("ada@example.com", "NY", None))
+    size = len(replicate.quarantine_body(record, "missing attribute 'city'").encode())
+    assert json.loads(replicate.quarantine_body(record, "missing attribute 'city'", limit=size))["record"] == record
+    assert "truncated" in json.loads(replicate.quarantine_body(record, "missing attribute 'city'", limit=size - 1))
+
+
+def test_quarantine_body_too_big_record_without_dynamodb_section_still_slimmed():
+    record = {"eventID": "e1", "eventName": "INSERT", "eventSourceARN": "arn:stream", "padding": "x" * 100}
+    body = json.loads(replicate.quarantine_body(record, "no NewImage", limit=50))
+    assert body["record"] == {"eventID": "e1", "eventName": "INSERT", "eventSourceARN": "arn:stream",
+                              "dynamodb": dict.fromkeys(["Keys", "SequenceNumber", "ApproximateCreationDateTime", "SizeBytes"])}
+
+
+def test_quarantine_bodies_filling_the_limit_exactly_share_a_batch(monkeypatch):
+    # GIVEN four poison records whose messages, two by two, add up to exactly the size limit
+    monkeypatch.setattr(replicate, "QUARANTINE_QUEUE_URL", "http://localhost/q")
+
+    def poison(email, bio_length):
+        return (stream_record("INSERT", new=user_image(email, None, "Queens", bio={"S": "x" * bio_length})), "no state")
+
+    def of_size(email, size):
+        length = 0
+        while (missing := size - len(replicate.quarantine_body(*poison(email, length)).encode())) != 0:
+            length += missing  # the record's SizeBytes grows a digit on the way: a second step
+        return poison(email, length)
+    half = replicate.QUARANTINE_MESSAGE_LIMIT // 2
+    items = [of_size(f"{c}@example.com", half) for c in "abcd"]
+    assert sum(len(replicate.quarantine_body(*item).encode()) for item in items) == 2 * replicate.QUARANTINE_MESSAGE_LIMIT
+    sqs = FakeSQS()
+    # WHEN they are quarantined
+    replicate.quarantine(items, client=sqs)
+    # THEN two messages go per batch: the limit is inclusive
+    assert [len(entries) for _, entries in sqs.batches] == [2, 2]
+
+
+def test_handler_refused_write_and_poison_both_quarantined_retries_of_the_cleanup_counted(monkeypatch):
+    # GIVEN a batch of a good user, one the target refuses (after one throttled try of the chunk),
+    # and one without a state; the delete that cleans up after the refused one is throttled once
+    client = FakeDynamoDB([throttled(), too_big(), 0, too_big(), throttled(), 0])
+    sqs = FakeSQS()
+    monkeypatch.setattr(replicate, "dynamodb", client)
+    monkeypatch.setattr(replicate, "sqs", sqs)
+    big = stream_record("INSERT", new=user_image("big@example.com", "NY", "Queens"))
+    event = stream_event(stream_record("INSERT", new=user_image("ok@example.com", "NY", "Queens")), big,
+                         stream_record("INSERT", new=user_image("bob@example.com", None, "Queens")))
+    # WHEN the batch is handled
+    summary = replicate.handler(event, None)
+    # THEN both the poison and the refused record are quarantined, and every retry is counted
+    assert summary == {"records": 3, "writes": 2, "poison": 1, "retries": 2, "rejected": 1, "quarantined": 2}
+    [(_, entries)] = sqs.batches
+    quarantined = [json.loads(e["MessageBody"])["record"]["eventID"] for e in entries]
+    assert quarantined == [event["Records"][2]["eventID"], big["eventID"]]
+    assert client.calls[-1] == [{"DeleteRequest": {"Key": projection.target_key(big["dynamodb"]["NewImage"])}}]
+
+
+def test_handler_no_time_left_the_cleanup_delete_not_retried_either(monkeypatch):
+    monkeypatch.setattr(replicate, "time", types.SimpleNamespace(monotonic=lambda: 1000.0))
+    client = FakeDynamoDB([too_big(), too_big()] + [throttled()] * 20)
+    monkeypatch.setattr(replicate, "dynamodb", client)
+    event = stream_event(stream_record("INSERT", new=user_image("big@example.com", "NY", "Queens")))
+    with pytest.raises(replicate.ReplicationFailed):
+        replicate.handler(event, Context(1000))
+    assert [next(iter(call[0])) for call in client.calls] == ["PutRequest", "PutRequest", "DeleteRequest"]
+
+
+@pytest.mark.parametrize("limit", [replicate.QUARANTINE_MESSAGE_LIMIT, 100], ids=["whole", "slim"])
+def test_quarantine_body_record_read_with_boto3_keeps_its_datetime_as_text(limit):
+    # GIVEN a record as boto3's streams client returns it: ApproximateCreationDateTime is a datetime
+    from datetime import datetime, timezone
+    record = stream_record("INSERT", new=user_image("ada@example.com", "NY", None))
+    record["dynamodb"]["ApproximateCreationDateTime"] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    # WHEN its message is made, whole or slimmed THEN it is JSON, the time as text
+    body = json.loads(replicate.quarantine_body(record, "missing attribute 'city'", limit=limit))
+    assert body["record"]["dynamodb"]["ApproximateCreationDateTime"] == "2026-01-01 00:00:00+00:00"

@@ -1,5 +1,6 @@
 """users_api: validation (pure) and the handler through a fake DynamoDB client."""
 import json
+import re
 
 import pytest
 import users_api
@@ -111,14 +112,24 @@ class FakeDynamoDB:
         for assignment in kwargs["UpdateExpression"].removeprefix("SET ").split(", "):
             name, value = assignment.split(" = ")
             self.items[email][names[name]] = values[value]
-        return {"Attributes": self.items[email]}
+        return {"Attributes": self.items[email]} if kwargs.get("ReturnValues") == "ALL_NEW" else {}
 
     def query(self, **kwargs):
         self.calls.append(("query", kwargs))
         assert kwargs["TableName"] == users_api.TARGET_TABLE
+        # What DynamoDB checks before it runs a query: every placeholder defined and every
+        # definition used, values typed, and the condition on the keys of the table or index.
+        names, values = kwargs["ExpressionAttributeNames"], kwargs["ExpressionAttributeValues"]
+        assert set(re.findall(r"[#:]\w+", kwargs["KeyConditionExpression"])) == set(names) | set(values)
+        assert all(list(value) == ["S"] for value in values.values()), values
+        keys = {"by_city": {"city", "email"}}.get(kwargs.get("IndexName"), {"state", "city_email"})
+        assert set(names.values()) <= keys, names
         return self.pages.pop(0)
 
     def get_item(self, **kwargs):
+        # users_api reads a user right after it may have been written: an eventually consistent
+        # read could miss that write (a PUT answered "unchanged", a PATCH merged into stale data)
+        assert kwargs.get("ConsistentRead") is True, "read users with ConsistentRead=True"
         self._call("get_item", kwargs)
         item = self.items.get(kwargs["Key"]["email"]["S"])
         return {"Item": item} if item else {}
@@ -126,7 +137,7 @@ class FakeDynamoDB:
     def delete_item(self, **kwargs):
         self._call("delete_item", kwargs)
         old = self.items.pop(kwargs["Key"]["email"]["S"], None)
-        return {"Attributes": old} if old else {}
+        return {"Attributes": old} if old and kwargs.get("ReturnValues") == "ALL_OLD" else {}
 
 
 @pytest.fixture
@@ -277,7 +288,15 @@ def test_handler_delete_existing_user_204_then_404(table, event):
     ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem"),
     EndpointConnectionError(endpoint_url="http://localhost:4566"),
 ], ids=["no-table", "throttled", "no-endpoint"])
-def test_handler_table_unavailable_503_not_500(monkeypatch, event, method, path, body, error):
+def test_handler_table_unavailable_503_not_500(monkeypatch, capsys, event, method, path, body, error):
     monkeypatch.setattr(users_api, "dynamodb", FakeDynamoDB(error=error))
     status, answer = call(event(method, path, body))
-    assert status == 503 and "try again" in answer["message"]
+    assert (status, answer) == (503, {"message": "the users table is unavailable; try again"})
+    # AND the function's log says what the table answered
+    assert json.loads(capsys.readouterr().out) == {"users_api_error": str(error)}
+
+
+@EVENTS
+def test_handler_client_error_without_error_section_503(monkeypatch, event):
+    monkeypatch.setattr(users_api, "dynamodb", FakeDynamoDB(error=ClientError({}, "PutItem")))
+    assert call(event("POST", "/users", GOOD))[0] == 503

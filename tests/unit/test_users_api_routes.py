@@ -185,9 +185,10 @@ def test_handler_post_duplicate_key_or_nan_400(table, event, raw, reason):
 def test_handler_put_new_201_then_same_200_unchanged_then_other_200_replaced(table, event):
     status, body, headers = call(event("PUT", "/users/Ada@Example.com", {k: v for k, v in GOOD.items() if k != "email"}))
     assert status == 201 and body == {**GOOD, "active": True} and headers["X-User-Changed"] == "true"
+    assert headers["Location"] == "ada@example.com"  # relative to /users/Ada@Example.com: the user's own URL
     writes = len([c for c in table.calls if c[0] == "put_item"])
-    status, _, headers = call(event("PUT", "/users/ada@example.com", GOOD))
-    assert status == 200 and headers["X-User-Changed"] == "false"
+    status, body, headers = call(event("PUT", "/users/ada@example.com", GOOD))
+    assert status == 200 and body == {**GOOD, "active": True} and headers["X-User-Changed"] == "false"
     assert len([c for c in table.calls if c[0] == "put_item"]) == writes  # no write, no stream record
     status, body, headers = call(event("PUT", "/users/ada@example.com", {**GOOD, "city": "Queens"}))
     assert status == 200 and body["city"] == "Queens" and headers["X-User-Changed"] == "true"
@@ -196,7 +197,19 @@ def test_handler_put_new_201_then_same_200_unchanged_then_other_200_replaced(tab
 @EVENTS
 def test_handler_put_email_not_matching_path_400(table, event):
     status, body, _ = call(event("PUT", "/users/bob@example.com", GOOD))
-    assert status == 400 and "must match the path" in body["errors"]["email"]
+    assert (status, body) == (400, {"message": "invalid user",
+                                    "errors": {"email": "must match the path (bob@example.com), or be left out"}})
+    assert table.items == {}
+
+
+@EVENTS
+@pytest.mark.parametrize("payload, errors", [
+    ({"city": "Brooklyn", "zipcode": "11208"}, {"state": "is required"}),
+    ([GOOD], {"body": "must be a JSON object with fields email, state, city, zipcode"}),
+], ids=["no-state", "a-list"])
+def test_handler_put_invalid_user_400_nothing_written(table, event, payload, errors):
+    status, body, _ = call(event("PUT", "/users/ada@example.com", payload))
+    assert (status, body) == (400, {"message": "invalid user", "errors": errors})
     assert table.items == {}
 
 
@@ -299,15 +312,41 @@ def tampered_tokens():
             raw({"v": 1, "by": "state", "key": ["Ohio", "Dayton"]}),
             raw({"v": 1, "by": "state", "key": ["Ohio", "Dayton#a@b.co"], "extra": 1}),
             raw({"v": 1, "by": "state", "key": ["Ohio", "\u00a0#a@b.co"]}),
-            raw({"v": 1, "by": "state", "key": ["Ohio", "D" * 1100 + "#a@b.co"]})]
+            raw({"v": 1, "by": "state", "key": ["Ohio", "D" * 1100 + "#a@b.co"]}),
+            base64.urlsafe_b64encode(b'{"v":1,"by":"state","key":["Ohio","Dayton#a@b.co"],"v":1}').decode().rstrip("=")]
 
 
 @EVENTS
 @pytest.mark.parametrize("token", tampered_tokens())
 def test_handler_list_tampered_token_400_never_queried(table, event, token):
     status, body, _ = call(with_query(event("GET", "/users"), state="Ohio", next=token))
-    assert status == 400 and "next" in body["errors"]
+    assert (status, body) == (400, {"message": "invalid request",
+                                    "errors": {"next": "is not a token this query returned; start again without it"}})
     assert table.calls == []
+
+
+@pytest.mark.parametrize("key", [
+    {"city": "Dayton", "email": "z@b.co", "state": "Ohio", "city_email": "Dayton#a@b.co"},  # index key is another row's
+    {"city": "Akron", "email": "a@b.co", "state": "Ohio", "city_email": "Dayton#a@b.co"},
+], ids=["email-differs", "city-differs"])
+def test_decode_token_by_city_index_key_and_row_key_must_agree(key):
+    # GIVEN a token for the by_city index whose index key (city, email) is not the row's (city_email)
+    query = users_api.Query(None, "Dayton", 25)
+    token = users_api.encode_token(query, {name: {"S": value} for name, value in key.items()})
+    # THEN it is refused: it cannot be a row this query returned
+    with pytest.raises(users_api.Refused):
+        users_api.decode_token(query, token)
+
+
+@EVENTS
+def test_handler_list_pages_past_a_user_whose_email_holds_the_separator(table, event):
+    # GIVEN a page that ends on a user whose email has a '#' (allowed in an address; the city cannot)
+    last = row("Ohio", "Dayton", "a#b@b.co")
+    table.pages = [{"Items": [last], "LastEvaluatedKey": users_api.projection.key_of(last)}, {"Items": []}]
+    status, body, _ = call(with_query(event("GET", "/users"), state="Ohio", limit="1"))
+    # WHEN the next page is asked for THEN the token is accepted and the query resumes after that user
+    status, body, _ = call(with_query(event("GET", "/users"), state="Ohio", next=body["next"]))
+    assert status == 200 and table.calls[-1][1]["ExclusiveStartKey"]["city_email"] == {"S": "Dayton#a#b@b.co"}
 
 
 @EVENTS
@@ -319,3 +358,135 @@ def test_handler_list_bad_query_400(table, event, query, field):
     status, body, _ = call(with_query(event("GET", "/users"), **query))
     assert status == 400 and field in body["errors"]
     assert table.calls == []
+
+
+# --- exactly what a refused body says (make mutants: the messages are the API's output) ----------
+
+def raw_post(body: bytes | None, content_type: str | None = "application/json") -> dict:
+    event = api_event_v1("POST", "/users")
+    event["headers"] = {"Content-Type": content_type} if content_type else {}
+    event["body"], event["isBase64Encoded"] = (base64.b64encode(body).decode(), True) if body is not None else (None, False)
+    return event
+
+
+@pytest.mark.parametrize("event, status, expected", [
+    (raw_post(b"{}", None), 415, {"message": "send the body as JSON: Content-Type: application/json (got 'none')",
+                                  "errors": {"Content-Type": "must be application/json"}}),
+    (raw_post(b"{}", "text/plain"), 415, {"message": "send the body as JSON: Content-Type: application/json (got 'text/plain')",
+                                          "errors": {"Content-Type": "must be application/json"}}),
+    (raw_post(b"{}", "application/json; charset=latin-1"), 415, {
+        "message": "send the body as JSON: Content-Type: application/json (got 'application/json; charset=latin-1')",
+        "errors": {"Content-Type": "must be application/json"}}),
+    (raw_post(b" "), 400, {"message": "invalid request body",
+                           "errors": {"body": "is empty; send a JSON object with email, state, city, zipcode"}}),
+    (raw_post(b"{" + b" " * users_api.MAX_BODY_BYTES + b"}"), 413, {
+        "message": f"the body is {users_api.MAX_BODY_BYTES + 2} bytes; at most {users_api.MAX_BODY_BYTES} are accepted",
+        "errors": {"body": f"must be at most {users_api.MAX_BODY_BYTES} bytes"}}),
+    (raw_post(b'{"a": "\xff"}'), 400, {"message": "invalid request body",
+                                      "errors": {"body": "is not valid UTF-8 (invalid start byte at byte 7)"}}),
+    (raw_post(b"{,}"), 400, {"message": "invalid request body",
+                             "errors": {"body": "is not valid JSON (Expecting property name enclosed in double quotes: "
+                                                "line 1 column 2 (char 1))"}}),
+], ids=["no-content-type", "text-plain", "latin-1", "blank", "over-16k", "not-utf8", "not-json"])
+def test_handler_refused_body_says_exactly_what_is_wrong(table, event, status, expected):
+    assert call(event)[:2] == (status, expected)
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", 'Application/JSON; Charset="UTF8"',
+                                          "application/json;foo=bar;charset=utf-8"])
+def test_handler_json_with_a_utf8_charset_accepted(table, content_type):
+    assert call(raw_post(json.dumps(GOOD).encode(), content_type))[0] == 201
+
+
+def test_handler_body_of_exactly_16k_is_read():
+    # GIVEN a body of exactly MAX_BODY_BYTES (a user padded with spaces) THEN it is read, not refused as too large
+    body = json.dumps(GOOD).encode()
+    body = body[:-1] + b" " * (users_api.MAX_BODY_BYTES - len(body)) + b"}"
+    request = users_api.parse_request(raw_post(body))
+    assert len(request.body) == users_api.MAX_BODY_BYTES and users_api.read_json(request) == GOOD
+
+
+# --- every payload shape a gateway (or a test) sends ---------------------------------------------
+
+@pytest.mark.parametrize("event, method, rest, query", [
+    # payload 2.0 without rawPath: the path from requestContext.http
+    ({"requestContext": {"http": {"method": "get", "path": "/users/a@example.com"}}}, "GET", ["a@example.com"], {}),
+    # payload 2.0 with no path at all: not ours
+    ({"requestContext": {"http": {"method": "GET"}}}, "GET", None, {}),
+    # payload 2.0 with a route: the path parameter wins over the path (gateways differ in decoding it)
+    ({"requestContext": {"http": {"method": "GET", "path": "/x"}}, "rawPath": "/x", "routeKey": "GET /users/{email}",
+      "pathParameters": {"email": "a%40example.com"}}, "GET", ["a@example.com"], {}),
+    ({"requestContext": {"http": {"method": "GET", "path": "/x"}}, "rawPath": "/x", "routeKey": "GET /users"},
+     "GET", [], {}),
+    # payload 1.0 from a test: no resource, no query, no method
+    ({"path": "/dev/users"}, "", [], {}),
+    ({"httpMethod": "GET", "path": None}, "GET", None, {}),
+    # payload 1.0 with single-value query parameters only
+    ({"httpMethod": "GET", "path": "/users", "queryStringParameters": {"state": "Ohio"}}, "GET", [], {"state": ["Ohio"]}),
+    ({"httpMethod": "GET", "resource": "/users", "path": "/x", "multiValueQueryStringParameters": {"city": ["A", "B"]},
+      "queryStringParameters": {"city": "B", "state": "Ohio"}}, "GET", [], {"city": ["A", "B"], "state": ["Ohio"]}),
+], ids=["v2-no-rawPath", "v2-no-path", "v2-route-email", "v2-route-users", "v1-bare", "v1-null-path", "v1-single-query",
+        "v1-multi-query"])
+def test_parse_request_every_payload_shape(event, method, rest, query):
+    request = users_api.parse_request(event)
+    assert (request.method, request.rest, request.query) == (method, rest, query)
+
+
+@EVENTS
+@pytest.mark.parametrize("patch, errors", [
+    ([{"city": "Queens"}], {"body": "must be a JSON object with one or more of state, city, zipcode"}),
+    ({"city": None}, {"city": "must be a string, not null"}),
+    ({"state": 7}, {"state": "must be a non-empty string"}),
+    ({"state": " \t"}, {"state": "must be a non-empty string (it is blank: whitespace only)"}),
+    ({"zipcode": None}, {"zipcode": "must be a string, not null"}),
+    ({"email": "bob@example.com"}, {"email": "must match the path (ada@example.com); a user's email cannot change"}),
+    ({"email": "nope"}, {"email": "must be a well-formed address like name@example.com"}),
+    ({"active": False, "role": "x"}, {"active": "is set by the API (a stored user is active)",
+                                      "role": "unknown field (allowed: email, state, city, zipcode)"}),
+], ids=["a-list", "city-null", "state-number", "state-blank", "zipcode-null", "other-email", "bad-email", "unknown"])
+def test_handler_patch_refused_says_exactly_which_field_and_why(table, event, patch, errors):
+    call(event("POST", "/users", GOOD))
+    status, body, _ = call(event("PATCH", "/users/ada@example.com", patch))
+    assert (status, body) == (400, {"message": "invalid change", "errors": errors})
+
+
+@EVENTS
+@pytest.mark.parametrize("query, errors", [
+    ({}, {"state": "give state, city, or both: GET /users?state=New%20York&city=Brooklyn"}),
+    ({"state": ["Ohio", "Iowa"]}, {"state": "is given more than once"}),
+    ({"state": "Ohio", "sort": "x"}, {"sort": "unknown parameter (allowed: state, city, limit, next)"}),
+    ({"state": "Ohio", "limit": "101"}, {"limit": "must be a whole number from 1 to 100"}),
+    ({"state": "Ohio", "limit": "0"}, {"limit": "must be a whole number from 1 to 100"}),
+    ({"city": "a#b"}, {"city": "must not contain '#'"}),
+], ids=["nothing", "twice", "unknown", "limit-101", "limit-0", "city-separator"])
+def test_handler_get_collection_bad_query_says_exactly_what(table, event, query, errors):
+    status, body, _ = call(with_query(event("GET", "/users"), **query))
+    assert (status, body) == (400, {"message": "invalid query", "errors": errors})
+
+
+@EVENTS
+def test_handler_get_collection_limit_100_accepted(table, event):
+    table.pages = [{"Items": []}]
+    status, _, _ = call(with_query(event("GET", "/users"), state="Ohio", limit="100"))
+    assert status == 200 and table.calls[-1][1]["Limit"] == 100
+
+
+@EVENTS
+def test_handler_patch_with_no_field_200_the_stored_user_nothing_written(table, event):
+    call(event("POST", "/users", GOOD))
+    status, body, _ = call(event("PATCH", "/users/ada@example.com", {}))
+    assert (status, body) == (200, {**GOOD, "active": True})
+    assert not any(name == "update_item" for name, _ in table.calls)
+
+
+@EVENTS
+@pytest.mark.parametrize("method, path, status, message", [
+    ("GET", "/users/ada@example.com/orders", 404, "not found: the resources are /users and /users/{email}"),
+    ("GET", "/orders", 404, "not found: the resources are /users and /users/{email}"),
+    ("DELETE", "/users", 405, "DELETE /users is not supported; allowed: GET, POST. To create or replace one user use "
+                              "PUT /users/{email}; to change or delete one, PATCH or DELETE /users/{email}."),
+    ("POST", "/users/ada@example.com", 405, "POST /users/{email} is not supported; allowed: DELETE, GET, PATCH, PUT. "
+                                            "To create a user use POST /users."),
+], ids=["below-a-user", "elsewhere", "delete-collection", "post-user"])
+def test_handler_unknown_route_or_method_says_what_exists(table, event, method, path, status, message):
+    assert call(event(method, path))[:2] == (status, {"message": message})
