@@ -20,8 +20,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ddblab import stack
-from ddblab.core.settings import Settings
+from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import wait_for
+from ddblab.emulator.health import require_backend
 from ddblab.stack.deployed import Deployed
 from tests.integration.helpers import http
 
@@ -91,6 +92,11 @@ def capture(live: Deployed) -> tuple[dict, dict]:
 
 def main() -> int:
     settings = Settings.from_env().sub(f"cap{uuid.uuid4().hex[:4]}-")
+    try:
+        require_backend(settings)
+    except UserError as error:
+        print(error, file=sys.stderr)
+        return 1
     stack.converge(settings)
     try:
         records, api = capture(Deployed(settings))
