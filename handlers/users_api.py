@@ -578,8 +578,8 @@ def route(request: Request, client) -> dict:
     return response(204)
 
 
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
+def _code(error: ClientError) -> str | None:
+    return error.response.get("Error", {}).get("Code")  # only compared with a code: None is as good as ""
 
 
 dynamodb = boto3.client("dynamodb")
