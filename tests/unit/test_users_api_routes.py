@@ -313,6 +313,7 @@ def tampered_tokens():
             raw({"v": 1, "by": "state", "key": ["Ohio", "Dayton#a@b.co"], "extra": 1}),
             raw({"v": 1, "by": "state", "key": ["Ohio", "\u00a0#a@b.co"]}),
             raw({"v": 1, "by": "state", "key": ["Ohio", "D" * 1100 + "#a@b.co"]}),
+            raw({"v": 1, "by": "state", "key": ["Ohio", "Dayton#a@b.co", "x"]}), raw({"v": 1, "by": "state", "key": ["Ohio"]}),
             base64.urlsafe_b64encode(b'{"v":1,"by":"state","key":["Ohio","Dayton#a@b.co"],"v":1}').decode().rstrip("=")]
 
 
@@ -490,3 +491,198 @@ def test_handler_patch_with_no_field_200_the_stored_user_nothing_written(table, 
 ], ids=["below-a-user", "elsewhere", "delete-collection", "post-user"])
 def test_handler_unknown_route_or_method_says_what_exists(table, event, method, path, status, message):
     assert call(event(method, path))[:2] == (status, {"message": message})
+
+
+# --- how a request arrives: the path, the route, the body (make mutants, parse_request) -------------
+
+@EVENTS
+def test_handler_path_email_not_utf8_refused_as_such_before_any_other_character(table, event):
+    # GIVEN a path email holding a control character, then a byte that is not UTF-8
+    # THEN the bytes that are not UTF-8 are what is reported (not the control character a lenient
+    # decoding would reach first), whether the email comes from the route's path parameter (1.0)
+    # or from the path itself (2.0, $default route)
+    assert call(event("GET", "/users/a%07%ff@example.com"))[:2] == (400, {"message": "invalid request", "errors": {
+        "email": "in the path must not contain U+FFFD (the replacement character U+FFFD: the text was not valid UTF-8): "
+                 "/users/name@example.com"}})
+    assert table.calls == []
+
+
+@EVENTS
+def test_handler_user_path_behind_a_stage_prefix_routed(table, event):
+    call(event("POST", "/users", GOOD))
+    status, body, _ = call(event("GET", "/dev/users/ada@example.com"))
+    assert (status, body) == (200, {**GOOD, "active": True})
+
+
+@pytest.mark.parametrize("event, rest", [
+    # payload 2.0: rawPath is the path; requestContext.http.path only when it is missing
+    ({"requestContext": {"http": {"method": "GET", "path": "/prod/other"}}, "rawPath": "/users/a@example.com"},
+     ["a@example.com"]),
+    # a path parameter on the collection's route is not a user
+    ({"httpMethod": "GET", "resource": "/users", "path": "/users", "pathParameters": {"email": "a@example.com"}}, []),
+    ({"requestContext": {"http": {"method": "GET", "path": "/users"}}, "rawPath": "/users", "routeKey": "GET /users",
+      "pathParameters": {"email": "a@example.com"}}, []),
+], ids=["v2-rawPath-wins", "v1-collection-with-parameter", "v2-collection-with-parameter"])
+def test_parse_request_path_sources(event, rest):
+    assert users_api.parse_request(event).rest == rest
+
+
+def test_handler_body_not_base64_refused_never_decoded_leniently(table):
+    # GIVEN a body flagged base64 that holds a character outside the alphabet (a lenient decoder
+    # would drop it and read a good user)
+    event = raw_post(json.dumps(GOOD).encode())
+    event["body"] = event["body"][:8] + "!" + event["body"][8:]
+    # THEN 400, as bytes no client sent, and nothing written
+    assert call(event)[:2] == (400, {"message": "invalid request body",
+                                     "errors": {"body": "is not valid UTF-8 (invalid start byte at byte 0)"}})
+    assert table.calls == []
+
+
+@EVENTS
+def test_handler_body_with_a_lone_surrogate_400_not_500(table, event):
+    # GIVEN a text body (not base64) holding a lone surrogate, as a JSON event can carry ("\ud800")
+    status, body, _ = call(event("POST", "/users", '{"email":"\ud800@example.com"}'))
+    assert (status, body) == (400, {"message": "invalid request body",
+                                    "errors": {"body": "is not valid UTF-8 (invalid continuation byte at byte 10)"}})
+    assert table.calls == []
+
+
+# --- exactly what POST answers ------------------------------------------------------------------------
+
+@EVENTS
+@pytest.mark.parametrize("payload, errors", [
+    ({}, {"email": "is required", "state": "is required", "city": "is required", "zipcode": "is required"}),
+    ({**GOOD, "email": 42}, {"email": "must be a string"}),
+    ({**GOOD, "email": "a/b@example.com"},
+     {"email": "must not contain '/' (it cannot travel unambiguously in the URL /users/{email})"}),
+    ({**GOOD, "email": "a%b@example.com"},
+     {"email": "must not contain '%' (it cannot travel unambiguously in the URL /users/{email})"}),
+    ({**GOOD, "zipcode": "1234"}, {"zipcode": 'must be a string of exactly five digits, like "11208"'}),
+    ({**GOOD, "email": "\u4e00" * 240 + "@example.com", "city": "\u5317" * 100}, {
+        "city": "with the email, the location key would be 1033 bytes in UTF-8, over DynamoDB's 1024; use a shorter "
+                "city or email (city_email is 1033 bytes in UTF-8, over DynamoDB's 1024-byte key limit)"}),
+], ids=["empty", "email-number", "email-slash", "email-percent", "zipcode-short", "key-too-long"])
+def test_handler_post_refused_says_exactly_which_field_and_why(table, event, payload, errors):
+    assert call(event("POST", "/users", payload))[:2] == (400, {"message": "invalid user", "errors": errors})
+    assert table.calls == []
+
+
+@EVENTS
+def test_handler_post_email_of_exactly_254_characters_201(table, event):
+    email = "a" * (users_api.MAX_EMAIL - len("@example.com")) + "@example.com"
+    status, body, _ = call(event("POST", "/users", {**GOOD, "email": email}))
+    assert status == 201 and body["email"] == email and len(email) == 254
+
+
+@EVENTS
+def test_handler_post_existing_409_says_exactly_what_to_do(table, event):
+    call(event("POST", "/users", GOOD))
+    assert call(event("POST", "/users", GOOD))[:2] == (409, {
+        "message": "user ada@example.com exists; to replace it use PUT /users/{email}, "
+                   "to change some fields PATCH /users/{email}", "errors": {"email": "exists"}})
+
+
+@EVENTS
+@pytest.mark.parametrize("content_type", ["application/json; charset=latin-1=utf-8", "application/json;foo=bar;charset=latin-1"])
+def test_handler_post_charset_read_from_its_own_parameter_415(table, event, content_type):
+    status, body, _ = call(with_headers(event("POST", "/users", GOOD), **{"content-type": content_type}))
+    assert status == 415 and table.calls == []
+
+
+@EVENTS
+def test_handler_patch_not_json_415_names_both_media_types(table, event):
+    e = with_headers(event("PATCH", "/users/ada@example.com", {"city": "Queens"}), **{"content-type": "text/plain"})
+    assert call(e)[:2] == (415, {"message": "send the body as JSON: Content-Type: application/json (got 'text/plain')",
+                                 "errors": {"Content-Type": "must be application/json or application/merge-patch+json"}})
+
+
+# --- PATCH, GET, DELETE: exact answers ---------------------------------------------------------------
+
+@EVENTS
+@pytest.mark.parametrize("patch, errors", [
+    ({"city": "a#b"}, {"city": "must not contain '#'"}),
+    ({"email": 42}, {"email": "must be a string"}),
+], ids=["city-separator", "email-number"])
+def test_handler_patch_refused_field_exactly(table, event, patch, errors):
+    call(event("POST", "/users", GOOD))
+    assert call(event("PATCH", "/users/ada@example.com", patch))[:2] == (400, {"message": "invalid change", "errors": errors})
+
+
+@EVENTS
+def test_handler_patch_valid_change_making_an_invalid_user_400_exactly(table, event):
+    # GIVEN a user with a long email WHEN a city is set that makes the location key too long
+    email = "\u4e00" * 240 + "@example.com"
+    call(event("POST", "/users", {**GOOD, "email": email}))
+    before = dict(table.items)
+    assert call(event("PATCH", "/users/" + email, {"city": "\u5317" * 100}))[:2] == (400, {
+        "message": "invalid user once changed", "errors": {
+            "city": "with the email, the location key would be 1033 bytes in UTF-8, over DynamoDB's 1024; use a shorter "
+                    "city or email (city_email is 1033 bytes in UTF-8, over DynamoDB's 1024-byte key limit)"}})
+    assert table.items == before
+
+
+@EVENTS
+def test_handler_get_user_stored_without_zipcode_or_active_200_with_what_it_has(table, event):
+    # GIVEN a user written by another client, without zipcode and active
+    table.items["ada@example.com"] = {"email": {"S": "ada@example.com"}, "state": {"S": "NY"}, "city": {"S": "Brooklyn"}}
+    assert call(event("GET", "/users/ada@example.com"))[:2] == (
+        200, {"email": "ada@example.com", "state": "NY", "city": "Brooklyn"})
+
+
+@EVENTS
+def test_handler_delete_unknown_404_names_the_user(table, event):
+    assert call(event("DELETE", "/users/nobody@example.com"))[:2] == (404, {"message": "no user nobody@example.com"})
+
+
+# --- GET /users: the limit and the token ---------------------------------------------------------------
+
+@EVENTS
+def test_handler_list_without_limit_asks_for_25(table, event):
+    table.pages = [{"Items": []}]
+    assert call(with_query(event("GET", "/users"), state="Ohio"))[:2] == (200, {"users": []})
+    assert table.calls[-1][1]["Limit"] == users_api.DEFAULT_LIMIT == 25
+
+
+@EVENTS
+def test_handler_list_token_is_compact_json_in_base64url(table, event):
+    first = row("Ohio", "Dayton", "a@b.co")
+    table.pages = [{"Items": [first], "LastEvaluatedKey": users_api.projection.key_of(first)}]
+    _, body, _ = call(with_query(event("GET", "/users"), state="Ohio", limit="1"))
+    assert body["next"] == base64.urlsafe_b64encode(b'{"v":1,"by":"state","key":["Ohio","Dayton#a@b.co"]}').decode().rstrip("=")
+
+
+def token_of_length(length: int) -> str:
+    """A token for state=Ohio of exactly `length` characters (JSON padded with spaces)."""
+    data = b'{"v":1,"by":"state","key":["Ohio","Dayton#a@b.co"]}'
+    size = length * 3 // 4  # base64 without padding: ceil(4 * size / 3) characters
+    token = base64.urlsafe_b64encode(data[:-1] + b" " * (size - len(data)) + b"}").decode().rstrip("=")
+    assert len(token) == length
+    return token
+
+
+@EVENTS
+def test_handler_list_token_of_the_longest_length_read_longer_refused_unread(table, event):
+    table.pages = [{"Items": []}]
+    status, _, _ = call(with_query(event("GET", "/users"), state="Ohio", next=token_of_length(users_api.MAX_TOKEN)))
+    assert status == 200 and table.calls[-1][1]["ExclusiveStartKey"]["city_email"] == {"S": "Dayton#a@b.co"}
+    status, body, _ = call(with_query(event("GET", "/users"), state="Ohio", next=token_of_length(users_api.MAX_TOKEN + 2)))
+    assert (status, body["errors"]) == (400, {"next": "is not a token this query returned; start again without it"})
+    assert len(table.calls) == 1
+
+
+@EVENTS
+@pytest.mark.parametrize("query", [{"state": "😀" * 100}, {"state": "😀" * 100, "city": "😀" * 100}, {"city": "😀" * 100}],
+                         ids=["state", "state-city", "city"])
+def test_handler_list_pages_past_an_accepted_user_with_the_longest_key(table, event, query):
+    # GIVEN an accepted user whose location key is as long as the API allows, in 4-byte characters
+    # (its token was over 4096 characters, and refused: a client could not page past this user)
+    user = {"email": "😀" * 152 + "@example.com", "state": "😀" * 100, "city": "😀" * 100, "zipcode": "11208"}
+    assert call(event("POST", "/users", user))[0] == 201
+    last = projection.project(table.items[user["email"]])
+    table.pages = [{"Items": [last], "LastEvaluatedKey": {name: last[name] for name in (
+        "state", "city_email", "city", "email")}}, {"Items": []}]
+    _, body, _ = call(with_query(event("GET", "/users"), **query, limit="1"))
+    # WHEN the next page is asked for THEN the query resumes after that user
+    status, body, _ = call(with_query(event("GET", "/users"), **query, next=body["next"]))
+    assert (status, body) == (200, {"users": []})
+    assert table.calls[-1][1]["ExclusiveStartKey"]["city_email"] == last["city_email"]
