@@ -46,8 +46,10 @@ REQUESTS = {
     "POST /users": ("POST", "", {"email": EMAIL, "state": "NY", "city": "Brooklyn", "zipcode": "11208"}),
     "GET /users/{email}": ("GET", f"/{quote(EMAIL)}", None),
     "PUT /users/{email}": ("PUT", f"/{quote(EMAIL)}", {"email": EMAIL, "state": "NY", "city": "Queens", "zipcode": "11101"}),
+    "PATCH /users/{email}": ("PATCH", f"/{quote(EMAIL)}", {"city": "Astoria"}),
     "DELETE /users/{email}": ("DELETE", f"/{quote(EMAIL)}", None),
     "GET /users?state": ("GET", "?state=NY&city=Brooklyn", None),
+    "GET /users?city": ("GET", "?city=Brooklyn", None),
 }
 
 
@@ -102,9 +104,13 @@ def main() -> int:
         records, api = capture(Deployed(settings))
     finally:
         stack.remove(settings)
+    print(f"captured on {settings.endpoint_url}, on a stack of its own ({settings.prefix}*, removed again): "
+          f"{', '.join(records)} from the users stream; {', '.join(api)} from the API")
     for path, events in ((STREAM_FIXTURE, records), (API_FIXTURE, api)):
         path.write_text(json.dumps(events, indent=1, sort_keys=True) + "\n")
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    print("ids, times and hosts change on every capture; commit the files when `make test-unit` shows the "
+          "factories no longer match (tests/unit/test_factories.py), or when a route is added")
     return 0
 
 
