@@ -149,7 +149,7 @@ mutants: venv-test ## mutation testing of handlers/ by the unit tests; the score
 	@$(VENV)/bin/mutmut run --max-children $(or $(CHILDREN),2) $(ARGS)
 	@echo; echo "surviving mutants (the diff of one: .venv/bin/mutmut show <name>; why some are equivalent: tests/MUTANTS.md):"
 	@$(VENV)/bin/mutmut results | grep -v ': not checked$$' || echo "  none"
-	@echo; echo "mutation score, killed / checked (a run with ARGS checks only the mutants it names):"
+	@echo; echo "mutation score, killed / checked (with ARGS: the mutants it names, and earlier verdicts kept in mutants/):"
 	@$(VENV)/bin/mutmut results --all true | awk -F': ' '$$2 != "not checked" {split($$1, name, "."); file = name[2] ".py"; total[file]++; \
 	  n[file, $$2]++; all++; killed += ($$2 == "killed")} END {for (f in total) printf "  %-14s %4d / %4d  survived %d, no tests %d, timeout %d\n", \
 	  f, n[f, "killed"], total[f], n[f, "survived"], n[f, "no tests"], n[f, "timeout"] | "sort"; close("sort"); \

@@ -2,8 +2,8 @@
 deliver to a function.
 
 A converged stack of its own gets echo functions in place of users_api and replicate: the
-API's answers the event it was given, and replicate's sends each batch it is given to the
-quarantine queue. Then one user is created, moved and deleted through the table, and the API
+API's echo answers each request with the event it was given, and replicate's sends each batch
+it is given to the quarantine queue. Then one user is created, moved and deleted through the table, and the API
 is called on each route. tests/fixtures holds one capture (`python -m tests.capture`
 rewrites it, on the emulator `make up` started or AWS_ENDPOINT_URL); the unit tests check the
 event factories against it, and tests/integration/test_captured_events.py captures again on
@@ -99,8 +99,8 @@ def main() -> int:
     except UserError as error:
         print(error, file=sys.stderr)
         return 1
-    stack.converge(settings)
     try:
+        stack.converge(settings)
         records, api = capture(Deployed(settings))
     finally:
         stack.remove(settings)

@@ -9,6 +9,7 @@ by the time it takes to read. Only the receive count goes up. Nothing is deleted
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 
@@ -47,10 +48,15 @@ def peek(sqs, queue_url: str, kind: str, limit: int = 100) -> list:
                 handles.append(raw["ReceiptHandle"])
                 seen.setdefault(raw["MessageId"], parse(kind, raw))
     finally:
+        hidden = 0
         for start in range(0, len(handles), 10):
-            sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
+            answer = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
                 for i, handle in enumerate(handles[start:start + 10])])
+            hidden += len(answer.get("Failed", []))
+        if hidden:
+            print(f"note: {hidden} message(s) of {queue_url.rsplit('/', 1)[-1]} could not be made visible again at once: "
+                  f"they come back by themselves within {HIDE_SECONDS} s", file=sys.stderr)
     return sorted(seen.values(), key=lambda m: m.sent or 0)
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.capture import API_FIXTURE, STREAM_FIXTURE, capture
+from tests.integration.helpers import backend_of
 from tests.unit.test_factories import shape
 
 
 def test_stored_capture_has_the_shape_of_live_events(own):
+    if backend_of(own.settings) == "localstack":
+        pytest.skip("the stored capture is MiniStack's (tests/fixtures/*_ministack.json); LocalStack's events differ "
+                    "in detail, and there is no LocalStack capture to compare with")
     # WHEN the stream records and API events are captured again from the running emulator
     records, api = capture(own)
     stored_records, stored_api = json.loads(STREAM_FIXTURE.read_text()), json.loads(API_FIXTURE.read_text())

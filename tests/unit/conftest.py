@@ -3,6 +3,7 @@ needs a region and dummy credentials. Nothing here talks to AWS; clients are fak
 import importlib
 import os
 import sys
+from pathlib import Path
 
 from hypothesis import settings
 
@@ -25,5 +26,9 @@ if "MUTANT_UNDER_TEST" in os.environ:
     # as Lambda does (`import projection`). So under mutmut each handler is imported once as
     # handlers.<name> and that module is also what `import <name>` finds. Shared modules first:
     # the handlers import them flat too.
-    for name in ("environment", "projection", "audit", "replicate", "users_api"):
+    MUTATED = ("environment", "projection", "audit", "replicate", "users_api")
+    # A new handler left out here would have every mutant "survive", with no word why.
+    assert {p.stem for p in Path("handlers").glob("*.py")} - {"reference_replicate"} == set(MUTATED), \
+        "a handler is missing from tests/unit/conftest.py MUTATED: mutmut could never switch its mutants on"
+    for name in MUTATED:
         sys.modules[name] = importlib.import_module(f"handlers.{name}")

@@ -4,7 +4,8 @@ A model users table produces each record's OldImage/NewImage in stream order, ex
 DynamoDB Streams would. Every property is checked against a model of the target written
 here, by hand, without the projection code: a user in one of the strategy's places has the
 row (state, city#email) holding every attribute but zipcode; a user anywhere else has none.
-So a fold that writes nothing, never deletes, or keeps zipcode fails them all.
+So a fold that writes nothing, never deletes, or keeps zipcode fails each of the properties
+that compare tables.
 """
 from unittest import mock
 
@@ -85,15 +86,17 @@ class PartialDynamoDB:
     batch's writes as the table took before an outage, in the order replicate sent them."""
 
     def __init__(self, table: dict, budget: float):
-        self.table, self.budget = table, budget
+        self.table, self.budget, self.taken = table, budget, 0
 
     def batch_write_item(self, RequestItems):
         if self.budget <= 0:
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "outage"}},
                               "BatchWriteItem")
-        (requests,) = RequestItems.values()
+        ((name, requests),) = RequestItems.items()
+        assert name == replicate.TARGET_TABLE and len(requests) <= 25, (name, len(requests))  # BatchWriteItem's rules
         taken, left = requests[:int(min(self.budget, len(requests)))], requests[int(min(self.budget, len(requests))):]
         self.budget -= len(taken)
+        self.taken += len(taken)
         for request in taken:
             if "PutRequest" in request:
                 item = request["PutRequest"]["Item"]
@@ -101,7 +104,7 @@ class PartialDynamoDB:
             else:
                 key = request["DeleteRequest"]["Key"]
                 self.table.pop((key["state"]["S"], key["city_email"]["S"]), None)
-        return {"UnprocessedItems": {"users_by_location": left} if left else {}}
+        return {"UnprocessedItems": {name: left} if left else {}}
 
 
 class AnyQueue:
@@ -121,21 +124,26 @@ def test_replicate_batch_cut_short_by_an_outage_then_retried_ends_at_the_model(s
     # after applying what it could (the stream then delivers the whole batch again)
     budget = data.draw(st.integers(0, len(records)))
     expected = {key: projection.item_to_client_form(row) for key, row in model_target(users).items()}
+    # (the batch's writes, counted from the model: every old and new place its records touch)
+    writes = len({model_key(r["dynamodb"].get(image)) for r in records[cut:] for image in ("OldImage", "NewImage")} - {None})
+    outage = PartialDynamoDB(table, budget)
     with mock.patch.object(replicate, "_backoff", lambda attempt: None), \
             mock.patch.object(replicate, "sqs", AnyQueue()):
-        with mock.patch.object(replicate, "dynamodb", PartialDynamoDB(table, budget)):
+        with mock.patch.object(replicate, "dynamodb", outage):
             try:
                 replicate.handler(batch, None)
                 interrupted = False
             except replicate.ReplicationFailed:
                 interrupted = True
+        # THEN replicate applied every write the table took before raising, and raised exactly
+        # when some were left
+        assert outage.taken == min(budget, writes)
+        assert interrupted == (writes > budget)
         # WHEN the batch is delivered again to a healthy target
         with mock.patch.object(replicate, "dynamodb", PartialDynamoDB(table, float("inf"))):
             replicate.handler(batch, None)
-    # THEN the table is the model's, exactly as if the outage had never been
+    # AND, once delivered again, the table is the model's, as if the outage had never been
     assert table == expected
-    # (and the outage did cut the batch short exactly when it had more writes than the budget)
-    assert interrupted == (len(projection.fold(records[cut:]).writes) > budget)
 
 
 @PROFILE

@@ -43,8 +43,9 @@ DYNAMODB_ITEM_LIMIT = 400 * 1024  # DynamoDB's item size limit, as documented: n
 
 def user_whose_target_item_is(size: int) -> dict:
     """A users image whose users_by_location item (the image plus its sort key, written out
-    here by hand) is `size` bytes as the emulator counts them - never by the code under test."""
-    image = user_image("big@example.com", "Ohio", "Canton", zipcode=None, bio={"S": ""})
+    here by hand) is `size` bytes as the emulator counts them - never by the code under test.
+    It holds a number: numbers are counted in digit pairs, and the count must stay a whole one."""
+    image = user_image("big@example.com", "Ohio", "Canton", zipcode=None, age={"N": "36"}, bio={"S": ""})
     keyed = {**image, "city_email": {"S": "Canton#big@example.com"}}
     image["bio"] = {"S": "x" * (size - _item_size_bytes(keyed))}
     return image

@@ -137,6 +137,7 @@ def test_ui_npm_install_that_hangs_stopped_with_what_to_check(monkeypatch, tmp_p
     monkeypatch.setattr(admin_ui, "require_node", lambda: "npm")
 
     def hangs(command, **kwargs):
+        assert kwargs["timeout"] == 600  # ten minutes: npm ci of dynamodb-admin takes well under one
         raise subprocess.TimeoutExpired(command, kwargs["timeout"])
     monkeypatch.setattr(admin_ui.subprocess, "run", hangs)
     # WHEN make ui installs it THEN it stops after its timeout with one line saying what to check
