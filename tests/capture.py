@@ -30,6 +30,26 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STREAM_FIXTURE, API_FIXTURE = FIXTURES / "stream_records_ministack.json", FIXTURES / "api_events_ministack.json"
 EMAIL = "ada@example.com"
 
+# Free-form maps whose keys are data (header names), not structure.
+FREE_FORM = {"headers", "multiValueHeaders"}
+
+
+def shape(value, name=None):
+    """An event's structure: the keys at every level, and the JSON type of every leaf - what the
+    factories must match and what a new capture must keep."""
+    if isinstance(value, dict):
+        if name in FREE_FORM:
+            return "map"
+        return {key: shape(inner, key) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [shape(inner) for inner in value]
+    if isinstance(value, bool) or value is None:
+        return repr(value) if value is None else "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__
+
+
 ECHO_API = '''
 import json
 def handler(event, context):

@@ -48,16 +48,23 @@ def peek(sqs, queue_url: str, kind: str, limit: int = 100) -> list:
                 handles.append(raw["ReceiptHandle"])
                 seen.setdefault(raw["MessageId"], parse(kind, raw))
     finally:
-        hidden = 0
-        for start in range(0, len(handles), 10):
-            answer = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for i, handle in enumerate(handles[start:start + 10])])
-            hidden += len(answer.get("Failed", []))
+        hidden = make_visible(sqs, queue_url, handles)
         if hidden:
             print(f"note: {hidden} message(s) of {queue_url.rsplit('/', 1)[-1]} could not be made visible again at once: "
                   f"they come back by themselves within {HIDE_SECONDS} s", file=sys.stderr)
     return sorted(seen.values(), key=lambda m: m.sent or 0)
+
+
+def make_visible(sqs, queue_url: str, handles) -> int:
+    """Make the received messages visible again at once (10 a call, as SQS takes them); how
+    many SQS would not (they come back when their visibility timeout ends)."""
+    handles, failed = list(handles), 0
+    for start in range(0, len(handles), 10):
+        answer = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+            for i, handle in enumerate(handles[start:start + 10])])
+        failed += len(answer.get("Failed", []))
+    return failed
 
 
 def parse(kind: str, raw: dict) -> Message:

@@ -13,6 +13,7 @@ import pytest
 
 from ddblab.core.settings import ROOT, Settings
 from ddblab.core.waiting import wait_for
+from ddblab.data import queues
 from ddblab.emulator.health import emulator_name
 
 
@@ -83,8 +84,7 @@ def take_messages(sqs, queue_url: str, key, wanted: set, what: str, timeout: flo
     try:
         wait_for(collect, what, timeout=timeout)
     finally:
-        for handle in others.values():
-            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+        queues.make_visible(sqs, queue_url, others.values())
     return found
 
 

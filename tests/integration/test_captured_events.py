@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from tests.capture import API_FIXTURE, STREAM_FIXTURE, capture
+from tests.capture import API_FIXTURE, STREAM_FIXTURE, capture, shape
 from tests.integration.helpers import backend_of
-from tests.unit.test_factories import shape
 
 
 def test_stored_capture_has_the_shape_of_live_events(own):

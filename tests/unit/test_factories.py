@@ -2,33 +2,14 @@
 each kind (tests/capture.py; tests/integration/test_captured_events.py keeps it current)."""
 import base64
 import json
-from pathlib import Path
 
 import pytest
 
 from ddblab.events import api_event_v1, api_event_v2, stream_record, user_image
+from tests.capture import API_FIXTURE, STREAM_FIXTURE, shape
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-STREAM = json.loads((FIXTURES / "stream_records_ministack.json").read_text())  # {eventName: record}
-API = json.loads((FIXTURES / "api_events_ministack.json").read_text())  # {route: event}
-
-# Free-form maps whose keys are data (header names), not structure.
-FREE_FORM = {"headers", "multiValueHeaders"}
-
-
-def shape(value, name=None):
-    """Keys at every level, and the JSON type of every leaf."""
-    if isinstance(value, dict):
-        if name in FREE_FORM:
-            return "map"
-        return {key: shape(inner, key) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [shape(inner) for inner in value]
-    if isinstance(value, bool) or value is None:
-        return repr(value) if value is None else "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    return type(value).__name__
+STREAM = json.loads(STREAM_FIXTURE.read_text())  # {eventName: record}
+API = json.loads(API_FIXTURE.read_text())  # {route: event}
 
 
 # The capture: ada@example.com put in Brooklyn, moved to Queens, deleted (tests/capture.py).
