@@ -2,9 +2,27 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
+
+import pytest
+from hypothesis import settings as hypothesis_settings
 
 from ddblab.core.settings import Settings
 from ddblab.emulator.health import health
+
+# Hypothesis profiles: HYPOTHESIS_PROFILE=dev for a quick look while editing (a fifth of the
+# examples where a test does not set its own count); make test and CI run "ci", the default,
+# with the counts the tests were written with (100, or the test's own), never fewer.
+PROFILES = {"ci": dict(max_examples=100, print_blob=True), "dev": dict(max_examples=20)}
+
+
+def pytest_configure(config):
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"HYPOTHESIS_PROFILE={profile} is not one of {', '.join(PROFILES)}")
+    for name, values in PROFILES.items():
+        hypothesis_settings.register_profile(name, **values)
+    hypothesis_settings.load_profile(profile)
 
 
 def pytest_report_header(config):
@@ -15,3 +33,17 @@ def pytest_report_header(config):
         return f"integration backend: the emulator answering at {settings.endpoint_url}"
     return "integration backend: an embedded MiniStack on a free port (nothing answers at " \
            f"{settings.endpoint_url}), stopped afterwards"
+
+
+
+def pytest_collection_modifyitems(items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # On make test's workers the integration tests, which mostly wait on the emulator, are
+        # handed out first and the unit tests fill the gaps at the end: a long integration test
+        # started last would keep the run going alone. (Every worker sorts alike: a stable sort.)
+        items.sort(key=lambda item: not item.nodeid.startswith("tests/integration/"))
+    # make test's workers (pytest-xdist) schedule tests by id: of tests sharing one, only one
+    # would run while all were counted (schemathesis' per-operation tests did, under pytest 9).
+    repeated = sorted(nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1)
+    if repeated:
+        raise pytest.UsageError(f"tests sharing an id (workers would run only one of each): {', '.join(repeated)}")
