@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 
-from ddblab.data import queues as queue_data
-from ddblab.data import stream as stream_data
+from ddblab.core.aws import queue_url
 from ddblab.flow.chain import writes
-from ddblab.stack.aws import queue_url
+from ddblab.inspect import queue_contents as queue_data
+from ddblab.inspect import stream as stream_data
 
 DEAD_LETTER_RANGE = re.compile(r"sequence (\d+)\.\.(\d+)")
 

@@ -22,12 +22,13 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from ddblab.data import stream as stream_data
+from ddblab.core.aws import log_events, mappings_of, queue_url
 from ddblab.diagnose import checks as doctor
-from ddblab.diagnose.functions import ERROR_LINE
+from ddblab.diagnose.diagnosis import Diagnosis
+from ddblab.diagnose.function_errors import ERROR_LINE
 from ddblab.emulator.health import emulator_name
 from ddblab.flow.chain import chain, health
-from ddblab.stack.aws import log_events, mappings_of, queue_url
+from ddblab.inspect import stream as stream_data
 from ddblab.stack.deployed import Deployed
 
 WINDOW = 5000  # stream records kept: the tail, the journeys and the key histories
@@ -229,7 +230,7 @@ class Monitor:
     def follow_doctor(self) -> None:
         last_slow = slow = None
         while not self.stopping.is_set():
-            diagnosis = doctor.Diagnosis(self.live, backend=emulator_name(self.live.settings.endpoint_url))
+            diagnosis = Diagnosis(self.live, backend=emulator_name(self.live.settings.endpoint_url))
             found = [c for step in FAST_CHECKS for c in step(diagnosis)]
             if last_slow is None or time.monotonic() - last_slow >= self.slow_every:
                 slow = [c for step in SLOW_CHECKS for c in step(diagnosis)]
