@@ -99,16 +99,22 @@ def node_of(check, stack) -> str | None:
     return None
 
 
+def status_of(check) -> str:
+    """A check's status as text (a plain string, or a string enum's value)."""
+    return str(getattr(check.status, "value", check.status))
+
+
 def health(checks, stack) -> dict:
     """node id -> {status, checks: [{status, detail, fix}]}, the worst status first; checks
     about no node under the key "" (the backend, the caveats)."""
     placed: dict = {}
     for check in checks:
         entry = placed.setdefault(node_of(check, stack) or "", {"status": "pass", "checks": []})
-        entry["checks"].append({"status": str(check.status), "name": check.name, "detail": check.detail,
+        status = status_of(check)
+        entry["checks"].append({"status": status, "name": check.name, "detail": check.detail,
                                 "fix": check.fix})
-        if ORDER.get(str(check.status), 0) > ORDER.get(entry["status"], 0):
-            entry["status"] = str(check.status)
+        if ORDER.get(status, 0) > ORDER.get(entry["status"], 0):
+            entry["status"] = status
     for entry in placed.values():
         entry["checks"].sort(key=lambda c: -ORDER.get(c["status"], 0))
     return placed
