@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from ddblab.core.aws import queue_url
+from ddblab.core.kinds import QueueKind
 from ddblab.flow.chain import writes
 from ddblab.inspect import queue_contents as queue_data
 from ddblab.inspect import stream as stream_data
@@ -76,7 +77,7 @@ def messages_about(sqs, queue: str, kind: str, entry: dict) -> list:
     found = []
     sequence = int(entry["sequence"]) if entry["sequence"].isdigit() else None
     for message in queue_data.peek(sqs, url, kind, limit=100):
-        if kind == "dlq":
+        if kind == QueueKind.DLQ:
             match = DEAD_LETTER_RANGE.search(message.detail)
             if match and sequence is not None and int(match[1]) <= sequence <= int(match[2]):
                 found.append({"reason": message.reason, "detail": message.detail})
@@ -101,7 +102,7 @@ def journey(monitor, sequence: str) -> dict | None:
         for name in tables:
             part["tables"].append({"table": name, **row_now(live.dynamodb, stack.table(name), item)})
         for queue in queues:
-            kind = "dlq" if queue == stack.names.dlq else "quarantine"
+            kind = QueueKind.DLQ if queue == stack.names.dlq else QueueKind.QUARANTINE
             if depths.get(f"queue:{queue}"):  # an empty queue is not read: a read hides its messages for a moment
                 part["queues"].append({"queue": queue, "messages": messages_about(live.sqs, queue, kind, entry)})
         consumers.append(part)
