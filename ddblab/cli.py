@@ -20,7 +20,7 @@ COMMANDS += ("template", "package", "deploy-aws")
 # The inner loop and recovery (ddblab/stack/reload.py, ddblab/data/recovery.py).
 COMMANDS += ("dev", "event", "invoke", "redrive")
 # Why didn't it fire: the chain checked, the stream watched, the queues read, the tables in a browser.
-COMMANDS += ("doctor", "watch", "quarantine", "ui")
+COMMANDS += ("doctor", "watch", "quarantine", "ui", "flow")
 
 
 def parser(only: str | None = None) -> argparse.ArgumentParser:
