@@ -72,6 +72,7 @@ class FunctionLog:
     invocation's own lines (for consumers that log per batch, not per record)."""
     group: str
     starts: deque = field(default_factory=lambda: deque(maxlen=100_000))  # timestamps (s)
+    asked: deque = field(default_factory=lambda: deque(maxlen=1_000))  # when the page's doctor invoked it (s)
     errors: deque = field(default_factory=lambda: deque(maxlen=10_000))  # (timestamp, line)
     by_sequence: Bounded = field(default_factory=lambda: Bounded(WINDOW))  # sequence -> line
     invocations: deque = field(default_factory=lambda: deque(maxlen=200))  # {"end", "lines": its last 5}
@@ -124,7 +125,9 @@ class FunctionLog:
             self.starts.popleft()
         while self.errors and self.errors[0][0] < now - MINUTE:
             self.errors.popleft()
-        return {"invocations": len(self.starts), "errors": len(self.errors),
+        while self.asked and self.asked[0] < now - MINUTE:
+            self.asked.popleft()
+        return {"invocations": len(self.starts), "start_checks": len(self.asked), "errors": len(self.errors),
                 "last_error": self.errors[-1][1] if self.errors else ""}
 
 
@@ -241,6 +244,9 @@ class Monitor:
             if last_slow is None or time.monotonic() - last_slow >= self.slow_every:
                 slow = [c for step in SLOW_CHECKS for c in step(diagnosis)]
                 last_slow = time.monotonic()
+            for function in diagnosis._start_errors:  # doctor's start check invoked these (an empty batch)
+                if function in self.logs:
+                    self.logs[function].asked.append(time.time())
             self.checks = found + (slow or [])
             self.stopping.wait(self.interval * 3)
 
