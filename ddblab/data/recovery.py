@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from ddblab.core.aws import error_code
+from ddblab.core.aws import error_code, function_name
 from ddblab.core.kinds import QueueKind
 from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
@@ -179,7 +179,7 @@ def read_messages(live) -> list:
         except LookupError as error:
             m.left = f"{error} - repair the target from users instead: make reconcile ARGS=--fix"
             continue
-        function = m.body.get("requestContext", {}).get("functionArn", "").split(":function:")[-1].split(":")[0]
+        function = function_name(m.body.get("requestContext", {}).get("functionArn", ""))
         if function == names.audit:
             m.replay = records
         else:

@@ -9,10 +9,10 @@ import time
 import urllib.error
 import urllib.request
 
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import Settings, UserError
 
 HEALTH_PATH = "/_localstack/health"  # both emulators answer it
-MINISTACK, LOCALSTACK, UNKNOWN = "ministack", "localstack", "unknown"  # what emulator_name() answers
 
 
 def health(endpoint_url: str, timeout: float = 2.0, path: str = HEALTH_PATH) -> dict | None:
@@ -116,16 +116,21 @@ def is_localstack(document: dict) -> bool:
             and not MINISTACK_ONLY_KEYS & document.keys())
 
 
-def emulator_name(endpoint_url: str, timeout: float = 5.0, attempts: int = 3) -> str:
+def emulator_name(endpoint_url: str, timeout: float = 5.0, attempts: int = 3) -> Backend:
     """"ministack" when MiniStack's own health path answers, "localstack" when LocalStack's
     health answer is positively LocalStack's, otherwise "unknown" (slow, gone, or another
     emulator): callers never mistake one for the other because a probe timed out."""
     if _ask(endpoint_url + MINISTACK_HEALTH_PATH, timeout, attempts) is not None:
-        return MINISTACK
+        return Backend.MINISTACK
     document = _ask(endpoint_url + HEALTH_PATH, timeout, attempts)
-    return LOCALSTACK if document is not None and is_localstack(document) else UNKNOWN
+    return Backend.LOCALSTACK if document is not None and is_localstack(document) else Backend.UNKNOWN
 
 
 def backend_label(name: str) -> str:
     """How messages name a backend: "unknown" reads as "unknown emulator"."""
-    return "unknown emulator" if name == UNKNOWN else name
+    return "unknown emulator" if name == Backend.UNKNOWN else str(name)
+
+
+def answering(endpoint_url: str) -> str:
+    """How messages name the backend answering on this endpoint."""
+    return backend_label(emulator_name(endpoint_url))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from ddblab.core.kinds import Backend
+from ddblab.core.kinds import AUTO, Backend
 from ddblab.core.settings import ROOT, Settings, UserError
 from ddblab.emulator import localstack
-from ddblab.emulator.health import UNKNOWN, backend_label, docker_answers, emulator_name, health, not_an_emulator, port_open
+from ddblab.emulator.health import answering, backend_label, docker_answers, emulator_name, health, not_an_emulator, port_open
 from ddblab.emulator.ministack import MiniStack
 
 IN_MEMORY = "the emulator keeps its state in memory, so the previous stack and data are gone"
@@ -22,10 +22,10 @@ def up(settings: Settings) -> str:
         mine = ministack.pid() is not None or localstack.started_here(settings)
         state = "already running" if mine else "already answering (not started by make up)"
         print(f"backend: {backend_label(name)} {state} on {settings.endpoint_url}")
-        if name == UNKNOWN and settings.emulator != "auto":
+        if name == Backend.UNKNOWN and settings.emulator != AUTO:
             print(f"backend: could not tell whether it is {settings.emulator} (neither health answer was conclusive); "
                   "using it as it is")
-        elif settings.emulator not in ("auto", name):
+        elif settings.emulator not in (AUTO, name):
             raise UserError(f"EMULATOR={settings.emulator} was asked for, but {name} is running on "
                             f"{settings.endpoint_url} - run: make down, then EMULATOR={settings.emulator} make up")
         settings.remember_endpoint()
@@ -38,10 +38,10 @@ def up(settings: Settings) -> str:
     if ministack.crashed():
         print(f"backend: the MiniStack started earlier is gone (it stopped without make down); {IN_MEMORY}")
     choice = settings.emulator
-    if choice == "auto":
-        choice = "localstack" if docker_answers() else "ministack"
+    if choice == AUTO:
+        choice = Backend.LOCALSTACK if docker_answers() else Backend.MINISTACK
         print(f"backend: EMULATOR=auto chose {choice} "
-              f"({'a Docker engine answers' if choice == 'localstack' else 'no Docker engine answers'})")
+              f"({'a Docker engine answers' if choice == Backend.LOCALSTACK else 'no Docker engine answers'})")
     if choice == Backend.LOCALSTACK:
         localstack.start(settings)
         print(f"backend: localstack started on {settings.endpoint_url}")
@@ -77,5 +77,5 @@ def status_line(settings: Settings) -> tuple:
             return False, f"backend: {not_an_emulator(settings)}"
         return False, f"backend: nothing answers on {settings.endpoint_url} - run: make up"
     running = sorted(k for k, v in document.get("services", {}).items() if v in ("running", "available"))
-    return True, (f"backend: {backend_label(emulator_name(settings.endpoint_url))} on {settings.endpoint_url} "
+    return True, (f"backend: {answering(settings.endpoint_url)} on {settings.endpoint_url} "
                   f"(version {document.get('version', '?')}; {len(running)} services available)")

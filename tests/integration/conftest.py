@@ -17,7 +17,7 @@ import pytest
 
 from ddblab import stack
 from ddblab.core.settings import Settings
-from ddblab.emulator.health import backend_label, docker_answers, emulator_name, free_port, health
+from ddblab.emulator.health import answering, docker_answers, free_port, health
 from ddblab.emulator.ministack import MiniStack
 from ddblab.stack.deployed import Deployed
 from tests.compose import localstack_environment
@@ -49,7 +49,7 @@ def backend_settings(tmp_path_factory):
         yield from _localstack(base)
         return
     if wanted == "auto" and health(base.endpoint_url) is not None:
-        name = backend_label(emulator_name(base.endpoint_url))
+        name = answering(base.endpoint_url)
         if os.environ.get("REQUIRE_EMBEDDED") == "1":
             pytest.exit(f"REQUIRE_EMBEDDED=1, but {name} already answers on {base.endpoint_url}: the tests would "
                         "run on it, not on the embedded MiniStack - stop it (make down), or unset REQUIRE_EMBEDDED",
