@@ -22,6 +22,7 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 # Names that mean "the emulator" inside Docker networks; accepted only when they resolve to
 # a loopback or private (compose network) address, never because of the name alone.
 EMULATOR_NAMES = {"host.docker.internal", "localstack", "ministack"}
+EMULATORS = ("auto", "localstack", "ministack", "localstack-host")  # what EMULATOR= may say
 ENDPOINT_FILE = "endpoint"  # in the run directory: the endpoint `make up` used
 
 
@@ -45,7 +46,7 @@ def _resolves_locally(host: str) -> bool:
 class Settings:
     endpoint_url: str = DEFAULT_ENDPOINT
     region: str = "us-east-1"
-    emulator: str = "auto"  # auto | localstack | ministack
+    emulator: str = "auto"  # auto | localstack | ministack | localstack-host
     prefix: str = ""  # prepended to every resource name: several stacks on one backend
     stage: str = "dev"
     allow_remote: bool = False
@@ -78,8 +79,8 @@ class Settings:
         values.update(overrides)
         values["endpoint_url"] = values["endpoint_url"].rstrip("/")
         settings = cls(**values)
-        if settings.emulator not in ("auto", "localstack", "ministack"):
-            raise UserError(f"EMULATOR={settings.emulator!r} is not one of auto, localstack, ministack")
+        if settings.emulator not in EMULATORS:
+            raise UserError(f"EMULATOR={settings.emulator!r} is not one of {', '.join(EMULATORS)}")
         settings.check_local()
         return settings
 
