@@ -200,9 +200,16 @@ def prepare() -> tuple:
 
 # --- the running emulator
 
+INIT_HOOKS = ROOT / "scripts" / "ready.d"  # what docker-compose.yml mounts at /etc/localstack/init/ready.d
+
+
 class LocalStackHost:
-    def __init__(self, settings: Settings, port: int | None = None):
+    """init_hooks: run the project's LocalStack init hooks (scripts/ready.d), as `docker compose up`
+    does; make up converges from outside instead, so it leaves them out."""
+
+    def __init__(self, settings: Settings, port: int | None = None, init_hooks: bool = False):
         self.port = port or settings.port
+        self.init_hooks = init_hooks
         self.home = settings.run_dir / NAME
         self.log_file = self.home / "localstack.log"
         self.pid_file = self.home / "localstack.pid"
@@ -235,6 +242,7 @@ class LocalStackHost:
             "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
             "LAMBDA_RUNTIME_EXECUTOR": "host",
             "DDBLAB_LAMBDA_PYTHON": str(functions_python),
+            "DDBLAB_ROOT": str(ROOT),  # where the init hook finds the project (the container mounts it)
             # Function output in the log, the rest at warnings (see the README's LocalStack log recipe).
             "DEBUG": "1",
             "LOG_LEVEL_OVERRIDES": "root=WARNING,localstack=WARNING,localstack.request=WARNING,"
@@ -256,6 +264,8 @@ class LocalStackHost:
         for folder in ("fs", "tmp"):
             shutil.rmtree(self.home / folder, ignore_errors=True)  # state is in memory: a start is a fresh start
             (self.home / folder).mkdir(parents=True, exist_ok=True)
+        if self.init_hooks:  # LocalStack's init root in host mode: <FILESYSTEM_ROOT>/etc/localstack/init
+            shutil.copytree(INIT_HOOKS, self.home / "fs" / "etc" / "localstack" / "init" / "ready.d")
         self.log_file.unlink(missing_ok=True)
         self._process = self._background(self.environment(functions_python),
                                          [str(localstack_python), "-m", "ddblab_localstack_host.launch"])

@@ -91,7 +91,7 @@ class HostRuntimeExecutor(RuntimeExecutor):
         self.executor_endpoint.container_port = listener.getsockname()[1]
         try:
             self.process = subprocess.Popen(
-                [functions_python(), "-u", "-s", str(INIT_SCRIPT)], cwd=self.task_root(),
+                [functions_python(), "-u", "-s", "-B", str(INIT_SCRIPT)], cwd=self.task_root(),
                 env=self.environment(env_vars, listener), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),))
         finally:
