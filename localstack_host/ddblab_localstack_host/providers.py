@@ -29,10 +29,8 @@ ITEM_MAX_BYTES = 400 * 1024
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
     from localstack.aws.api.dynamodb import DynamodbApi
-    from localstack.services.moto import MotoFallbackDispatcher
+    from localstack.services.moto import MotoFallbackDispatcher, call_moto
     from localstack.services.plugins import Service
-
-    from localstack.services.moto import call_moto
 
     _item_limit_of_dynamodb()
 
