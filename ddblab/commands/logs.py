@@ -17,12 +17,12 @@ import time
 from botocore.exceptions import EndpointConnectionError
 from rich.markup import escape
 
+from ddblab.core.aws import log_events, mappings_of
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
-from ddblab.data.render import change_line
-from ddblab.diagnose.functions import start_error
+from ddblab.diagnose.function_errors import start_error
 from ddblab.emulator.health import require_alive
-from ddblab.stack.aws import log_events, mappings_of
+from ddblab.inspect.render import change_line
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Names
 
@@ -89,7 +89,7 @@ class StartWatch:
             name = self.live.names.function(function)
             if not self.failures_changed(name) and not everything:
                 continue
-            log_file = self.live.settings.run_dir / "ministack.log"
+            log_file = self.live.settings.ministack_log
             error = start_error(self.lam, name, log_file=log_file if log_file.exists() else None)
             if str(error) != self.said.get(function, "None"):
                 stamp = time.strftime("%H:%M:%S")

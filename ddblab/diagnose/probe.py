@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 import uuid
 
+from ddblab.core.kinds import Status
 from ddblab.core.waiting import WaitTimeout, wait_for
+from ddblab.diagnose.diagnosis import Check, Diagnosis
 from ddblab.stack.code import handler_module
 from ddblab.stack.model import Names
 
@@ -14,8 +16,7 @@ projection = handler_module("projection")
 STATE, CITY = "Doctor Probe", "Probeville"
 
 
-def probe(d, deadline: float = 20.0) -> list:
-    from ddblab.diagnose.checks import Check
+def probe(d: Diagnosis, deadline: float = 20.0) -> list:
     names, ddb, logs = d.spec.names, d.live.dynamodb, d.logs
     email = f"doctor-probe-{uuid.uuid4().hex[:10]}@example.com"
     item = {"email": {"S": email}, "state": {"S": STATE}, "city": {"S": CITY}, "zipcode": {"S": "00000"}}
@@ -28,9 +29,9 @@ def probe(d, deadline: float = 20.0) -> list:
         try:
             wait_for(lambda: ddb.get_item(TableName=names.target, Key=target_key, ConsistentRead=True).get("Item"),
                      f"the probe item to reach {names.target}", timeout=deadline)
-            checks.append(Check("probe", names.target, "pass", f"{email} reached it in {time.monotonic() - started:.1f} s"))
+            checks.append(Check("probe", names.target, Status.PASS, f"{email} reached it in {time.monotonic() - started:.1f} s"))
         except WaitTimeout:
-            checks.append(Check("probe", names.target, "fail", f"{email} written to {names.users} did not reach "
+            checks.append(Check("probe", names.target, Status.FAIL, f"{email} written to {names.users} did not reach "
                                 f"{names.target} within {deadline:.0f} s", fix))
         group = Names.log_group(names.audit)
 
@@ -40,9 +41,10 @@ def probe(d, deadline: float = 20.0) -> list:
         try:
             remaining = max(1.0, deadline - (time.monotonic() - started))
             wait_for(audited, "the probe item in the audit log", timeout=remaining)
-            checks.append(Check("probe", group, "pass", f"audit logged it {time.monotonic() - started:.1f} s after the write"))
+            took = time.monotonic() - started
+            checks.append(Check("probe", group, Status.PASS, f"audit logged it {took:.1f} s after the write"))
         except WaitTimeout:
-            checks.append(Check("probe", group, "fail", f"no audit line for {email} within {deadline:.0f} s", fix))
+            checks.append(Check("probe", group, Status.FAIL, f"no audit line for {email} within {deadline:.0f} s", fix))
     finally:
         ddb.delete_item(TableName=names.users, Key={"email": {"S": email}})
         try:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import time
 
+from ddblab.core.kinds import AUTO, Backend
 from ddblab.core.settings import ROOT, Settings, UserError
-from ddblab.emulator import localstack, localstack_host
+from ddblab.emulator import localstack
 from ddblab.emulator.health import (
-    LOCALSTACK,
-    UNKNOWN,
+    answering,
     backend_label,
     docker_answers,
     emulator_name,
     health,
+    is_host_runtime,
     not_an_emulator,
     port_open,
 )
@@ -29,15 +30,15 @@ def up(settings: Settings) -> str:
     document = health(settings.endpoint_url)
     if document is not None:
         name = emulator_name(settings.endpoint_url)
-        if name == LOCALSTACK and localstack_host.is_host_runtime(document):
-            name = localstack_host.NAME
+        if name == Backend.LOCALSTACK and is_host_runtime(document):
+            name = Backend.LOCALSTACK_HOST
         mine = ministack.pid() is not None or localstack.started_here(settings) or host.pid() is not None
         state = "already running" if mine else "already answering (not started by make up)"
         print(f"backend: {backend_label(name)} {state} on {settings.endpoint_url}")
-        if name == UNKNOWN and settings.emulator != "auto":
+        if name == Backend.UNKNOWN and settings.emulator != AUTO:
             print(f"backend: could not tell whether it is {settings.emulator} (neither health answer was conclusive); "
                   "using it as it is")
-        elif settings.emulator not in ("auto", name):
+        elif settings.emulator not in (AUTO, name):
             raise UserError(f"EMULATOR={settings.emulator} was asked for, but {name} is running on "
                             f"{settings.endpoint_url} - run: make down, then EMULATOR={settings.emulator} make up")
         settings.remember_endpoint()
@@ -52,14 +53,14 @@ def up(settings: Settings) -> str:
     if host.crashed():
         print(f"backend: the LocalStack started earlier on the host is gone (it stopped without make down); {IN_MEMORY}")
     choice = settings.emulator
-    if choice == "auto":
-        choice = "localstack" if docker_answers() else "ministack"
+    if choice == AUTO:
+        choice = Backend.LOCALSTACK if docker_answers() else Backend.MINISTACK
         print(f"backend: EMULATOR=auto chose {choice} "
-              f"({'a Docker engine answers' if choice == 'localstack' else 'no Docker engine answers'})")
-    if choice == "localstack":
+              f"({'a Docker engine answers' if choice == Backend.LOCALSTACK else 'no Docker engine answers'})")
+    if choice == Backend.LOCALSTACK:
         localstack.start(settings)
         print(f"backend: localstack started on {settings.endpoint_url}")
-    elif choice == localstack_host.NAME:
+    elif choice == Backend.LOCALSTACK_HOST:
         started = time.monotonic()
         pid = host.start()
         print(f"backend: localstack-host started: LocalStack 4.14.0's runtime on the host (pid {pid}, log "
@@ -81,7 +82,7 @@ def down(settings: Settings) -> None:
     if localstack.stop(settings):
         stopped.append("localstack")
     if LocalStackHost(settings).stop():
-        stopped.append(localstack_host.NAME)
+        stopped.append(Backend.LOCALSTACK_HOST)
     # The endpoint stays remembered: after make down, a command says that nothing answers
     # *there* (and make up starts there again), never quietly falls back to another port.
     for name in stopped:
@@ -102,8 +103,5 @@ def status_line(settings: Settings) -> tuple:
             return False, f"backend: {not_an_emulator(settings)}"
         return False, f"backend: nothing answers on {settings.endpoint_url} - run: make up"
     running = sorted(k for k, v in document.get("services", {}).items() if v in ("running", "available"))
-    name = backend_label(emulator_name(settings.endpoint_url))
-    if localstack_host.is_host_runtime(document):
-        name = f"{localstack_host.NAME} (LocalStack's runtime on the host; DynamoDB by moto, functions as host processes)"
-    return True, (f"backend: {name} on {settings.endpoint_url} "
+    return True, (f"backend: {answering(settings.endpoint_url, document)} on {settings.endpoint_url} "
                   f"(version {document.get('version', '?')}; {len(running)} services available)")

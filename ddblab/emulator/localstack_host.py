@@ -24,25 +24,20 @@ import sys
 import time
 from pathlib import Path
 
+from ddblab.core.kinds import Backend
 from ddblab.core.processes import Background, ProcessFailed
 from ddblab.core.settings import ROOT, Settings, UserError
-from ddblab.emulator.health import free_port, health
+from ddblab.emulator.health import free_port, health, is_host_runtime
 
-NAME = "localstack-host"
+NAME = Backend.LOCALSTACK_HOST.value
 PACKAGE = ROOT / "localstack_host"
 LOCK = PACKAGE / "requirements-localstack-4.14.0-py313.txt"
 VENVS = ROOT / ".run" / NAME  # shared by make up and the tests' own instances
-HEALTH_KEY = "host-runtime"  # what localstack_host's ready hook puts into the health document
 SERVICES = "dynamodb,dynamodbstreams,lambda,sqs,iam,sts,logs,apigateway,cloudformation,s3"
 START_TIMEOUT = 90.0
 # Where a Python built here is kept: outside the clone, so every clone on the machine reuses it.
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ddb-streams-lab"
 DEBIAN_SOURCE = "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main"
-
-
-def is_host_runtime(document: dict | None) -> bool:
-    """The health document of a LocalStack started this way."""
-    return bool(document) and isinstance(document.get(HEALTH_KEY), dict)
 
 
 # --- the interpreters

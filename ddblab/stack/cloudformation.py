@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from ddblab.core.aws import find, queue_url, rest_api_ids
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import wait_for
-from ddblab.stack.aws import find, queue_url, rest_api_ids
+from ddblab.stack.cloudformation_template import code_key_parameters, render, to_yaml
 from ddblab.stack.code import build_zip, code_sha256
 from ddblab.stack.model import Names
-from ddblab.stack.template import code_key_parameters, render, to_yaml
 
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]  # role names derive from the prefix
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from ddblab import stack
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import Settings
-from ddblab.emulator import localstack_host
-from ddblab.emulator.health import backend_label, docker_answers, emulator_name, free_port, health
+from ddblab.emulator.health import answering, docker_answers, free_port, health, is_host_runtime
 from ddblab.emulator.localstack_host import LocalStackHost
 from ddblab.emulator.ministack import MiniStack
 from ddblab.stack.deployed import Deployed
@@ -52,11 +52,11 @@ def backend_settings(tmp_path_factory):
                         "start Docker, or run make test without TEST_BACKEND", returncode=1)
         yield from _localstack(base)
         return
-    if wanted == localstack_host.NAME:
+    if wanted == Backend.LOCALSTACK_HOST:
         yield from _localstack_host(base, tmp_path_factory)
         return
     if wanted == "auto" and health(base.endpoint_url) is not None:
-        name = backend_label(emulator_name(base.endpoint_url))
+        name = answering(base.endpoint_url)
         if os.environ.get("REQUIRE_EMBEDDED") == "1":
             pytest.exit(f"REQUIRE_EMBEDDED=1, but {name} already answers on {base.endpoint_url}: the tests would "
                         "run on it, not on the embedded MiniStack - stop it (make down), or unset REQUIRE_EMBEDDED",
@@ -73,7 +73,7 @@ HOST_LABEL = "LocalStack 4.14.0 on the host (DynamoDB by moto, functions as host
 
 def _localstack_host(base: Settings, tmp_path_factory):
     """The LocalStack make up started on the host if it answers, else one of the session's own."""
-    if localstack_host.is_host_runtime(health(base.endpoint_url)):
+    if is_host_runtime(health(base.endpoint_url)):
         USED.update(backend=f"{HOST_LABEL} (already answering)", endpoint=base.endpoint_url)
         yield base
         return

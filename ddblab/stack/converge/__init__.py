@@ -3,9 +3,10 @@ changed. Every step looks before it creates, so running it any number of times i
 second run reports everything unchanged and keeps every resource id."""
 from __future__ import annotations
 
+from ddblab.core.aws import mappings_of
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import Settings
 from ddblab.emulator.health import emulator_name
-from ddblab.stack.aws import mappings_of
 from ddblab.stack.converge import api, functions, mappings, queues, roles, tables
 from ddblab.stack.converge.context import Context
 from ddblab.stack.describe import describe
@@ -37,7 +38,7 @@ def converge_stack(stack: Stack, backend: str) -> Report:
 def converge(settings: Settings, **describe_args) -> Report:
     """Converge the stack these settings describe (describe_args: see describe())."""
     stack = describe(settings, Account.of(settings), **describe_args)
-    return converge_stack(stack, emulator_name(settings.endpoint_url) if settings.is_local else "aws")
+    return converge_stack(stack, emulator_name(settings.endpoint_url) if settings.is_local else Backend.AWS)
 
 
 def collect_ids(ctx: Context) -> None:

@@ -14,12 +14,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from ddblab.core.aws import log_events
+from ddblab.core.kinds import Backend, QueueKind
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
-from ddblab.data import batches, reconcile, users
+from ddblab.data import batches, reconciliation, users
 from ddblab.emulator.faults import FaultProxy
 from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name
-from ddblab.stack.aws import log_events
 from ddblab.stack.converge import converge
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import projection
@@ -92,7 +93,7 @@ class Result:
     log: dict
     quarantined: int
     dead_letters: int
-    drift: reconcile.Drift
+    drift: reconciliation.Drift
     seconds: float
     drain_seconds: float
 
@@ -104,8 +105,8 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
     max_record_age: how long the mappings retry a failing batch before dead-lettering it
     (default: the stack's own, an hour)."""
     backend = emulator_name(base.endpoint_url)
-    if backend != "ministack":
-        found = ("LocalStack answers there" if backend == "localstack" else
+    if backend != Backend.MINISTACK:
+        found = ("LocalStack answers there" if backend == Backend.LOCALSTACK else
                  f"the emulator there did not answer {MINISTACK_HEALTH_PATH} as MiniStack does (an emulator of unknown kind)")
         raise UserError(
             f"the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda containers "
@@ -150,21 +151,21 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
                     return "Item" in ddb.get_item(TableName=target, Key=key)
                 wait_for(drained, "the stream to drain", timeout=timeout, interval=0.5)
                 status("reconciling")
-                drift = wait_for(lambda: (d := reconcile.compare(ddb, users_table, target)).total == 0 and d,
+                drift = wait_for(lambda: (d := reconciliation.compare(ddb, users_table, target)).total == 0 and d,
                                  "zero drift", timeout=30, interval=0.5)
             except WaitTimeout as error:
                 say(f"[red]{error}[/]")
-                drift = reconcile.compare(ddb, users_table, target)
+                drift = reconciliation.compare(ddb, users_table, target)
             drained = time.monotonic() - started
             counts = proxy.counts()
             live = Deployed(settings)
             try:
-                wait_for(lambda: live.queue_depth("quarantine") >= work.poison, "poison in quarantine", timeout=30)
+                wait_for(lambda: live.queue_depth(QueueKind.QUARANTINE) >= work.poison, "poison in quarantine", timeout=30)
             except WaitTimeout as error:  # (dead-lettered with its batch, say): the report shows it
                 say(f"[red]{error}[/]")
             result = Result(records=work.records + 1, poison=work.poison, faults=counts, log=replicate_log(settings, since),
-                            quarantined=live.queue_depth("quarantine"),
-                            dead_letters=live.queue_depth("dlq"), drift=drift,
+                            quarantined=live.queue_depth(QueueKind.QUARANTINE),
+                            dead_letters=live.queue_depth(QueueKind.DLQ), drift=drift,
                             seconds=time.monotonic() - started, drain_seconds=drained)
         finally:
             if not keep:
@@ -188,5 +189,5 @@ def report(result: Result) -> str:
         f"(invocations that succeeded: {log['invocations']})",
         f"quarantined:                {result.quarantined} (poison written: {result.poison})",
         f"dead letters:               {result.dead_letters}",
-        reconcile.describe(result.drift),
+        reconciliation.describe(result.drift),
     ])

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from ddblab.data.reconcile import scan
-from ddblab.stack.aws import error_code
+from ddblab.core.aws import error_code, function_name
+from ddblab.core.kinds import QueueKind
+from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
 
 projection = handler_module("projection")
@@ -36,7 +37,7 @@ class Message:
 
     @property
     def label(self) -> str:
-        if self.queue == "quarantine":
+        if self.queue == QueueKind.QUARANTINE:
             return f"quarantine: {', '.join(sorted(self.emails)) or '?'} ({self.body.get('reason', 'no reason given')})"
         info = self.body.get("DDBStreamBatchInfo", {})
         return (f"dead letter: {info.get('batchSize', '?')} records, sequence {info.get('startSequenceNumber')}.."
@@ -144,7 +145,7 @@ def step(client, names, emails: set, dry_run: bool) -> dict:
             if wanted is not None and not fresh:
                 client.put_item(TableName=names.target, Item=projection.item_to_client_form(wanted))
         except ClientError as error:
-            if error_code(error) != "ValidationException":
+            if not projection.refused_for_good(error):
                 raise
             why = f"{names.target} refused the write: {error.response['Error'].get('Message')}"
         result[email] = (not why, "; ".join(todo) or "already in step", why)
@@ -161,10 +162,10 @@ def read_messages(live) -> list:
     """Every message of both queues, with the users it names (or the records to replay)."""
     streams, names = live.client("dynamodbstreams"), live.names
     messages = []
-    for queue in ("quarantine", "dlq"):
+    for queue in QueueKind:
         messages += receive_all(live.sqs, live.queue_url(queue), queue)
     for m in messages:
-        if m.queue == "quarantine":
+        if m.queue == QueueKind.QUARANTINE:
             m.emails = emails_of([m.body.get("record", {})])
             if not m.emails:
                 m.left = "names no user (no email key in the record)"
@@ -178,7 +179,7 @@ def read_messages(live) -> list:
         except LookupError as error:
             m.left = f"{error} - repair the target from users instead: make reconcile ARGS=--fix"
             continue
-        function = m.body.get("requestContext", {}).get("functionArn", "").split(":function:")[-1].split(":")[0]
+        function = function_name(m.body.get("requestContext", {}).get("functionArn", ""))
         if function == names.audit:
             m.replay = records
         else:
