@@ -131,6 +131,18 @@ def backend_label(name: str) -> str:
     return "unknown emulator" if name == Backend.UNKNOWN else str(name)
 
 
-def answering(endpoint_url: str) -> str:
-    """How messages name the backend answering on this endpoint."""
-    return backend_label(emulator_name(endpoint_url))
+HOST_RUNTIME_KEY = "host-runtime"  # what localstack_host's ready hook puts into LocalStack's health document
+HOST_RUNTIME_LABEL = "localstack-host (LocalStack 4.14.0's runtime on the host; DynamoDB by moto, functions as host processes)"
+
+
+def is_host_runtime(document: dict | None) -> bool:
+    """The health document of LocalStack run on the host by EMULATOR=localstack-host."""
+    return bool(document) and isinstance(document.get(HOST_RUNTIME_KEY), dict)
+
+
+def answering(endpoint_url: str, document: dict | None = None) -> str:
+    """How messages name the backend answering on this endpoint (document: its health, if read)."""
+    name = emulator_name(endpoint_url)
+    if name == Backend.LOCALSTACK and is_host_runtime(document if document is not None else health(endpoint_url)):
+        return HOST_RUNTIME_LABEL
+    return backend_label(name)
