@@ -20,7 +20,7 @@ CITY ?=
         outputs clean distclean
 .PHONY: template package deploy-aws
 .PHONY: dev event invoke redrive
-.PHONY: doctor watch quarantine ui
+.PHONY: doctor watch quarantine ui flow
 .PHONY: mutants
 
 help: ## list the targets
@@ -28,7 +28,7 @@ help: ## list the targets
 	@echo
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
-	@echo "  settings: EMULATOR=auto|localstack|ministack  AWS_ENDPOINT_URL=http://localhost:4566  COUNT=1000"
+	@echo "  settings: EMULATOR=auto|localstack|ministack|localstack-host  AWS_ENDPOINT_URL=http://localhost:4566  COUNT=1000"
 	@echo "  options for a command: ARGS='...', e.g. make logs ARGS='--function audit'; or call the CLI:"
 	@echo "  .venv/bin/ddblab --help, .venv/bin/ddblab <command> --help"
 
@@ -98,8 +98,11 @@ watch: venv ## live view of the users stream (ARGS='--from-start --event MODIFY 
 quarantine: venv ## list quarantine and dead-letter messages (user, reason, age) without consuming them
 	@$(LAB) quarantine $(ARGS)
 
-ui: venv ## the tables in a browser: dynamodb-admin on http://127.0.0.1:8001 (needs Node.js)
+ui: venv ## the pipeline page on http://127.0.0.1:8002 and the tables in dynamodb-admin on :8001 (needs Node.js)
 	@$(LAB) ui $(ARGS) || [ $$? -eq 130 ]
+
+flow: venv ## the pipeline page alone on http://127.0.0.1:8002: the chain, live figures, each record's journey
+	@$(LAB) flow $(ARGS) || [ $$? -eq 130 ]
 
 query: venv ## users by location: make query STATE="New York" [CITY=Brooklyn], or CITY=Springfield
 	@$(LAB) query $(if $(STATE),--state "$(STATE)") $(if $(CITY),--city "$(CITY)") $(ARGS)
@@ -125,8 +128,9 @@ invoke: venv ## invoke a function: make invoke FUNCTION=audit EVENT=event.json (
 redrive: venv ## bring back the quarantine and dead-letter queues from users' current state (ARGS=--dry-run)
 	@$(LAB) redrive $(ARGS)
 
-lint: venv-test ## ruff over the tree
+lint: venv-test ## ruff over the tree, mypy over ddblab/ and handlers/
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
 
 test: venv-test ## unit and integration tests, on TEST_WORKERS workers (starts an embedded MiniStack if none answers)
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)

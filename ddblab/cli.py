@@ -14,13 +14,14 @@ import os
 import sys
 
 # In the order `ddblab --help` lists them: the loop first, then the tools.
+COMMANDS: tuple[str, ...]
 COMMANDS = ("up", "down", "bootstrap", "status", "outputs", "seed", "logs", "query", "reconcile", "chaos", "bench")
 # The way to AWS: the stack as a CloudFormation template (ddblab/stack/cloudformation_template.py).
 COMMANDS += ("template", "package", "deploy-aws")
 # The inner loop and recovery (ddblab/stack/reload.py, ddblab/data/recovery.py).
 COMMANDS += ("dev", "event", "invoke", "redrive")
 # Why didn't it fire: the chain checked, the stream watched, the queues read, the tables in a browser.
-COMMANDS += ("doctor", "watch", "quarantine", "ui")
+COMMANDS += ("doctor", "watch", "quarantine", "ui", "flow")
 
 
 def parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -56,6 +57,8 @@ def run(call) -> None:
     from ddblab.core.waiting import WaitTimeout
     try:
         sys.exit(call())
+    except UserError as error:
+        sys.exit(f"error: {error}")
     except KeyboardInterrupt:
         print()
         sys.exit(130)
@@ -72,7 +75,7 @@ def run(call) -> None:
             message = f"{error} - look at: make status, make logs"
         else:
             message = f"lost the emulator: {error} - is it still up? run: make status"
-        raise UserError(message) from None
+        sys.exit(f"error: {message}")
     except SystemExit:
         raise
     except Exception:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from ddblab.core.aws import error_code
+from ddblab.core.aws import error_code, function_name
+from ddblab.core.kinds import QueueKind
 from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
 
@@ -36,7 +37,7 @@ class Message:
 
     @property
     def label(self) -> str:
-        if self.queue == "quarantine":
+        if self.queue == QueueKind.QUARANTINE:
             return f"quarantine: {', '.join(sorted(self.emails)) or '?'} ({self.body.get('reason', 'no reason given')})"
         info = self.body.get("DDBStreamBatchInfo", {})
         return (f"dead letter: {info.get('batchSize', '?')} records, sequence {info.get('startSequenceNumber')}.."
@@ -53,7 +54,7 @@ class Outcome:
 
 def receive_all(sqs, url: str, queue: str) -> list:
     """Every message of a queue, hidden while we work (they come back if we stop)."""
-    messages = []
+    messages: list[Message] = []
     while True:
         answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=HIDE_SECONDS,
                                      WaitTimeSeconds=0)
@@ -76,6 +77,8 @@ def stream_records(streams, info: dict) -> list:
     """The records of a dead-lettered batch, read back from the stream; raises LookupError
     (saying why) when the stream no longer holds them."""
     start, end = info.get("startSequenceNumber"), info.get("endSequenceNumber")
+    if start is None or end is None:
+        raise LookupError("the dead letter does not say where its batch was (no start or end sequence number)")
     try:
         iterator = streams.get_shard_iterator(StreamArn=info["streamArn"], ShardId=info["shardId"],
                                               ShardIteratorType="AT_SEQUENCE_NUMBER",
@@ -114,7 +117,7 @@ def placement(client, users_table: str, email: str) -> tuple:
 
 def rows_by_email(client, target_table: str, emails: set) -> dict:
     """The target rows of these users, wherever they are (a moved user has left rows elsewhere)."""
-    rows = {email: [] for email in emails}
+    rows: dict[str, list[dict]] = {email: [] for email in emails}
     for item in scan(client, target_table):
         email = item.get("email", {}).get("S")
         if email in rows:
@@ -144,7 +147,7 @@ def step(client, names, emails: set, dry_run: bool) -> dict:
             if wanted is not None and not fresh:
                 client.put_item(TableName=names.target, Item=projection.item_to_client_form(wanted))
         except ClientError as error:
-            if error_code(error) != "ValidationException":
+            if not projection.refused_for_good(error):
                 raise
             why = f"{names.target} refused the write: {error.response['Error'].get('Message')}"
         result[email] = (not why, "; ".join(todo) or "already in step", why)
@@ -161,10 +164,10 @@ def read_messages(live) -> list:
     """Every message of both queues, with the users it names (or the records to replay)."""
     streams, names = live.client("dynamodbstreams"), live.names
     messages = []
-    for queue in ("quarantine", "dlq"):
+    for queue in QueueKind:
         messages += receive_all(live.sqs, live.queue_url(queue), queue)
     for m in messages:
-        if m.queue == "quarantine":
+        if m.queue == QueueKind.QUARANTINE:
             m.emails = emails_of([m.body.get("record", {})])
             if not m.emails:
                 m.left = "names no user (no email key in the record)"
@@ -178,7 +181,7 @@ def read_messages(live) -> list:
         except LookupError as error:
             m.left = f"{error} - repair the target from users instead: make reconcile ARGS=--fix"
             continue
-        function = m.body.get("requestContext", {}).get("functionArn", "").split(":function:")[-1].split(":")[0]
+        function = function_name(m.body.get("requestContext", {}).get("functionArn", ""))
         if function == names.audit:
             m.replay = records
         else:

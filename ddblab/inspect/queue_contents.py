@@ -13,6 +13,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from ddblab.core.aws import function_name
+from ddblab.core.kinds import QueueKind
 from ddblab.stack.code import handler_module
 
 
@@ -75,7 +77,7 @@ def parse(kind: str, raw: dict) -> Message:
     except ValueError:
         body = {"reason": f"not JSON: {(raw.get('Body') or '')[:200]}"}
     body = body if isinstance(body, dict) else {"raw": body}
-    if kind == "dlq":
+    if kind == QueueKind.DLQ:
         user, reason, detail = dead_letter(body)
     else:
         user, reason, detail = quarantined(body)
@@ -100,7 +102,7 @@ def dead_letter(body: dict) -> tuple:
     info = body.get("DDBStreamBatchInfo") or {}
     context = body.get("requestContext") or {}
     response = body.get("responseContext") or {}
-    function = str(context.get("functionArn", "?")).split(":function:")[-1]
+    function = function_name(str(context.get("functionArn", "?")))
     reason = context.get("condition") or "?"
     if response.get("functionError"):
         reason += f" ({response['functionError']})"

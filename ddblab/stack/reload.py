@@ -94,18 +94,19 @@ class Reloader:
         try:
             check_compiles({p.name: p for p in present})
         except UserError as error:
-            return Reload(names, refused=str(error.code).removeprefix("error: "))
+            return Reload(names, refused=str(error))
         return self._deploy(affected(self.functions, {p.stem for p in paths}), names)
 
     def _deploy(self, functions, names: tuple) -> Reload:
         started = time.monotonic()
-        updated, unchanged = [], []
+        updated: list[str] = []
+        unchanged: list[str] = []
         try:
             for fn in functions:
                 changed = self._hot(fn) if self.hot_reload_dir else self._zip(fn)
                 (updated if changed else unchanged).append(fn.name)
         except UserError as error:
-            return Reload(names, refused=str(error.code).removeprefix("error: "))
+            return Reload(names, refused=str(error))
         return Reload(names, tuple(updated), tuple(unchanged), seconds=time.monotonic() - started)
 
     def _zip(self, fn: Function) -> bool:
@@ -130,6 +131,7 @@ class Reloader:
     def _hot(self, fn: Function) -> bool:
         files = self.files(fn)
         check_compiles(files)
+        assert self.hot_reload_dir is not None  # _deploy calls _hot only with one
         stage = self.hot_reload_dir / fn.name
         stage.mkdir(parents=True, exist_ok=True)
         changed = False
