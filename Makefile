@@ -133,7 +133,7 @@ lint: venv-test ## ruff over the tree, mypy over ddblab/ and handlers/
 	@$(VENV)/bin/mypy
 
 test: venv-test ## unit and integration tests, on TEST_WORKERS workers (starts an embedded MiniStack if none answers)
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
 
 fuzz: venv-test ## schemathesis against the live API, longer than in make test (EXAMPLES=300 SEQUENCES=200)
 	@SCHEMATHESIS_EXAMPLES=$(or $(EXAMPLES),300) SCHEMATHESIS_SEQUENCES=$(or $(SEQUENCES),200) \

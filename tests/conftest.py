@@ -38,14 +38,33 @@ def pytest_report_header(config):
 
 
 
-def pytest_collection_modifyitems(items):
+DURATIONS = "ddblab/durations"  # in pytest's cache (.pytest_cache): each test's time in the last run
+SECONDS: dict = {}
+
+
+def pytest_collection_modifyitems(config, items):
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        # On make test's workers the integration tests, which mostly wait on the emulator, are
-        # handed out first and the unit tests fill the gaps at the end: a long integration test
-        # started last would keep the run going alone. (Every worker sorts alike: a stable sort.)
-        items.sort(key=lambda item: not item.nodeid.startswith("tests/integration/"))
+        # make test's workers are handed the longest tests first (as long as the last run said;
+        # the integration tests, which mostly wait on the emulator, before the unit tests), and
+        # the short ones fill the gaps at the end: a long test handed out last would keep the
+        # run going alone. Every worker reads the same file and sorts alike.
+        cache = getattr(config, "cache", None)
+        last = cache.get(DURATIONS, {}) if cache else {}
+        items.sort(key=lambda item: (not item.nodeid.startswith("tests/integration/"), -last.get(item.nodeid, 0)))
     # make test's workers (pytest-xdist) schedule tests by id: of tests sharing one, only one
     # would run while all were counted (schemathesis' per-operation tests did, under pytest 9).
     repeated = sorted(nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1)
     if repeated:
         raise pytest.UsageError(f"tests sharing an id (workers would run only one of each): {', '.join(repeated)}")
+
+
+def pytest_runtest_logreport(report):
+    # The id without the "@<module>" pytest-xdist adds to the tests it keeps on one worker.
+    nodeid = report.nodeid.removesuffix("@" + report.nodeid.split("::")[0])
+    SECONDS[nodeid] = SECONDS.get(nodeid, 0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    cache = getattr(session.config, "cache", None)
+    if SECONDS and cache and not os.environ.get("PYTEST_XDIST_WORKER"):
+        cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **{k: round(v, 2) for k, v in SECONDS.items()}})
