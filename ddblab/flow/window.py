@@ -179,8 +179,7 @@ class Window:
             pending = len(self.tail_after(lambda e: (e["created"] or 0) > log.last_report))
             processed = next((e for e in reversed(self.records) if (e["created"] or 0) <= log.last_report), None)
             exact = False
-        if pending == 0:
-            lag = 0.0
-        else:
+        lag: float | None = 0.0
+        if pending:
             lag = round(now - processed["created"], 1) if processed and processed["created"] else None
         return {"pending": pending, "exact": exact, "lag": lag}
