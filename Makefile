@@ -119,8 +119,9 @@ invoke: venv ## invoke a function: make invoke FUNCTION=audit EVENT=event.json (
 redrive: venv ## bring back the quarantine and dead-letter queues from users' current state (ARGS=--dry-run)
 	@$(LAB) redrive $(ARGS)
 
-lint: venv-test ## ruff over the tree
+lint: venv-test ## ruff over the tree, mypy over ddblab/ and handlers/
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
 
 test: venv-test ## unit and integration tests (starts an embedded MiniStack if none answers)
 	@$(PY) -m pytest $(ARGS)

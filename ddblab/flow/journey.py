@@ -89,7 +89,7 @@ def messages_about(sqs, queue: str, kind: str, entry: dict) -> list:
 
 def journey(monitor, sequence: str) -> dict | None:
     """The record of this sequence number in the stream window, and each consumer's part."""
-    entry = monitor.by_sequence.get(sequence)
+    entry = monitor.window.by_sequence.get(sequence)
     if entry is None:
         return None
     stack, live = monitor.stack, monitor.live
