@@ -37,7 +37,7 @@ class SharedClients(Deployed):
     thread-safe; making clients from several threads at once through boto3's default
     session is not)."""
 
-    def __init__(self, settings):
+    def __init__(self, settings) -> None:
         super().__init__(settings)
         self._clients: dict = {}
         self._lock = threading.Lock()
@@ -67,6 +67,7 @@ class Monitor:
         self.stopping = threading.Event()
         self.threads: list = []
         self.clients = 0
+        self.queue_urls: dict = {}  # name -> URL, once found
         # botocore clients are thread-safe: made once, not on every tick
         self.lam, self.logs_client = live.client("lambda"), live.client("logs")
 
@@ -90,7 +91,6 @@ class Monitor:
         while not self.stopping.is_set():
             try:
                 loop()
-                self.errors.pop(name, None)
             except Exception as error:  # shown on the page; the page stays up while the emulator restarts
                 self.errors[name] = f"{type(error).__name__}: {str(error)[:300]}"
                 self.stopping.wait(2.0)
@@ -105,6 +105,7 @@ class Monitor:
         last_discovery = time.monotonic()
         while not self.stopping.is_set():
             batch = reader.poll()
+            self.errors.pop("stream", None)  # a pass that works clears the error it showed
             for record in batch:
                 self.window.add(record)
             if time.monotonic() - last_discovery > 5:  # new shards, and a stream replaced (table re-created)
@@ -119,6 +120,7 @@ class Monitor:
         while not self.stopping.is_set():
             started = time.monotonic()
             self.snapshot_data = self.figures()
+            self.errors.pop("figures", None)
             self.stopping.wait(max(0.05, self.interval - (time.monotonic() - started)))
 
     def follow_doctor(self) -> None:
@@ -133,6 +135,7 @@ class Monitor:
                 if function in self.logs:
                     self.logs[function].asked.append(time.time())
             self.checks = found + (slow or [])
+            self.errors.pop("doctor", None)
             self.stopping.wait(self.interval * 3)
 
     # --- the figures -------------------------------------------------------------------------
@@ -152,7 +155,9 @@ class Monitor:
             nodes[f"mapping:{mapping.function}"] = self.mapping_figures(mapping, now)
         sqs = self.live.sqs
         for queue in self.stack.queues:
-            url = queue_url(sqs, queue)
+            url = self.queue_urls.get(queue) or queue_url(sqs, queue)
+            if url:
+                self.queue_urls[queue] = url  # a missing queue is looked for again next time
             depth = None if url is None else int(sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
             nodes[f"queue:{queue}"] = {"depth": depth}
@@ -178,7 +183,7 @@ class Monitor:
     # --- what the page asks for ------------------------------------------------------------
 
     def snapshot(self) -> dict:
-        return {**self.snapshot_data, "errors": [f"{k}: {v}" for k, v in self.errors.items()]}
+        return {**self.snapshot_data, "errors": [f"{k}: {v}" for k, v in self.errors.copy().items()]}
 
     def records_after(self, n: int, limit: int = 200) -> tuple:
         return self.window.records_after(n, limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -59,9 +60,14 @@ class FunctionLog:
     last_report: float | None = None
     cursor_ms: int = field(default_factory=lambda: int((time.time() - LOOK_BACK) * 1000))
     seen: dict = field(default_factory=dict)  # events already taken (an id or a hash) -> timestamp (ms)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the figures thread takes, a journey reads
     open: dict = field(default_factory=dict)  # log stream -> lines of the invocation under way
 
     def take(self, event: dict) -> None:
+        with self.lock:
+            self._take(event)
+
+    def _take(self, event: dict) -> None:
         # MiniStack gives no eventId: its events are told apart as make logs does (by a hash:
         # the messages themselves would be most of the memory)
         ident = event.get("eventId") or hash((event.get("logStreamName"), event["timestamp"], event["message"]))
@@ -99,6 +105,17 @@ class FunctionLog:
             if sequence_key(sequence) > sequence_key(self.newest_sequence):
                 self.newest_sequence = str(sequence)
 
+    def about(self, sequence: str, created: float | None) -> dict:
+        """What the log says about one record: its own line when the function logs one per
+        record (by sequence), else the lines of the first invocation that ended once the
+        record was written (a function that logs per batch; approximate)."""
+        with self.lock:
+            line = self.by_sequence.get(sequence)
+            if line is not None:
+                return {"exact": True, "lines": [line]}
+            taken = next((i for i in self.invocations if i["end"] >= (created or 0)), None)
+            return {"exact": False, "lines": list(taken["lines"]) if taken else []}
+
     def last_minute(self, now: float) -> dict:
         while self.starts and self.starts[0] < now - MINUTE:
             self.starts.popleft()
@@ -114,35 +131,43 @@ class FunctionLog:
 class Window:
     """The newest `size` records of the stream, oldest first, each as the tail shows it and
     the record itself as one JSON line (a tenth of the memory of the parsed dict; parsed again
-    when its journey is asked). `n` numbers every record read, so a page asks for what is newer."""
+    when its journey is asked). `n` numbers every record read, so a page asks for what is newer.
+    One thread adds while others read: every method holds the window's lock."""
 
     def __init__(self, size: int = WINDOW):
         self.records: deque = deque(maxlen=size)
         self.by_sequence = Bounded(size)  # sequence -> entry: forgets as the deque drops
         self.counter = 0
+        self.lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self.records)
 
     def add(self, record: dict, read: float | None = None) -> dict:
         sequence = str(record.get("dynamodb", {}).get("SequenceNumber"))
-        self.counter += 1
         described = stream_data.entry(record)
-        entry = {"n": self.counter, "sequence": sequence, "event": record.get("eventName"),
-                 "keys": described.get("keys") or {}, "created": described.get("created"),
-                 "changed": sorted(described.get("changes") or {}), "read": time.time() if read is None else read,
-                 "raw": stream_data.as_json(record)}
-        self.records.append(entry)
-        self.by_sequence.put(sequence, entry)
+        entry = {"sequence": sequence, "event": record.get("eventName"), "keys": described.get("keys") or {},
+                 "created": described.get("created"), "changed": sorted(described.get("changes") or {}),
+                 "read": time.time() if read is None else read, "raw": stream_data.as_json(record)}
+        with self.lock:
+            self.counter += 1
+            entry["n"] = self.counter
+            self.records.append(entry)
+            self.by_sequence.put(sequence, entry)
         return entry
+
+    def get(self, sequence: str) -> dict | None:
+        with self.lock:
+            return self.by_sequence.get(sequence)
 
     def tail_after(self, newer) -> list:
         """The newest entries for which newer(entry) holds, newest first."""
         found = []
-        for entry in reversed(self.records):
-            if not newer(entry):
-                break
-            found.append(entry)
+        with self.lock:
+            for entry in reversed(self.records):
+                if not newer(entry):
+                    break
+                found.append(entry)
         return found
 
     def records_after(self, n: int, limit: int = 200) -> tuple:
@@ -154,13 +179,15 @@ class Window:
 
     def history(self, key: str) -> list:
         """Every record of the window about this key (any key attribute's value), oldest first."""
-        return [e for e in self.records if key in {str(v) for v in e["keys"].values()}]
+        with self.lock:
+            return [e for e in self.records if key in {str(v) for v in e["keys"].values()}]
 
     def stream_figures(self, now: float) -> dict:
-        recent = len(self.tail_after(lambda e: e["created"] is not None and e["created"] >= now - RATE_SECONDS))
-        newest = self.records[-1] if self.records else None
-        return {"per_second": round(recent / RATE_SECONDS, 1), "window": len(self.records), "read": self.counter,
-                "newest": newest["created"] if newest else None}
+        with self.lock:
+            recent = len(self.tail_after(lambda e: e["created"] is not None and e["created"] >= now - RATE_SECONDS))
+            newest = self.records[-1] if self.records else None
+            return {"per_second": round(recent / RATE_SECONDS, 1), "window": len(self.records), "read": self.counter,
+                    "newest": newest["created"] if newest else None}
 
     def behind(self, log: FunctionLog, now: float) -> dict:
         """How far a consumer is behind the window: {pending, exact, lag}. Exact by the newest
@@ -168,6 +195,10 @@ class Window:
         approximate, by its last finished invocation (records written before it ended are
         taken as processed). lag: 0 when nothing is pending, else now minus the write time of
         the newest record it has processed (None when not known)."""
+        with self.lock:
+            return self._behind(log, now)
+
+    def _behind(self, log: FunctionLog, now: float) -> dict:
         if log.newest_sequence is not None:
             mark = sequence_key(log.newest_sequence)
             pending = len(self.tail_after(lambda e: sequence_key(e["sequence"]) > mark))

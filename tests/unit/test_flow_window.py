@@ -6,6 +6,7 @@ is counted once per event, over the last minute, errors by doctor's rule."""
 from __future__ import annotations
 
 import json
+import threading
 
 from ddblab.events import stream_record, user_image
 from ddblab.flow.window import FunctionLog, Window
@@ -107,3 +108,36 @@ def test_function_log_counts_each_event_once_over_the_last_minute():
     assert list(log.invocations)[-1] == {"end": NOW - 4, "lines": ["Traceback (most recent call last):",
                                                                     '{"replicate": {"records": 2}}']}
     assert log.last_minute(NOW + 60)["invocations"] == 0
+
+
+def test_function_log_about_a_record_by_its_sequence_or_its_invocation():
+    log = FunctionLog("/aws/lambda/x")
+    line = json.dumps({"audit": "INSERT", "sequence": "7"})
+    log.take(log_event(NOW - 5, line))
+    log.take(log_event(NOW - 3, "START RequestId: r1 Version: $LATEST"))
+    log.take(log_event(NOW - 2, '{"replicate": {"records": 1}}'))
+    log.take(log_event(NOW - 2, "REPORT RequestId: r1\tDuration: 5 ms"))
+    assert log.about("7", NOW - 6) == {"exact": True, "lines": [line]}
+    assert log.about("8", NOW - 4) == {"exact": False, "lines": ['{"replicate": {"records": 1}}']}
+    assert log.about("9", NOW) == {"exact": False, "lines": []}  # written after its last invocation
+
+
+def test_window_is_read_safely_while_the_stream_thread_adds():
+    # GIVEN a small window one thread keeps adding to
+    window, log = Window(50), FunctionLog("/aws/lambda/replicate")
+    log.take(log_event(NOW, "REPORT RequestId: r1\tDuration: 5 ms"))
+    records = [record(seq, email=f"u{seq}@example.com", created=NOW - 1) for seq in range(1, 20_001)]
+    adder = threading.Thread(target=lambda: [window.add(r) for r in records])
+    # WHEN the pages and the figures read it meanwhile
+    adder.start()
+    reads = 0
+    while adder.is_alive() or reads == 0:
+        window.records_after(0, limit=20)
+        window.stream_figures(NOW)
+        window.behind(log, NOW)
+        window.history("u1@example.com")
+        reads += 1
+    adder.join()
+    # THEN no read failed (a deque changed while it was walked raises), and the window is whole
+    assert [e["n"] for e in window.records_after(19_998)[0]] == [19_999, 20_000]
+    assert len(window) == 50
