@@ -298,7 +298,7 @@ def canonical(value):
     numbers exact, and N 1 never equal to BOOL true (in Python, Decimal(1) == True)."""
     if not isinstance(value, dict):
         return value
-    (kind, inner), = value.items() if len(value) == 1 else ((None, value),)
+    (kind, inner), = value.items()  # one type tag: what a decodable image holds
     if kind == "N":
         return (kind, Decimal(inner))
     if kind == "B":  # base64 text in stream records, bytes from the client: the same value
