@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ddblab.core.settings import UserError
+from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.deployed import Deployed
 
 OUTPUTS = {
@@ -12,7 +13,10 @@ OUTPUTS = {
     "quarantine_queue": lambda live: live.queue_url("quarantine"),
     "dlq": lambda live: live.queue_url("dlq"),
     "endpoint": lambda live: live.settings.endpoint_url,
+    # the table of each consumer that keeps one (describe.CONSUMERS): <consumer>_table
+    **{f"{c.module}_table": (lambda live, module=c.module: live.names.function(module)) for c in CONSUMERS if c.view},
 }
+NAMES_ONLY = {"users_table", "target_table", "endpoint", *(f"{c.module}_table" for c in CONSUMERS if c.view)}
 HELP = "print one output of the stack (api_url, users_table, stream_arn, ...), nothing else"
 
 
@@ -22,7 +26,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     live = Deployed.connect(announce=False)
-    if args.name not in ("users_table", "target_table", "endpoint"):
+    if args.name not in NAMES_ONLY:
         live.require_tables()
     value = OUTPUTS[args.name](live)
     if not value:

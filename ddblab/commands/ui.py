@@ -25,7 +25,7 @@ def run(args) -> int:
         raise UserError(f"port {args.port} is taken - run: make ui ARGS='--port 8002'")
     process = admin_ui.start(live.settings, args.port)
     console.print(f"dynamodb-admin on [bold]http://127.0.0.1:{args.port}[/] for {live.settings.endpoint_url} "
-                  f"(tables {live.names.users}, {live.names.target}); Ctrl-C stops it", highlight=False, soft_wrap=True)
+                  f"(tables {', '.join(t.name for t in live.stack.tables)}); Ctrl-C stops it", highlight=False, soft_wrap=True)
     try:
         return process.wait()
     finally:
