@@ -15,9 +15,9 @@ import sys
 
 # In the order `ddblab --help` lists them: the loop first, then the tools.
 COMMANDS = ("up", "down", "bootstrap", "status", "outputs", "seed", "logs", "query", "reconcile", "chaos", "bench")
-# The way to AWS: the stack as a CloudFormation template (ddblab/stack/template.py).
+# The way to AWS: the stack as a CloudFormation template (ddblab/stack/cloudformation_template.py).
 COMMANDS += ("template", "package", "deploy-aws")
-# The inner loop and recovery (ddblab/stack/reload.py, ddblab/data/redrive.py).
+# The inner loop and recovery (ddblab/stack/reload.py, ddblab/data/recovery.py).
 COMMANDS += ("dev", "event", "invoke", "redrive")
 # Why didn't it fire: the chain checked, the stream watched, the queues read, the tables in a browser.
 COMMANDS += ("doctor", "watch", "quarantine", "ui")

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
-from ddblab.data.bench import Bench, Result
+from ddblab.drills.throughput import Bench, Result
 from ddblab.emulator.health import backend_label, emulator_name
 from ddblab.stack.deployed import Deployed
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ddblab.core.output import console
 from ddblab.core.settings import Settings, UserError
-from ddblab.data.chaos import drill, report
+from ddblab.drills.fault_drill import drill, report
 from ddblab.stack.deployed import Deployed
 
 HELP = "fault drill: replicate under injected target-write faults"

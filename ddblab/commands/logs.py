@@ -17,12 +17,12 @@ import time
 from botocore.exceptions import EndpointConnectionError
 from rich.markup import escape
 
+from ddblab.core.aws import log_events, mappings_of
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
-from ddblab.data.render import change_line
-from ddblab.diagnose.functions import start_error
+from ddblab.diagnose.function_errors import start_error
 from ddblab.emulator.health import require_alive
-from ddblab.stack.aws import log_events, mappings_of
+from ddblab.inspect.render import change_line
 from ddblab.stack.consumers import function_modules
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Names

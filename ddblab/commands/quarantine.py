@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.markup import escape
 
 from ddblab.core.output import console
-from ddblab.data import queues
+from ddblab.inspect import queue_contents
 from ddblab.stack.deployed import Deployed
 
 HELP = "list the quarantine and dead-letter messages (user, reason, age) without consuming them"
@@ -25,11 +25,11 @@ def run(args) -> int:
     for kind in args.queue or ("quarantine", "dlq"):
         name = getattr(live.names, kind)
         depth = live.queue_depth(kind)
-        messages = queues.peek(live.sqs, live.queue_url(kind), kind, limit=args.limit) if depth else []
+        messages = queue_contents.peek(live.sqs, live.queue_url(kind), kind, limit=args.limit) if depth else []
         more = f", showing {len(messages)}" if len(messages) < depth else ""
         console.print(f"[bold]{name}[/]: {depth} message(s){more}", highlight=False)
         for m in messages:
-            console.print(f"  {queues.ago(m.age):>4} ago  {escape(m.user)}  [red]{escape(m.reason)}[/]  "
+            console.print(f"  {queue_contents.ago(m.age):>4} ago  {escape(m.user)}  [red]{escape(m.reason)}[/]  "
                           f"[dim]{escape(m.detail)}[/]", highlight=False, soft_wrap=True)
     console.print("[dim]nothing was consumed; once the code or data is fixed: make redrive (ARGS=--dry-run first)[/]")
     return 0

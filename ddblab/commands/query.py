@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from ddblab.core.aws import paged
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
-from ddblab.stack.aws import paged
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import CITY_INDEX, projection
 

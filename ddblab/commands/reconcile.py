@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from ddblab.data.reconcile import compare, describe, repair
+from ddblab.data.reconciliation import compare, describe, repair
 from ddblab.stack.deployed import Deployed
 
 HELP = "compare (and with --fix, repair) users_by_location"

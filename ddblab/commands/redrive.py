@@ -9,7 +9,7 @@ stream, read back while the stream still holds it.
 """
 from __future__ import annotations
 
-from ddblab.data.redrive import redrive
+from ddblab.data.recovery import redrive
 from ddblab.stack.deployed import Deployed
 
 HELP = "redrive the quarantine and dead-letter queues from users' current state"

@@ -18,7 +18,7 @@ from rich.table import Table
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
-from ddblab.data import batches, reconcile, users
+from ddblab.data import batches, reconciliation, users
 from ddblab.emulator.health import require_alive
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import projection
@@ -92,7 +92,7 @@ def run(args) -> int:
     started = time.monotonic()
     def caught_up():
         require_alive(live.settings)
-        drift = reconcile.compare(live.dynamodb, live.names.users, live.names.target)
+        drift = reconciliation.compare(live.dynamodb, live.names.users, live.names.target)
         return drift.total == 0 and drift
     try:
         drift = wait_for(

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 from rich.markup import escape
 
+from ddblab.core.aws import find, mappings_of
 from ddblab.core.output import console
 from ddblab.core.settings import Settings, UserError
 from ddblab.diagnose.checks import BOOTSTRAP, Diagnosis
 from ddblab.emulator.health import emulator_name
 from ddblab.emulator.lifecycle import status_line
-from ddblab.stack.aws import find, mappings_of
 from ddblab.stack.deployed import Deployed
 
 

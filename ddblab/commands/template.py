@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ddblab.stack.template import render, to_yaml
+from ddblab.stack.cloudformation_template import render, to_yaml
 
 HELP = "print the stack as a CloudFormation template (YAML), or write it with --out"
 

@@ -14,8 +14,8 @@ from rich.markup import escape
 
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
-from ddblab.data import stream
-from ddblab.data.render import change_line
+from ddblab.inspect import stream
+from ddblab.inspect.render import change_line
 from ddblab.stack.deployed import Deployed
 
 HELP = "a live view of the users stream (DynamoDB Streams API), one line per record"

@@ -1,1 +1,2 @@
-"""What every part of ddblab uses: settings, waiting, console output, background processes."""
+"""What every part of ddblab uses: settings, waiting, console output, background processes, and
+small boto3 helpers (aws)."""

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
+from ddblab.core.aws import error_code
 from ddblab.core.settings import UserError
-from ddblab.stack.aws import error_code
 
 LIMIT = 25  # BatchWriteItem's most requests per call
 GET_LIMIT = 100  # BatchGetItem's most keys per call

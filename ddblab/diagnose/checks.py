@@ -10,96 +10,19 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
-from ddblab.data import queues as queue_data
+from ddblab.core.aws import find, mappings_of
 from ddblab.data.users import to_item, walkthrough
 from ddblab.diagnose import filters
-from ddblab.diagnose.functions import StartError, ministack_failures, recent_errors, start_error
+from ddblab.diagnose.diagnosis import BOOTSTRAP, Check, Diagnosis
+from ddblab.diagnose.function_errors import recent_errors
 from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name, health, not_an_emulator, port_open
-from ddblab.stack.aws import find, mappings_of
-from ddblab.stack.deployed import Deployed
+from ddblab.inspect import queue_contents
 from ddblab.stack.model import Mapping, Names
-
-BOOTSTRAP = "make bootstrap"
-
-
-@dataclass(frozen=True)
-class Check:
-    part: str  # backend, table, stream, mapping, function, role, queue, caveat, probe
-    name: str
-    status: str  # pass | fail | warn | note (warn and note never fail the run)
-    detail: str
-    fix: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "fail"
-
-
-@dataclass
-class Diagnosis:
-    """The stack of these settings as it stands, and what doctor and status learn about it
-    (shared, so each function is invoked once however many checks ask about it)."""
-    live: Deployed
-    backend: str = ""
-    _start_errors: dict = field(default_factory=dict)
-
-    @property
-    def settings(self):
-        return self.live.settings
-
-    @cached_property
-    def spec(self):
-        return self.live.stack
-
-    @cached_property
-    def lam(self):
-        return self.live.client("lambda")
-
-    @cached_property
-    def logs(self):
-        return self.live.client("logs")
-
-    def start_error(self, function: str) -> StartError | None:
-        if function not in self._start_errors:
-            log_file = self.settings.run_dir / "ministack.log" if self.backend == "ministack" else None
-            self._start_errors[function] = start_error(self.lam, function, log_file=log_file)
-        return self._start_errors[function]
-
-    @cached_property
-    def ministack_failures(self) -> dict:
-        return ministack_failures(self.settings.run_dir / "ministack.log") if self.backend == "ministack" else {}
-
-    def failure_reason(self, function: str) -> str:
-        """Why the function's batches fail, as far as the backend tells."""
-        if (error := self.start_error(function)) is not None:
-            return f"the function cannot start: {error}"
-        if function in self.ministack_failures:
-            return f"the last batch failed: {self.ministack_failures[function]}"
-        errors = recent_errors(self.logs, function, limit=1)
-        return f"its log says: {errors[-1]}" if errors else "no error in its log (make logs ARGS=--all)"
-
-    def fix_for_function(self, function: str) -> str:
-        module = self.spec.function(function).module
-        if self.start_error(function) is not None:
-            return f"fix handlers/{module}.py if the error is there, then: {BOOTSTRAP} (redeploys it)"
-        return f"make logs ARGS='--function {module} --since 15m'"
-
-    @cached_property
-    def users_table(self) -> dict | None:
-        answer = find(self.live.dynamodb.describe_table, "ResourceNotFoundException", TableName=self.spec.names.users)
-        return answer["Table"] if answer else None
-
-    @property
-    def stream_arn(self) -> str | None:
-        return (self.users_table or {}).get("LatestStreamArn")
-
 
 # --- the backend --------------------------------------------------------------------------
 
@@ -232,7 +155,7 @@ def last_result(d: Diagnosis, spec: Mapping, m: dict) -> list:
 
 def first_record_time(d: Diagnosis) -> float | None:
     """When the oldest record the stream still holds was written."""
-    from ddblab.data.stream import StreamReader, epoch
+    from ddblab.inspect.stream import StreamReader, epoch
     reader = StreamReader(d.live.client("dynamodbstreams"), d.stream_arn, from_start=True)
     reader.discover()
     for cursor in reader.cursors.values():
@@ -374,8 +297,8 @@ def queues(d: Diagnosis) -> list:
         if not depth:
             checks.append(Check("queue", name, "pass", "empty"))
             continue
-        oldest = queue_data.peek(d.live.sqs, url, kind, limit=10)
-        age = queue_data.ago(oldest[0].age) if oldest else "?"
+        oldest = queue_contents.peek(d.live.sqs, url, kind, limit=10)
+        age = queue_contents.ago(oldest[0].age) if oldest else "?"
         what = "records replicate could not place" if kind == "quarantine" else \
             "batches whose retries ran out: their changes never reached the function"
         checks.append(Check("queue", name, "fail" if kind == "dlq" else "warn",

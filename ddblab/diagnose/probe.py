@@ -7,6 +7,7 @@ import time
 import uuid
 
 from ddblab.core.waiting import WaitTimeout, wait_for
+from ddblab.diagnose.diagnosis import Check, Diagnosis
 from ddblab.stack.code import handler_module
 from ddblab.stack.model import Names
 
@@ -14,8 +15,7 @@ projection = handler_module("projection")
 STATE, CITY = "Doctor Probe", "Probeville"
 
 
-def probe(d, deadline: float = 20.0) -> list:
-    from ddblab.diagnose.checks import Check
+def probe(d: Diagnosis, deadline: float = 20.0) -> list:
     names, ddb, logs = d.spec.names, d.live.dynamodb, d.logs
     email = f"doctor-probe-{uuid.uuid4().hex[:10]}@example.com"
     item = {"email": {"S": email}, "state": {"S": STATE}, "city": {"S": CITY}, "zipcode": {"S": "00000"}}

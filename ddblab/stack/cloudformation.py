@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from ddblab.core.aws import find, queue_url, rest_api_ids
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import wait_for
-from ddblab.stack.aws import find, queue_url, rest_api_ids
+from ddblab.stack.cloudformation_template import PSEUDO_ACCOUNT, code_key_parameters, render, to_yaml
 from ddblab.stack.code import build_zip, code_sha256
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Names
-from ddblab.stack.template import PSEUDO_ACCOUNT, code_key_parameters, render, to_yaml
 
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]  # role names derive from the prefix
 

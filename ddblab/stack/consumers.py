@@ -8,7 +8,7 @@ from __future__ import annotations
 from ddblab.stack.model import Consumer
 
 CONSUMERS = (
-    Consumer("replicate", view=False, reconcile="ddblab.data.reconcile:report", timeout=60),  # users_by_location
+    Consumer("replicate", view=False, reconcile="ddblab.data.reconciliation:report", timeout=60),  # users_by_location
     Consumer("audit", view=False),  # replay only: it logs what happened
     # new consumers: one line each, above this comment
 )

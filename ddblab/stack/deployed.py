@@ -6,9 +6,9 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ddblab.core.aws import find, rest_api_ids
 from ddblab.core.settings import Settings, UserError
 from ddblab.emulator.health import backend_label, emulator_name, require_backend
-from ddblab.stack.aws import find, rest_api_ids
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Account, Names, Stack
 

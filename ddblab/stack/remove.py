@@ -2,8 +2,8 @@
 groups included; what is already gone is skipped."""
 from __future__ import annotations
 
+from ddblab.core.aws import find, mappings_of, queue_url, rest_api_ids
 from ddblab.core.settings import Settings
-from ddblab.stack.aws import find, mappings_of, queue_url, rest_api_ids
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Names
 from ddblab.stack.report import Report

@@ -13,8 +13,8 @@ import pytest
 
 from ddblab.core.settings import ROOT, Settings
 from ddblab.core.waiting import wait_for
-from ddblab.data import queues
 from ddblab.emulator.health import emulator_name
+from ddblab.inspect import queue_contents
 
 
 def http(method: str, url: str, payload=None, raw: bytes | None = None) -> tuple[int, dict]:
@@ -84,7 +84,7 @@ def take_messages(sqs, queue_url: str, key, wanted: set, what: str, timeout: flo
     try:
         wait_for(collect, what, timeout=timeout)
     finally:
-        queues.make_visible(sqs, queue_url, others.values())
+        queue_contents.make_visible(sqs, queue_url, others.values())
     return found
 
 

@@ -14,9 +14,9 @@ from urllib.parse import unquote
 
 import pytest
 
+from ddblab.core.aws import mappings_of, paged, queue_url
 from ddblab.core.waiting import wait_for
 from ddblab.stack import cloudformation as cfn
-from ddblab.stack.aws import mappings_of, paged, queue_url
 from ddblab.stack.code import HANDLERS, sources
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Names

@@ -10,7 +10,7 @@ import uuid
 
 from ddblab import stack
 from ddblab.core.waiting import wait_for
-from ddblab.data.redrive import redrive
+from ddblab.data.recovery import redrive
 from ddblab.emulator.health import emulator_name, free_port
 from ddblab.events import change_record, stream_event, user_image
 from ddblab.stack.deployed import Deployed

@@ -16,11 +16,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ddblab import stack
+from ddblab.core.aws import mappings_of
 from ddblab.core.settings import ROOT
 from ddblab.core.waiting import wait_for
-from ddblab.data import queues
 from ddblab.diagnose import checks
-from ddblab.stack.aws import mappings_of
+from ddblab.inspect import queue_contents
 from ddblab.stack.code import HANDLERS
 from ddblab.stack.deployed import Deployed
 from tests.integration.helpers import backend_of, user_item
@@ -177,7 +177,7 @@ def test_doctor_dead_letter_named_and_quarantine_reads_it_without_consuming(own)
     assert "make quarantine" in check.fix
     # WHEN the messages are listed, twice THEN both times the dead letter is there, whole
     for _ in range(2):
-        [message] = queues.peek(sqs, url, "dlq")
+        [message] = queue_contents.peek(sqs, url, "dlq")
         assert message.reason == "RetryAttemptsExhausted (Unhandled)"
         assert "batch of 3" in message.detail and "100..102" in message.detail
     assert own.queue_depth("dlq") == 1
@@ -193,7 +193,7 @@ def test_quarantine_lists_every_message_past_the_first_ten_and_leaves_them_all(o
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"reason": "missing attribute 'city'", "record": record}))
     # WHEN they are listed, twice THEN both times all 15 are there, each once
     for _ in range(2):
-        assert sorted(m.user for m in queues.peek(sqs, url, "quarantine")) == emails
+        assert sorted(m.user for m in queue_contents.peek(sqs, url, "quarantine")) == emails
     # AND none was taken away or left hidden
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
                                                                         "ApproximateNumberOfMessagesNotVisible"])["Attributes"]

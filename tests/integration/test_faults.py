@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from ddblab.data import chaos
+from ddblab.drills import fault_drill
 from tests.integration.helpers import backend_of
 
 # The mappings' maximum record age for the drill. MiniStack honours it for stream mappings: a
@@ -26,7 +26,7 @@ def test_replicate_under_injected_faults_zero_drift(backend_settings, converged)
     # and mappings that dead-letter a batch still failing 2 minutes after its oldest record was written
     # (the stack's default, an hour, would make "nothing dead-lettered" true whatever happened)
     # WHEN users are inserted, updated, moved, deleted and re-inserted, with a poison item
-    result = chaos.drill(backend_settings, count=300, fault_rate=0.3, outage=12, write_attempts=2,
+    result = fault_drill.drill(backend_settings, count=300, fault_rate=0.3, outage=12, write_attempts=2,
                          max_record_age=MAX_RECORD_AGE, prefix=f"drill{uuid.uuid4().hex[:4]}-", timeout=240)
     # THEN faults really fired, the function's failure made the stream retry a batch,
     # the retries recovered every batch within the record age (none dead-lettered),
@@ -34,7 +34,7 @@ def test_replicate_under_injected_faults_zero_drift(backend_settings, converged)
     assert result.faults["outage"] == 12, result.faults
     assert result.faults["total"] > 12, result.faults
     assert result.log["failed_invocations"] >= 1, result.log
-    assert result.dead_letters == 0, chaos.report(result)
-    assert result.quarantined == result.poison, chaos.report(result)
-    assert result.drift.total == 0, chaos.report(result)
+    assert result.dead_letters == 0, fault_drill.report(result)
+    assert result.quarantined == result.poison, fault_drill.report(result)
+    assert result.drift.total == 0, fault_drill.report(result)
     assert result.drift.target_items > 0

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ddblab import stack
 from ddblab.core.waiting import WaitTimeout, wait_for
-from ddblab.data import reconcile
+from ddblab.data import reconciliation
 from ddblab.events import user_image
 from ddblab.stack.model import Names
 from tests.strategies import EMAILS, streams
@@ -56,10 +56,10 @@ def test_live_pipeline_any_sequence_of_changes_ends_without_drift(own_stack, dat
     # THEN the target is the projection of the users table, exactly (the marker's batch may
     # still be writing the keys it folded, hence a short wait)
     try:
-        wait_for(lambda: reconcile.compare(ddb, users, target).total == 0, f"no drift after {len(records)} changes",
+        wait_for(lambda: reconciliation.compare(ddb, users, target).total == 0, f"no drift after {len(records)} changes",
                  timeout=5, interval=0.1)
     except WaitTimeout:
-        pytest.fail(reconcile.describe(reconcile.compare(ddb, users, target)))
+        pytest.fail(reconciliation.describe(reconciliation.compare(ddb, users, target)))
     # AND, worked out here without the projection code: this example's rows are keyed exactly
     # (state, "<city>#<email>") for each final user that has a place, and none holds zipcode
     rows = [row for page in ddb.get_paginator("scan").paginate(TableName=target, ConsistentRead=True)

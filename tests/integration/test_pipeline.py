@@ -6,8 +6,8 @@ import json
 import pytest
 
 from ddblab import stack
+from ddblab.core.aws import mappings_of
 from ddblab.core.waiting import wait_for
-from ddblab.stack.aws import mappings_of
 from ddblab.stack.describe import BATCH_SIZE
 from ddblab.stack.model import Names
 from tests.integration.helpers import http, target_rows

@@ -5,7 +5,7 @@ import uuid
 
 from ddblab import stack
 from ddblab.core.waiting import wait_for
-from ddblab.data import reconcile
+from ddblab.data import reconciliation
 from ddblab.stack.model import Names
 from tests.integration.helpers import cli, user_item
 
@@ -20,31 +20,32 @@ def test_reconcile_drift_found_and_fixed_including_backfill(backend_settings):
         emails = [f"r{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(30)]
         for email in emails:
             ddb.put_item(TableName=users_table, Item=user_item(email, state="Ohio", city="Akron"))
-        wait_for(lambda: reconcile.compare(ddb, users_table, target).target_items == 30, "30 replicated rows", timeout=30)
+        wait_for(lambda: reconciliation.compare(ddb, users_table, target).target_items == 30, "30 replicated rows", timeout=30)
         key = lambda e: {"state": {"S": "Ohio"}, "city_email": {"S": f"Akron#{e}"}}  # noqa: E731 - a one-line helper, local to where it is used
         ddb.delete_item(TableName=target, Key=key(emails[0]))
         ddb.update_item(TableName=target, Key=key(emails[1]), UpdateExpression="SET active = :f",
                         ExpressionAttributeValues={":f": {"BOOL": False}})
         ddb.put_item(TableName=target, Item={**key("ghost@example.com"), "email": {"S": "ghost@example.com"}})
         # WHEN reconcile compares
-        drift = reconcile.compare(ddb, users_table, target)
+        drift = reconciliation.compare(ddb, users_table, target)
         # THEN it names each kind of drift
         assert [i["email"]["S"] for i in drift.missing] == [emails[0]]
         assert [w["email"]["S"] for w, _ in drift.different] == [emails[1]]
         assert [i["email"]["S"] for i in drift.extra] == ["ghost@example.com"]
-        assert "different: Ohio / Akron#" in reconcile.describe(drift) and "active should be True" in reconcile.describe(drift)
+        report = reconciliation.describe(drift)
+        assert "different: Ohio / Akron#" in report and "active should be True" in report
         # AND --fix repairs it
-        assert reconcile.repair(ddb, target, drift).written == 3
-        assert reconcile.compare(ddb, users_table, target).total == 0
+        assert reconciliation.repair(ddb, target, drift).written == 3
+        assert reconciliation.compare(ddb, users_table, target).total == 0
 
         # GIVEN a target emptied (as if created after the users were written)
         for email in emails:
             ddb.delete_item(TableName=target, Key=key(email))
-        drift = reconcile.compare(ddb, users_table, target)
+        drift = reconciliation.compare(ddb, users_table, target)
         assert len(drift.missing) == 30 and drift.target_items == 0
         # WHEN fixed, THEN it is backfilled
-        reconcile.repair(ddb, target, drift)
-        after = reconcile.compare(ddb, users_table, target)
+        reconciliation.repair(ddb, target, drift)
+        after = reconciliation.compare(ddb, users_table, target)
         assert after.total == 0 and after.target_items == 30
     finally:
         stack.remove(settings)
@@ -55,7 +56,7 @@ def test_reconcile_command_exit_code_on_drift_and_fix_repairs(own):
     emails = [f"c{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(3)]
     for email in emails:
         own.dynamodb.put_item(TableName=own.names.users, Item=user_item(email, state="Ohio", city="Kent"))
-    wait_for(lambda: reconcile.compare(own.dynamodb, own.names.users, own.names.target).target_items == 3,
+    wait_for(lambda: reconciliation.compare(own.dynamodb, own.names.users, own.names.target).target_items == 3,
              "3 replicated rows", timeout=30)
     key = lambda e: {"state": {"S": "Ohio"}, "city_email": {"S": f"Kent#{e}"}}  # noqa: E731 - a one-line helper, local to where it is used
     own.dynamodb.delete_item(TableName=own.names.target, Key=key(emails[0]))
@@ -72,7 +73,7 @@ def test_reconcile_command_exit_code_on_drift_and_fix_repairs(own):
     assert fixed.returncode == 0, fixed.stderr
     assert "fixed: 3 writes" in fixed.stdout and "drift now 0" in fixed.stdout, fixed.stdout
     # AND the target is in step: make reconcile finds nothing now, and exits 0
-    assert reconcile.compare(own.dynamodb, own.names.users, own.names.target).total == 0
+    assert reconciliation.compare(own.dynamodb, own.names.users, own.names.target).total == 0
     again = cli(own.settings, "reconcile")
     assert again.returncode == 0, again.stderr
     assert "drift: 0 " in again.stdout and "ARGS=--fix" not in again.stdout, again.stdout

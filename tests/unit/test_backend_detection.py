@@ -145,10 +145,10 @@ def test_up_unknown_backend_with_emulator_asked_uses_it_with_a_note(tmp_path, ca
 
 
 def test_drill_unknown_backend_refused_with_what_was_found(monkeypatch, tmp_path):
-    from ddblab.data import chaos
-    monkeypatch.setattr(chaos, "emulator_name", lambda url: "unknown")
+    from ddblab.drills import fault_drill
+    monkeypatch.setattr(fault_drill, "emulator_name", lambda url: "unknown")
     with pytest.raises(UserError, match="did not answer /_ministack/health as MiniStack does.*EMULATOR=ministack"):
-        chaos.drill(Settings.from_env(endpoint_url=f"http://127.0.0.1:{free_port()}", run_dir=tmp_path))
+        fault_drill.drill(Settings.from_env(endpoint_url=f"http://127.0.0.1:{free_port()}", run_dir=tmp_path))
 
 
 class FakeDynamoDB:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from ddblab.data import queues
 from ddblab.diagnose import filters
 from ddblab.diagnose.checks import auth_token_needed, missing_grants
+from ddblab.inspect import queue_contents
 
 INSERT = {"eventName": "INSERT", "dynamodb": {"Keys": {"email": {"S": "a@x.io"}},
                                                "NewImage": {"email": {"S": "a@x.io"}, "age": {"N": "42"}}}}
@@ -61,14 +61,14 @@ def test_missing_grants_names_the_action_a_policy_lacks():
 def test_quarantine_message_reads_user_reason_and_event():
     body = {"reason": "no city", "record": {"eventName": "INSERT", "dynamodb": {
         "Keys": {"email": {"S": "a@x.io"}}, "SequenceNumber": "12"}}}
-    m = queues.parse("quarantine", {"MessageId": "1", "Body": json.dumps(body), "Attributes": {"SentTimestamp": "1000"}})
+    m = queue_contents.parse("quarantine", {"MessageId": "1", "Body": json.dumps(body), "Attributes": {"SentTimestamp": "1000"}})
     assert (m.user, m.reason, m.detail, m.sent) == ("a@x.io", "no city", "INSERT seq 12", 1.0)
 
 
 def test_message_that_is_not_json_still_listed():
-    m = queues.parse("quarantine", {"MessageId": "1", "Body": "oops"})
+    m = queue_contents.parse("quarantine", {"MessageId": "1", "Body": "oops"})
     assert m.reason == "not JSON: oops" and m.sent is None
 
 
 def test_age_reads_in_the_largest_unit():
-    assert [queues.ago(s) for s in (5, 125, 7300, 90000, None)] == ["5s", "2m", "2h", "1d", "?"]
+    assert [queue_contents.ago(s) for s in (5, 125, 7300, 90000, None)] == ["5s", "2m", "2h", "1d", "?"]

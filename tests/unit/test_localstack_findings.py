@@ -10,10 +10,10 @@ import pytest
 from botocore.exceptions import WaiterError
 
 from ddblab.core import settings as settings_module
+from ddblab.core.aws import mappings_of
 from ddblab.core.settings import Settings, UserError
 from ddblab.emulator import localstack
 from ddblab.emulator.health import free_port
-from ddblab.stack.aws import mappings_of
 from ddblab.stack.converge import functions
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"

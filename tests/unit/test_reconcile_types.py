@@ -4,7 +4,7 @@ from __future__ import annotations
 import projection
 import pytest
 
-from ddblab.data import reconcile
+from ddblab.data import reconciliation
 
 
 class FakeScan:
@@ -46,16 +46,16 @@ def test_compare_same_plain_value_other_type_reported_as_drift(source, target):
     row = projection.project(users[0]) | {"flag": target}
     client = FakeScan({"users": users, "target": [row]})
     # WHEN reconcile compares
-    drift = reconcile.compare(client, "users", "target")
+    drift = reconciliation.compare(client, "users", "target")
     # THEN it is drift, named by attribute
     assert len(drift.different) == 1
-    assert "flag should be" in reconcile.describe(drift)
+    assert "flag should be" in reconciliation.describe(drift)
 
 
 def test_compare_equal_numbers_and_reordered_sets_are_in_step():
     users = [user(n={"N": "1.0"}, tags={"SS": ["b", "a"]})]
     row = projection.project(users[0]) | {"n": {"N": "1"}, "tags": {"SS": ["a", "b"]}}
-    assert reconcile.compare(FakeScan({"users": users, "target": [row]}), "users", "target").total == 0
+    assert reconciliation.compare(FakeScan({"users": users, "target": [row]}), "users", "target").total == 0
 
 
 def test_same_value_is_what_audit_uses():

@@ -9,9 +9,9 @@ from cfnlint.api import ManualArgs, lint
 
 from ddblab.commands import template as template_command
 from ddblab.core.settings import Settings
+from ddblab.stack.cloudformation_template import render, to_yaml
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Account
-from ddblab.stack.template import render, to_yaml
 
 
 class Loader(yaml.SafeLoader):

@@ -7,8 +7,8 @@ import json
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from ddblab.data import stream
-from ddblab.data.render import change_line
+from ddblab.inspect import stream
+from ddblab.inspect.render import change_line
 
 
 def record(seq: int, event="INSERT", email="a@x.io", old=None, new=None) -> dict:

@@ -3,9 +3,9 @@ changed. Every step looks before it creates, so running it any number of times i
 second run reports everything unchanged and keeps every resource id."""
 from __future__ import annotations
 
+from ddblab.core.aws import mappings_of
 from ddblab.core.settings import Settings
 from ddblab.emulator.health import emulator_name
-from ddblab.stack.aws import mappings_of
 from ddblab.stack.converge import api, functions, mappings, queues, roles, tables
 from ddblab.stack.converge.context import Context
 from ddblab.stack.describe import describe

@@ -3,7 +3,7 @@ to the stage; created with a fixed id where the backend allows one, so $API surv
 restart of the emulator."""
 from __future__ import annotations
 
-from ddblab.stack.aws import find, paged, rest_api_ids
+from ddblab.core.aws import find, paged, rest_api_ids
 from ddblab.stack.converge.context import Context
 from ddblab.stack.model import Api
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import WaiterError
 
+from ddblab.core.aws import find
 from ddblab.core.settings import UserError
-from ddblab.stack.aws import find
 from ddblab.stack.code import build_zip, code_sha256
 from ddblab.stack.converge.context import Context
 from ddblab.stack.model import Function, QueueUrl

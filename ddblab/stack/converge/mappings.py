@@ -3,8 +3,8 @@ mappings on a replaced stream and mappings with another starting position (it ca
 changed in place) removed; updated only where a setting really differs."""
 from __future__ import annotations
 
+from ddblab.core.aws import mappings_of
 from ddblab.core.waiting import wait_for
-from ddblab.stack.aws import mappings_of
 from ddblab.stack.converge import tables
 from ddblab.stack.converge.context import Context
 from ddblab.stack.model import Mapping

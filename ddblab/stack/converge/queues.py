@@ -1,7 +1,7 @@
 """Queues: the quarantine and dead-letter queues, kept 14 days."""
 from __future__ import annotations
 
-from ddblab.stack.aws import queue_url
+from ddblab.core.aws import queue_url
 from ddblab.stack.converge.context import Context
 
 RETENTION_SECONDS = 1_209_600  # SQS's maximum: time to find and redrive what landed here

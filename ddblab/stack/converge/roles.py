@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
-from ddblab.stack.aws import find
+from ddblab.core.aws import find
 from ddblab.stack.converge.context import Context
 from ddblab.stack.model import Function, Names
 

@@ -1,8 +1,8 @@
 """Tables: created with their key, stream and indexes; an existing one checked and fixed."""
 from __future__ import annotations
 
+from ddblab.core.aws import find
 from ddblab.core.settings import UserError
-from ddblab.stack.aws import find
 from ddblab.stack.converge.context import Context
 from ddblab.stack.model import Table, key_schema
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from ddblab.stack.aws import error_code, log_events
+from ddblab.core.aws import error_code, log_events
 from ddblab.stack.model import Names
 
 EMPTY_BATCH = {"Records": []}

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from ddblab.stack.aws import error_code
+from ddblab.core.aws import error_code
 from ddblab.stack.code import handler_module
 
 audit = handler_module("audit")

@@ -14,12 +14,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from ddblab.core.aws import log_events
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
-from ddblab.data import batches, reconcile, users
+from ddblab.data import batches, reconciliation, users
 from ddblab.emulator.faults import FaultProxy
 from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name
-from ddblab.stack.aws import log_events
 from ddblab.stack.converge import converge
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import projection
@@ -92,7 +92,7 @@ class Result:
     log: dict
     quarantined: int
     dead_letters: int
-    drift: reconcile.Drift
+    drift: reconciliation.Drift
     seconds: float
     drain_seconds: float
 
@@ -150,11 +150,11 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
                     return "Item" in ddb.get_item(TableName=target, Key=key)
                 wait_for(drained, "the stream to drain", timeout=timeout, interval=0.5)
                 status("reconciling")
-                drift = wait_for(lambda: (d := reconcile.compare(ddb, users_table, target)).total == 0 and d,
+                drift = wait_for(lambda: (d := reconciliation.compare(ddb, users_table, target)).total == 0 and d,
                                  "zero drift", timeout=30, interval=0.5)
             except WaitTimeout as error:
                 say(f"[red]{error}[/]")
-                drift = reconcile.compare(ddb, users_table, target)
+                drift = reconciliation.compare(ddb, users_table, target)
             drained = time.monotonic() - started
             counts = proxy.counts()
             live = Deployed(settings)
@@ -188,5 +188,5 @@ def report(result: Result) -> str:
         f"(invocations that succeeded: {log['invocations']})",
         f"quarantined:                {result.quarantined} (poison written: {result.poison})",
         f"dead letters:               {result.dead_letters}",
-        reconcile.describe(result.drift),
+        reconciliation.describe(result.drift),
     ])

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from ddblab.data.reconcile import scan
-from ddblab.stack.aws import error_code
+from ddblab.core.aws import error_code
+from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
 
 projection = handler_module("projection")
