@@ -19,6 +19,7 @@ CITY ?=
 .PHONY: dev event invoke redrive
 .PHONY: doctor watch quarantine ui
 .PHONY: mutants
+.PHONY: consumer
 
 help: ## list the targets
 	@echo "ddb-streams-lab - DynamoDB Streams -> Lambda on a local AWS emulator"
@@ -57,7 +58,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 venv: $(VENV)/.installed ## create the virtualenv from pyproject.toml (done by every target that needs it)
 
-venv-test: $(VENV)/.installed-test
+venv-test: $(VENV)/.installed-test ## the virtualenv with the test tooling too (done by every target that runs pytest)
 
 up: venv ## start the emulator (EMULATOR=auto) and converge the stack
 	@$(LAB) up
@@ -95,7 +96,7 @@ ui: venv ## the tables in a browser: dynamodb-admin on http://127.0.0.1:8001 (ne
 query: venv ## users by location: make query STATE="New York" [CITY=Brooklyn], or CITY=Springfield
 	@$(LAB) query $(if $(STATE),--state "$(STATE)") $(if $(CITY),--city "$(CITY)") $(ARGS)
 
-reconcile: venv ## compare users_by_location with the projection of users (ARGS=--fix repairs)
+reconcile: venv ## compare each recomputable view with users: users_by_location (ARGS=--fix repairs); others: replay
 	@$(LAB) reconcile $(ARGS)
 
 chaos: venv-test ## fault drill: writes under injected target-write faults, then checks for drift
@@ -113,8 +114,12 @@ event: venv ## print an event: make event ARGS='stream --email ada@example.com',
 invoke: venv ## invoke a function: make invoke FUNCTION=audit EVENT=event.json (or ARGS='--records f.jsonl')
 	@$(LAB) invoke $(or $(FUNCTION),replicate) $(if $(EVENT),--event "$(EVENT)") $(ARGS)
 
-redrive: venv ## bring back the quarantine and dead-letter queues from users' current state (ARGS=--dry-run)
+redrive: venv ## bring back the quarantine and dead-letter queues, each message to the consumer that failed it (ARGS=--dry-run)
 	@$(LAB) redrive $(ARGS)
+
+consumer: venv ## add a stream consumer: make consumer NAME=state_counts [ARGS='--index state']; then make bootstrap
+	@[ -n "$(NAME)" ] || { echo "error: name the consumer: make consumer NAME=state_counts"; exit 2; }
+	@$(LAB) new consumer "$(NAME)" $(ARGS)
 
 lint: venv-test ## ruff over the tree
 	@$(VENV)/bin/ruff check .

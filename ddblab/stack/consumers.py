@@ -8,7 +8,7 @@ from __future__ import annotations
 from ddblab.stack.model import Consumer
 
 CONSUMERS = (
-    Consumer("replicate", view=False, reconcile="ddblab.data.reconciliation:report", timeout=60),  # users_by_location
+    Consumer("replicate", view=False, reconcile="ddblab.commands.reconcile:users_by_location", timeout=60),  # users_by_location
     Consumer("audit", view=False),  # replay only: it logs what happened
     # new consumers: one line each, above this comment
 )
@@ -21,11 +21,11 @@ def function_modules(consumers: tuple = CONSUMERS) -> tuple:
     return (API_FUNCTION, *(c.module for c in consumers))
 
 
-def declared_now() -> set:
-    """The consumer modules this file declares as it stands on disk (a long-running `make dev`
-    imported it before a consumer was added)."""
+def declared_now(path=None) -> set:
+    """The consumer modules this file (or that one) declares as it stands on disk (a
+    long-running `make dev` imported it before a consumer was added)."""
     import ast
     from pathlib import Path
-    tree = ast.parse(Path(__file__).read_text())
+    tree = ast.parse(Path(path or __file__).read_text())
     return {call.args[0].value for call in ast.walk(tree) if isinstance(call, ast.Call)
             and getattr(call.func, "id", "") == "Consumer" and call.args and isinstance(call.args[0], ast.Constant)}

@@ -222,8 +222,8 @@ class Stack:
     consumers: tuple = ()  # Consumer, in the order describe.CONSUMERS lists them
 
     def consumer(self, function: str) -> Consumer | None:
-        """The consumer a function name (with or without the prefix) belongs to."""
-        return next((c for c in self.consumers if function in (c.module, self.names.function(c.module))), None)
+        """The consumer whose function has this name (prefix included), or None."""
+        return next((c for c in self.consumers if self.names.function(c.module) == function), None)
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)

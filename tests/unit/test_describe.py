@@ -47,7 +47,7 @@ def test_describe_a_consumer_line_gives_its_function_mapping_and_table():
     grants = {(a, r) for s in fn.policy for a in s["Action"] for r in ([s["Resource"]] if isinstance(s["Resource"], str)
                                                                         else s["Resource"]) if a.startswith("dynamodb:Put")}
     assert grants == {("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:123456789012:table/dev1-state_counts")}
-    assert stack.consumer("state_counts").recovery == "replay only"
+    assert stack.consumer("dev1-state_counts").recovery == "replay only" and stack.consumer("state_counts") is None
     assert stack.consumer("dev1-replicate").recovery == "recompute"
 
 
