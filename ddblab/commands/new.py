@@ -1,6 +1,6 @@
 """Add to the project. `new consumer NAME` writes handlers/NAME.py from the template (fold per
 key, idempotent under redelivery and replay, stdlib + boto3), tests/unit/test_NAME.py and
-tests/integration/test_NAME.py, and adds one line to the stack description
+tests/integration/test_NAME_live.py, and adds one line to the stack description
 (ddblab/stack/consumers.py): its function, its mapping on the users stream and a table of its
 own follow from that line. make bootstrap deploys it.
 
@@ -27,5 +27,5 @@ def run(args) -> int:
         print(f"wrote {path}")
     print(f"next: edit view() in handlers/{args.name}.py (what to keep of each user), then make bootstrap "
           f"(deploys it; a running make dev redeploys it on every save after that), "
-          f"and make test ARGS='tests/unit/test_{args.name}.py tests/integration/test_{args.name}.py'")
+          f"and make test ARGS='tests/unit/test_{args.name}.py tests/integration/test_{args.name}_live.py'")
     return 0

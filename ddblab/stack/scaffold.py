@@ -36,7 +36,7 @@ class NewConsumer:
         """Where each file goes -> its template."""
         return {self.root / "handlers" / f"{self.name}.py": "handler.py.tmpl",
                 self.root / "tests" / "unit" / f"test_{self.name}.py": "unit_test.py.tmpl",
-                self.root / "tests" / "integration" / f"test_{self.name}.py": "integration_test.py.tmpl"}
+                self.root / "tests" / "integration" / f"test_{self.name}_live.py": "integration_test.py.tmpl"}
 
     @property
     def description(self) -> Path:

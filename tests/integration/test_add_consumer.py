@@ -7,7 +7,6 @@ queue (MAX_RECORD_AGE=5), stays there through a redrive while the function still
 is put right by the redrive after the fix - nothing deleted early, the count exact."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil

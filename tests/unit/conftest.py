@@ -12,6 +12,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("USERS_TABLE", "users")
 os.environ.setdefault("TARGET_TABLE", "users_by_location")
+os.environ.setdefault("VIEW_TABLE", "consumer_view")  # a consumer from the template: its own table
 os.environ.setdefault("QUARANTINE_QUEUE_URL", "http://localhost/000000000000/users-quarantine")
 
 # make mutants: mutmut sets MUTANT_UNDER_TEST in every run it makes.

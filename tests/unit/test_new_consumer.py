@@ -32,7 +32,7 @@ def test_new_consumer_writes_handler_tests_and_one_line(root):
     written = NewConsumer("state_counts", "state", root=root).write()
     # THEN its handler and tests are written, and the description gains exactly one line
     assert [str(p) for p in written] == ["handlers/state_counts.py", "tests/unit/test_state_counts.py",
-                                         "tests/integration/test_state_counts.py", "ddblab/stack/consumers.py"]
+                                         "tests/integration/test_state_counts_live.py", "ddblab/stack/consumers.py"]
     after = (root / "ddblab/stack/consumers.py").read_text()
     added = [line for line in after.splitlines() if line not in before.splitlines()]
     assert added == ['    Consumer("state_counts", index="state"),']
