@@ -17,7 +17,7 @@ CITY ?=
         outputs clean distclean
 .PHONY: template package deploy-aws
 .PHONY: dev event invoke redrive
-.PHONY: doctor watch quarantine ui
+.PHONY: doctor watch quarantine ui flow
 .PHONY: mutants
 .PHONY: consumer
 
@@ -90,8 +90,11 @@ watch: venv ## live view of the users stream (ARGS='--from-start --event MODIFY 
 quarantine: venv ## list quarantine and dead-letter messages (user, reason, age) without consuming them
 	@$(LAB) quarantine $(ARGS)
 
-ui: venv ## the tables in a browser: dynamodb-admin on http://127.0.0.1:8001 (needs Node.js)
+ui: venv ## the pipeline page on http://127.0.0.1:8002 and the tables in dynamodb-admin on :8001 (needs Node.js)
 	@$(LAB) ui $(ARGS) || [ $$? -eq 130 ]
+
+flow: venv ## the pipeline page alone on http://127.0.0.1:8002: the chain, live figures, each record's journey
+	@$(LAB) flow $(ARGS) || [ $$? -eq 130 ]
 
 query: venv ## users by location: make query STATE="New York" [CITY=Brooklyn], or CITY=Springfield
 	@$(LAB) query $(if $(STATE),--state "$(STATE)") $(if $(CITY),--city "$(CITY)") $(ARGS)

@@ -22,7 +22,7 @@ COMMANDS += ("dev", "event", "invoke", "redrive")
 # Making it yours: a consumer of your own (ddblab/stack/scaffold.py).
 COMMANDS += ("new",)
 # Why didn't it fire: the chain checked, the stream watched, the queues read, the tables in a browser.
-COMMANDS += ("doctor", "watch", "quarantine", "ui")
+COMMANDS += ("doctor", "watch", "quarantine", "ui", "flow")
 
 
 def parser(only: str | None = None) -> argparse.ArgumentParser:

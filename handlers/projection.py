@@ -40,6 +40,21 @@ BLANK = ("\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u200
          "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u180e\u200b\u2060\ufeff")
 
 
+
+def error_code(error) -> str:
+    """The error code of a botocore ClientError ("" when the answer has none)."""
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def refused_for_good(error) -> bool:
+    """A write refusal no retry can cure, and that concerns the item, not the table: an item
+    or key over DynamoDB's size limits. Any other ValidationException (a target recreated
+    with another key, say) concerns every write: replicate raises it, so the stream stops and
+    says so, and the tools stop too, rather than quietly setting everything aside. The one
+    rule for replicate, reconcile --fix (ddblab/data/batches.py) and redrive."""
+    return error_code(error) == "ValidationException" and "size" in error.response["Error"].get("Message", "").lower()
+
+
 def strip_blank(text: str) -> str:
     return text.strip(BLANK)
 

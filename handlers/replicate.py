@@ -47,15 +47,6 @@ class ReplicationFailed(RuntimeError):
         self.stats = stats or {}
 
 
-def refused_for_good(error: ClientError) -> bool:
-    """A refusal no retry can cure, and that concerns the item, not the table: an item or
-    key over DynamoDB's size limits. Any other ValidationException (a target recreated with
-    another key, say) concerns every write: it is raised, so the stream stops and says so,
-    rather than quietly quarantining everything."""
-    info = error.response.get("Error", {})
-    return info.get("Code") == "ValidationException" and "size" in info.get("Message", "").lower()
-
-
 def _backoff(attempt: int) -> None:
     time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
 
@@ -74,7 +65,7 @@ def _write_chunk(client, requests: list, attempts: int, stats: dict, deadline: f
         try:
             answer = client.batch_write_item(RequestItems={TARGET_TABLE: pending})
         except ClientError as error:
-            if refused_for_good(error):
+            if projection.refused_for_good(error):
                 return pending, error, True
             last_error = error
         except BotoCoreError as error:

@@ -468,7 +468,7 @@ def create(request: Request, client) -> dict:
     try:
         client.put_item(TableName=USERS_TABLE, Item=to_item(user), ConditionExpression="attribute_not_exists(email)")
     except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
+        if projection.error_code(error) != "ConditionalCheckFailedException":
             raise
         raise Refused(409, f"user {user['email']} exists; to replace it use PUT /users/{{email}}, "
                            "to change some fields PATCH /users/{email}", {"email": "exists"}) from None
@@ -519,7 +519,7 @@ def change(request: Request, email: str, client) -> dict:
             ConditionExpression="attribute_exists(email)",
             ExpressionAttributeNames=names, ExpressionAttributeValues=values)["Attributes"]
     except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
+        if projection.error_code(error) != "ConditionalCheckFailedException":
             raise
         raise Refused(404, f"no user {email} (deleted meanwhile)") from None
     return response(200, from_item(new))
@@ -576,10 +576,6 @@ def route(request: Request, client) -> dict:
     if not old.get("Attributes"):
         raise Refused(404, f"no user {email}")
     return response(204)
-
-
-def _code(error: ClientError) -> str | None:
-    return error.response.get("Error", {}).get("Code")  # only compared with a code: None is as good as ""
 
 
 dynamodb = boto3.client("dynamodb")

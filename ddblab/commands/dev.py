@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import UserError
 from ddblab.emulator.health import backend_label, emulator_name, require_alive
 from ddblab.stack.code import HANDLERS
@@ -35,9 +36,9 @@ def configure(parser) -> None:
 
 def reloader(live: Deployed, handlers: Path = HANDLERS, use_zip: bool = False) -> Reloader:
     backend = emulator_name(live.settings.endpoint_url)
-    hot = live.settings.run_dir / "hot-reload" if not use_zip and backend == "localstack" else None
+    hot = live.settings.run_dir / "hot-reload" if not use_zip and backend == Backend.LOCALSTACK else None
     return Reloader(live.client("lambda"), live.stack.functions, handlers, hot_reload_dir=hot,
-                    wait_active=backend != "ministack")
+                    wait_active=backend != Backend.MINISTACK)
 
 
 def watch(reload: Reloader, settings, stop: threading.Event | None = None, printer=print) -> None:

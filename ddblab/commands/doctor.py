@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from rich.markup import escape
 
+from ddblab.core.kinds import Status
 from ddblab.core.output import console
 from ddblab.core.settings import Settings
 from ddblab.diagnose import checks
 from ddblab.stack.deployed import Deployed
 
-STYLES = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "warn": "[yellow]WARN[/]", "note": "[dim]NOTE[/]"}
+STYLES = {Status.PASS: "[green]PASS[/]", Status.FAIL: "[bold red]FAIL[/]", Status.WARN: "[yellow]WARN[/]",
+          Status.NOTE: "[dim]NOTE[/]"}
 
 HELP = "check every link of the chain and say what fixes what is broken"
 
@@ -26,7 +28,7 @@ def configure(parser) -> None:
 
 def line(check: checks.Check) -> str:
     text = f"{STYLES[check.status]} {check.part:<8} {escape(check.name)}: {escape(check.detail)}"
-    return text + (f" [bold]- run: {escape(check.fix)}[/]" if check.fix and check.status != "pass" else "")
+    return text + (f" [bold]- run: {escape(check.fix)}[/]" if check.fix and check.status != Status.PASS else "")
 
 
 def run(args) -> int:
@@ -36,7 +38,7 @@ def run(args) -> int:
     for check in checks.run(diagnosis, probe=not args.no_probe, deadline=args.deadline):
         console.print(line(check), highlight=False, soft_wrap=True)
         failed += check.failed
-        warned += check.status == "warn"
+        warned += check.status == Status.WARN
     if failed:
         console.print(f"[bold red]{failed} check(s) failed[/]: run the command on each FAIL line, then make doctor again")
         return 1

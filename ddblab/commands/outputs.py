@@ -1,6 +1,7 @@
 """Print one output of the deployed stack, for shell use: API=$(ddblab outputs api_url)."""
 from __future__ import annotations
 
+from ddblab.core.kinds import QueueKind
 from ddblab.core.settings import UserError
 from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.deployed import Deployed
@@ -10,8 +11,8 @@ OUTPUTS = {
     "users_table": lambda live: live.names.users,
     "target_table": lambda live: live.names.target,
     "stream_arn": lambda live: live.stream_arn,
-    "quarantine_queue": lambda live: live.queue_url("quarantine"),
-    "dlq": lambda live: live.queue_url("dlq"),
+    "quarantine_queue": lambda live: live.queue_url(QueueKind.QUARANTINE),
+    "dlq": lambda live: live.queue_url(QueueKind.DLQ),
     "endpoint": lambda live: live.settings.endpoint_url,
     # the table of each consumer that keeps one (describe.CONSUMERS): <consumer>_table
     **{f"{c.module}_table": (lambda live, module=c.module: live.names.function(module)) for c in CONSUMERS if c.view},

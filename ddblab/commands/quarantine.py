@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
+from ddblab.core.kinds import QueueKind
 from ddblab.core.output import console
 from ddblab.inspect import queue_contents
 from ddblab.stack.deployed import Deployed
@@ -16,13 +17,13 @@ HELP = "list the quarantine and dead-letter messages (user, reason, age) without
 
 
 def configure(parser) -> None:
-    parser.add_argument("--queue", choices=("quarantine", "dlq"), action="append", help="only this queue")
+    parser.add_argument("--queue", choices=[kind.value for kind in QueueKind], action="append", help="only this queue")
     parser.add_argument("--limit", type=int, default=50, help="at most this many messages per queue (default 50)")
 
 
 def run(args) -> int:
     live = Deployed.connect()
-    for kind in args.queue or ("quarantine", "dlq"):
+    for kind in args.queue or list(QueueKind):
         name = getattr(live.names, kind)
         depth = live.queue_depth(kind)
         messages = queue_contents.peek(live.sqs, live.queue_url(kind), kind, limit=args.limit) if depth else []

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from rich.markup import escape
 
 from ddblab.core.aws import find, mappings_of
+from ddblab.core.kinds import QueueKind
 from ddblab.core.output import console
 from ddblab.core.settings import Settings, UserError
 from ddblab.diagnose.checks import BOOTSTRAP, Diagnosis
@@ -72,7 +73,7 @@ def check(settings: Settings) -> list:
         rows.append(Row("api", spec.api.name, "ok", live.api_url))
     except UserError:
         rows.append(Row("api", spec.api.name, "MISSING", "", BOOTSTRAP))
-    for kind in ("quarantine", "dlq"):
+    for kind in QueueKind:
         try:
             depth = live.queue_depth(kind)
         except ClientError:

@@ -1,34 +1,65 @@
-"""The tables in a browser: dynamodb-admin started against the emulator on a loopback port
-(installed into node_modules/ on first use; needs Node.js and npm). Ctrl-C stops it.
+"""The stack in a browser, both pages at once: the pipeline page (ddblab flow: the chain, its
+live figures, each record's journey) and the tables in dynamodb-admin (installed into
+node_modules/ on first use; needs Node.js and npm - without them the pipeline page is served
+alone, with a line saying why). Both on 127.0.0.1 only; Ctrl-C stops both.
 
-    ddblab ui [--port 8001]
+    ddblab ui [--port 8001] [--flow-port 8002]
 """
 from __future__ import annotations
 
+from ddblab.commands.flow import DEFAULT_PORT as FLOW_PORT
+from ddblab.commands.flow import require_free
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
 from ddblab.emulator import admin_ui
-from ddblab.emulator.health import port_open
 from ddblab.stack.deployed import Deployed
 
-HELP = "the tables in a browser (dynamodb-admin on a loopback port)"
+HELP = "the stack in a browser: the pipeline page and the tables (dynamodb-admin), on loopback ports"
 
 
 def configure(parser) -> None:
-    parser.add_argument("--port", type=int, default=admin_ui.DEFAULT_PORT, help="port on 127.0.0.1 (default 8001)")
+    parser.add_argument("--port", type=int, default=admin_ui.DEFAULT_PORT,
+                        help=f"dynamodb-admin's port on 127.0.0.1 (default {admin_ui.DEFAULT_PORT})")
+    parser.add_argument("--flow-port", type=int, default=FLOW_PORT,
+                        help=f"the pipeline page's port on 127.0.0.1 (default {FLOW_PORT})")
+
+
+def start_admin(live, port: int):
+    """dynamodb-admin on the port, or None (and why) where Node.js is missing."""
+    try:
+        admin_ui.install()
+    except UserError as missing:
+        console.print(f"[yellow]no dynamodb-admin[/]: {missing}", highlight=False, soft_wrap=True)
+        return None
+    return admin_ui.start(live.settings, port)
 
 
 def run(args) -> int:
+    from ddblab.flow.app import server
+
     live = Deployed.connect()
+<<<<<<< HEAD
     admin_ui.install()
     if port_open(args.port):
         raise UserError(f"port {args.port} is taken - run: make ui ARGS='--port 8002'")
     process = admin_ui.start(live.settings, args.port)
     console.print(f"dynamodb-admin on [bold]http://127.0.0.1:{args.port}[/] for {live.settings.endpoint_url} "
                   f"(tables {', '.join(t.name for t in live.stack.tables)}); Ctrl-C stops it", highlight=False, soft_wrap=True)
+=======
+    live.require_tables()
+    require_free(args.flow_port, "--flow-port")
+    require_free(args.port)
+    process = start_admin(live, args.port)
+    if process is not None:
+        console.print(f"dynamodb-admin on [bold]http://127.0.0.1:{args.port}[/] (tables "
+                      f"{', '.join(t.name for t in live.stack.tables)})", highlight=False, soft_wrap=True)
+    console.print(f"pipeline page  on [bold]http://127.0.0.1:{args.flow_port}[/] for {live.settings.endpoint_url}; "
+                  "Ctrl-C stops both", highlight=False, soft_wrap=True)
+>>>>>>> main
     try:
-        return process.wait()
+        server(live.settings, args.flow_port).run()
+        return 0
     finally:
-        if process.poll() is None:
+        if process is not None and process.poll() is None:
             process.terminate()
             process.wait(timeout=10)

@@ -10,8 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from ddblab.core.aws import error_code
 from ddblab.core.settings import UserError
+from ddblab.stack.code import handler_module
+
+projection = handler_module("projection")  # refused_for_good: the rule replicate follows
 
 LIMIT = 25  # BatchWriteItem's most requests per call
 GET_LIMIT = 100  # BatchGetItem's most keys per call
@@ -23,12 +25,6 @@ def puts(items: list) -> list:
 
 def deletes(keys: list) -> list:
     return [{"DeleteRequest": {"Key": key}} for key in keys]
-
-
-def _refused(error: ClientError) -> bool:
-    """A refusal no retry cures: the table says the request itself is invalid (a key or an
-    item over DynamoDB's bounds)."""
-    return error_code(error) == "ValidationException"
 
 
 def write_all(client, table: str, requests: list, workers: int = 1, progress=None, label: str = "writing",
@@ -47,13 +43,13 @@ def write_all(client, table: str, requests: list, workers: int = 1, progress=Non
         try:
             return write_chunk(chunk)
         except ClientError as error:
-            if not _refused(error):
+            if not projection.refused_for_good(error):
                 raise
         for request in chunk:  # find which of them the table refuses; re-writing the others is harmless
             try:
                 write_chunk([request])
             except ClientError as error:
-                if not _refused(error):
+                if not projection.refused_for_good(error):
                     raise
                 with lock:
                     refused.append((request, error.response["Error"].get("Message", "refused")))

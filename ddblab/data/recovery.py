@@ -23,6 +23,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from ddblab.core.aws import error_code
+from ddblab.core.kinds import QueueKind
 from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
 
@@ -49,7 +50,7 @@ class Message:
 
     @property
     def label(self) -> str:
-        if self.queue == "quarantine":
+        if self.queue == QueueKind.QUARANTINE:
             return f"quarantine: {', '.join(sorted(self.emails)) or '?'} ({self.body.get('reason', 'no reason given')})"
         info = self.body.get("DDBStreamBatchInfo", {})
         return (f"dead letter of {self.function or '?'}: {info.get('batchSize', '?')} records, sequence "
@@ -180,7 +181,7 @@ def step(client, names, emails: set, dry_run: bool) -> dict:
             if wanted is not None and not fresh:
                 client.put_item(TableName=names.target, Item=projection.item_to_client_form(wanted))
         except ClientError as error:
-            if error_code(error) != "ValidationException":
+            if not projection.refused_for_good(error):
                 raise
             why = f"{names.target} refused the write: {error.response['Error'].get('Message')}"
         result[email] = (not why, "; ".join(todo) or "already in step", why)
@@ -197,10 +198,10 @@ def read_messages(live) -> list:
     """Every message of both queues, with the users it names (or the records to replay)."""
     streams, spec = live.client("dynamodbstreams"), live.stack
     messages = []
-    for queue in ("quarantine", "dlq"):
+    for queue in QueueKind:
         messages += receive_all(live.sqs, live.queue_url(queue), queue)
     for m in messages:
-        if m.queue == "quarantine":
+        if m.queue == QueueKind.QUARANTINE:
             m.emails = emails_of([m.body.get("record", {})])
             if not m.emails:
                 m.left = "names no user (no email key in the record)"

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 
 from ddblab.core.aws import find, mappings_of
+from ddblab.core.kinds import Backend, QueueKind, Status
 from ddblab.data.users import to_item, walkthrough
 from ddblab.diagnose import filters
 from ddblab.diagnose.diagnosis import BOOTSTRAP, Check, Diagnosis
@@ -44,27 +45,27 @@ def backend(d: Diagnosis) -> list:
     document = health(settings.endpoint_url)
     if document is None:
         if settings.is_local and port_open(settings.port):
-            return [Check("backend", settings.endpoint_url, "fail", not_an_emulator(settings).split(" - ")[0],
+            return [Check("backend", settings.endpoint_url, Status.FAIL, not_an_emulator(settings).split(" - ")[0],
                           "stop that program, or point AWS_ENDPOINT_URL at your emulator")]
-        return [Check("backend", settings.endpoint_url, "fail", "nothing answers", "make up")]
+        return [Check("backend", settings.endpoint_url, Status.FAIL, "nothing answers", "make up")]
     d.backend = emulator_name(settings.endpoint_url)
     found = f"version {document.get('version', '?')} on {settings.endpoint_url}"
-    if d.backend == "unknown":
+    if d.backend == Backend.UNKNOWN:
         # Something answers the health path, but neither as MiniStack nor as LocalStack: the
         # checks below still run; the caveats of neither emulator are assumed.
-        return [Check("backend", "unknown emulator", "warn",
+        return [Check("backend", "unknown emulator", Status.WARN,
                       f"{found} (edition {document.get('edition', '?')}): not MiniStack "
                       f"({MINISTACK_HEALTH_PATH} gave no health document) and not positively LocalStack",
                       "if it is slow to answer, run make doctor again; otherwise check what listens there")]
-    checks = [Check("backend", d.backend, "pass", found)]
-    if d.backend == "localstack":
+    checks = [Check("backend", d.backend, Status.PASS, found)]
+    if d.backend == Backend.LOCALSTACK:
         image = settings.localstack_image
         if auth_token_needed(image) and not os.environ.get("LOCALSTACK_AUTH_TOKEN"):
-            checks.append(Check("backend", "auth token", "fail",
+            checks.append(Check("backend", "auth token", Status.FAIL,
                                 f"LOCALSTACK_IMAGE={image} needs LOCALSTACK_AUTH_TOKEN (images after 4.14.0 exit without it)",
                                 "export LOCALSTACK_AUTH_TOKEN=<your token>, or unset LOCALSTACK_IMAGE (4.14.0, free)"))
         else:
-            checks.append(Check("backend", "auth token", "pass", f"{image}: no token needed"
+            checks.append(Check("backend", "auth token", Status.PASS, f"{image}: no token needed"
                                 if not auth_token_needed(image) else f"{image}: LOCALSTACK_AUTH_TOKEN is set"))
     return checks
 
@@ -76,10 +77,10 @@ def tables(d: Diagnosis) -> list:
     for table in d.spec.tables:
         found = find(d.live.dynamodb.describe_table, "ResourceNotFoundException", TableName=table.name)
         if found is None:
-            checks.append(Check("table", table.name, "fail", "missing", BOOTSTRAP))
+            checks.append(Check("table", table.name, Status.FAIL, "missing", BOOTSTRAP))
             continue
         status = found["Table"].get("TableStatus", "ACTIVE")
-        checks.append(Check("table", table.name, "pass" if status == "ACTIVE" else "fail",
+        checks.append(Check("table", table.name, Status.PASS if status == "ACTIVE" else Status.FAIL,
                             f"{status}, {found['Table'].get('ItemCount', '?')} items", "" if status == "ACTIVE" else
                             "wait a few seconds and run make doctor again"))
     return checks
@@ -91,11 +92,11 @@ def stream(d: Diagnosis) -> list:
         return []
     spec = d.users_table.get("StreamSpecification") or {}
     if not spec.get("StreamEnabled"):
-        return [Check("stream", users.name, "fail", "no stream: no function is ever called", BOOTSTRAP)]
+        return [Check("stream", users.name, Status.FAIL, "no stream: no function is ever called", BOOTSTRAP)]
     if spec.get("StreamViewType") != users.stream:
-        return [Check("stream", users.name, "fail", f"{spec.get('StreamViewType')}, the functions need {users.stream}",
+        return [Check("stream", users.name, Status.FAIL, f"{spec.get('StreamViewType')}, the functions need {users.stream}",
                       BOOTSTRAP)]
-    return [Check("stream", users.name, "pass", f"{users.stream} {d.stream_arn}")]
+    return [Check("stream", users.name, Status.PASS, f"{users.stream} {d.stream_arn}")]
 
 
 # --- mappings ---------------------------------------------------------------------------------
@@ -111,18 +112,18 @@ def mapping(d: Diagnosis, spec: Mapping) -> list:
     found = find(mappings_of, "ResourceNotFoundException", lam=d.lam, function=spec.function) or []
     current = [m for m in found if m["EventSourceArn"] == d.stream_arn]
     stale = [m for m in found if m["EventSourceArn"] != d.stream_arn and f":table/{spec.table}/stream/" in m["EventSourceArn"]]
-    checks = [Check("mapping", spec.label, "fail", f"{m['UUID']} reads a stale stream {m['EventSourceArn']} "
+    checks = [Check("mapping", spec.label, Status.FAIL, f"{m['UUID']} reads a stale stream {m['EventSourceArn']} "
                     "(the table's stream was replaced): it will never get a record", BOOTSTRAP + " (removes it)")
               for m in stale]
     if not current:
-        return checks + [Check("mapping", spec.label, "fail", "missing: nothing calls the function", BOOTSTRAP)]
+        return checks + [Check("mapping", spec.label, Status.FAIL, "missing: nothing calls the function", BOOTSTRAP)]
     if len(current) > 1:
-        checks.append(Check("mapping", spec.label, "fail", f"{len(current)} mappings on the stream (want 1): "
+        checks.append(Check("mapping", spec.label, Status.FAIL, f"{len(current)} mappings on the stream (want 1): "
                             "every record reaches the function twice", BOOTSTRAP + " (removes the duplicates)"))
     m = current[0]
     uuid = m["UUID"]
     if m.get("State") != "Enabled":
-        checks.append(Check("mapping", spec.label, "fail", f"{m.get('State')}: the function gets no records",
+        checks.append(Check("mapping", spec.label, Status.FAIL, f"{m.get('State')}: the function gets no records",
                             BOOTSTRAP + " (enables it)"))
     settings_wrong = []
     if m.get("BatchSize") != spec.batch_size:
@@ -131,13 +132,13 @@ def mapping(d: Diagnosis, spec: Mapping) -> list:
     if position and position != spec.starting_position:
         settings_wrong.append(f"StartingPosition {position} (want {spec.starting_position})")
     if settings_wrong:
-        checks.append(Check("mapping", spec.label, "fail", "; ".join(settings_wrong),
+        checks.append(Check("mapping", spec.label, Status.FAIL, "; ".join(settings_wrong),
                             f"{BOOTSTRAP} (updates it; a starting position is replaced: a new mapping)"))
     checks += last_result(d, spec, m)
     checks += missed_by_latest(d, spec, m)
     checks += filter_check(d, spec, m)
     if not any(c.failed for c in checks):
-        checks.insert(0, Check("mapping", spec.label, "pass", f"{uuid} Enabled, BatchSize {m.get('BatchSize')}, "
+        checks.insert(0, Check("mapping", spec.label, Status.PASS, f"{uuid} Enabled, BatchSize {m.get('BatchSize')}, "
                                f"{position or '?'}, on the current stream, last result: {m.get('LastProcessingResult') or '?'}"))
     return checks
 
@@ -145,10 +146,10 @@ def mapping(d: Diagnosis, spec: Mapping) -> list:
 def last_result(d: Diagnosis, spec: Mapping, m: dict) -> list:
     result = m.get("LastProcessingResult") or "?"
     if "FAILED" in result.upper() or "PROBLEM" in result.upper():
-        return [Check("mapping", spec.label, "fail", f"last batch {result}: {d.failure_reason(spec.function)}",
+        return [Check("mapping", spec.label, Status.FAIL, f"last batch {result}: {d.failure_reason(spec.function)}",
                       d.fix_for_function(spec.function))]
-    if d.backend == "localstack" and result == "No records processed":
-        return [Check("mapping", spec.label, "note", "last result 'No records processed': LocalStack 4.14 never "
+    if d.backend == Backend.LOCALSTACK and result == "No records processed":
+        return [Check("mapping", spec.label, Status.NOTE, "last result 'No records processed': LocalStack 4.14 never "
                       "updates it; the function's log and the probe tell what happened")]
     return []
 
@@ -174,7 +175,7 @@ def missed_by_latest(d: Diagnosis, spec: Mapping, m: dict) -> list:
     first = first_record_time(d)
     if created is None or first is None or first >= created - 1:  # the stream's clock counts whole seconds
         return []
-    return [Check("mapping", spec.label, "fail", f"StartingPosition LATEST, created {time.ctime(created)}, after records "
+    return [Check("mapping", spec.label, Status.FAIL, f"StartingPosition LATEST, created {time.ctime(created)}, after records "
                   f"written from {time.ctime(first)}: the function never sees those",
                   f"{BOOTSTRAP} (replaces it with a TRIM_HORIZON mapping, which reads the stream from its start); "
                   "then make reconcile ARGS=--fix for what the stream no longer holds")]
@@ -200,12 +201,12 @@ def filter_check(d: Diagnosis, spec: Mapping, m: dict) -> list:
     try:
         passed = filters.passes(criteria, record)
     except (filters.Unknown, ValueError) as unknown:
-        return [Check("mapping", spec.label, "warn", f"FilterCriteria with {unknown}: not checked", fix)]
+        return [Check("mapping", spec.label, Status.WARN, f"FilterCriteria with {unknown}: not checked", fix)]
     if passed:
-        return [Check("mapping", spec.label, "warn", f"FilterCriteria set (the stack sets none); an INSERT of {email} passes",
-                      fix)]
+        return [Check("mapping", spec.label, Status.WARN,
+                      f"FilterCriteria set (the stack sets none); an INSERT of {email} passes", fix)]
     patterns = "; ".join(f["Pattern"] for f in criteria["Filters"])
-    return [Check("mapping", spec.label, "fail", f"FilterCriteria {patterns} drop an INSERT of {email}: "
+    return [Check("mapping", spec.label, Status.FAIL, f"FilterCriteria {patterns} drop an INSERT of {email}: "
                   "the function never sees such records", fix)]
 
 
@@ -221,24 +222,24 @@ def functions(d: Diagnosis) -> list:
 def function(d: Diagnosis, spec) -> list:
     found = find(d.lam.get_function, "ResourceNotFoundException", FunctionName=spec.name)
     if found is None:
-        return [Check("function", spec.name, "fail", "missing: its mapping has nothing to call", BOOTSTRAP)]
+        return [Check("function", spec.name, Status.FAIL, "missing: its mapping has nothing to call", BOOTSTRAP)]
     config = found["Configuration"]
     state, update = config.get("State", "Active"), config.get("LastUpdateStatus", "Successful")
     if state != "Active":
-        return [Check("function", spec.name, "fail", f"{state}: {config.get('StateReason') or '-'}", BOOTSTRAP)]
+        return [Check("function", spec.name, Status.FAIL, f"{state}: {config.get('StateReason') or '-'}", BOOTSTRAP)]
     checks = []
     if update not in ("Successful", "InProgress"):
-        checks.append(Check("function", spec.name, "fail",
+        checks.append(Check("function", spec.name, Status.FAIL,
                             f"last update {update}: {config.get('LastUpdateStatusReason') or '-'}", BOOTSTRAP))
     error = d.start_error(spec.name)
     if error is not None:
-        checks.append(Check("function", spec.name, "fail", f"fails on start (every invocation): {error}",
+        checks.append(Check("function", spec.name, Status.FAIL, f"fails on start (every invocation): {error}",
                             d.fix_for_function(spec.name)))
     if not checks:
-        checks.append(Check("function", spec.name, "pass", f"Active, last update {update}, starts cleanly"))
+        checks.append(Check("function", spec.name, Status.PASS, f"Active, last update {update}, starts cleanly"))
     errors = recent_errors(d.logs, spec.name)
     if errors:
-        checks.append(Check("function", spec.name, "warn", f"{len(errors)} recent error line(s) in its log, "
+        checks.append(Check("function", spec.name, Status.WARN, f"{len(errors)} recent error line(s) in its log, "
                             f"the last: {errors[-1]}", f"make logs ARGS='--function {spec.module} --since 15m'"))
     return checks
 
@@ -268,17 +269,17 @@ def roles(d: Diagnosis) -> list:
         answer = find(iam.get_role_policy, "NoSuchEntity", RoleName=spec.role, PolicyName=Names.POLICY)
         if answer is None:
             exists = find(iam.get_role, "NoSuchEntity", RoleName=spec.role) is not None
-            checks.append(Check("role", spec.role, "fail", "no policy" if exists else "missing", BOOTSTRAP))
+            checks.append(Check("role", spec.role, Status.FAIL, "no policy" if exists else "missing", BOOTSTRAP))
             continue
         document = answer["PolicyDocument"]
         if isinstance(document, str):
             document = json.loads(unquote(document))
         missing = missing_grants(spec.policy, as_list(document.get("Statement", [])))
         if missing:
-            checks.append(Check("role", spec.role, "fail", f"does not allow {', '.join(sorted(set(missing)))}: "
+            checks.append(Check("role", spec.role, Status.FAIL, f"does not allow {', '.join(sorted(set(missing)))}: "
                                 "the function's calls are refused where IAM is enforced", BOOTSTRAP))
         else:
-            checks.append(Check("role", spec.role, "pass", "allows what the function needs"))
+            checks.append(Check("role", spec.role, Status.PASS, "allows what the function needs"))
     return checks
 
 
@@ -286,39 +287,39 @@ def roles(d: Diagnosis) -> list:
 
 def queues(d: Diagnosis) -> list:
     checks = []
-    for kind in ("quarantine", "dlq"):
+    for kind in QueueKind:
         name = getattr(d.spec.names, kind)
         try:
             url = d.live.queue_url(kind)
             depth = d.live.queue_depth(kind)
         except ClientError:
-            checks.append(Check("queue", name, "fail", "missing", BOOTSTRAP))
+            checks.append(Check("queue", name, Status.FAIL, "missing", BOOTSTRAP))
             continue
         if not depth:
-            checks.append(Check("queue", name, "pass", "empty"))
+            checks.append(Check("queue", name, Status.PASS, "empty"))
             continue
         oldest = queue_contents.peek(d.live.sqs, url, kind, limit=10)
         age = queue_contents.ago(oldest[0].age) if oldest else "?"
-        what = "records replicate could not place" if kind == "quarantine" else \
+        what = "records replicate could not place" if kind == QueueKind.QUARANTINE else \
             "batches whose retries ran out: their changes never reached the function"
-        checks.append(Check("queue", name, "fail" if kind == "dlq" else "warn",
+        checks.append(Check("queue", name, Status.FAIL if kind == QueueKind.DLQ else Status.WARN,
                             f"{depth} message(s), the oldest {age} old: {what}",
                             "make quarantine (read them), then make redrive (or make reconcile ARGS=--fix)"))
     return checks
 
 
 def caveats(d: Diagnosis) -> list:
-    if d.backend == "ministack":
-        return [Check("caveat", "ministack", "note", "a failing batch blocks its stream and is retried every ~1 s until "
+    if d.backend == Backend.MINISTACK:
+        return [Check("caveat", "ministack", Status.NOTE, "a failing batch blocks its stream and is retried every ~1 s until "
                       "MaximumRecordAgeInSeconds, then goes to the dead-letter queue (MaximumRetryAttempts is ignored)"),
-                Check("caveat", "ministack", "note", "partial batch responses (ReportBatchItemFailures) are ignored for "
+                Check("caveat", "ministack", Status.NOTE, "partial batch responses (ReportBatchItemFailures) are ignored for "
                       "streams: the batch counts as succeeded (replicate never relies on them)"),
-                Check("caveat", "ministack", "note", "stream functions run one after another on one poller thread: "
+                Check("caveat", "ministack", Status.NOTE, "stream functions run one after another on one poller thread: "
                       "a slow function delays the others")]
-    if d.backend == "localstack":
-        return [Check("caveat", "localstack", "note", "updating a mapping rebuilds its poller and replays the stream "
+    if d.backend == Backend.LOCALSTACK:
+        return [Check("caveat", "localstack", Status.NOTE, "updating a mapping rebuilds its poller and replays the stream "
                       "from TRIM_HORIZON (bootstrap updates only on real drift)"),
-                Check("caveat", "localstack", "note", "disabling then re-enabling the users stream fails (issue 12491): "
+                Check("caveat", "localstack", Status.NOTE, "disabling then re-enabling the users stream fails (issue 12491): "
                       "delete and recreate the table instead")]
     return []
 

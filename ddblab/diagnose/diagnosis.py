@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ddblab.core.aws import find
+from ddblab.core.kinds import Backend, Status
 from ddblab.diagnose.function_errors import StartError, ministack_failures, recent_errors, start_error
 from ddblab.stack.deployed import Deployed
 
@@ -22,7 +23,7 @@ class Check:
 
     @property
     def failed(self) -> bool:
-        return self.status == "fail"
+        return self.status == Status.FAIL
 
 
 @dataclass
@@ -51,13 +52,13 @@ class Diagnosis:
 
     def start_error(self, function: str) -> StartError | None:
         if function not in self._start_errors:
-            log_file = self.settings.run_dir / "ministack.log" if self.backend == "ministack" else None
+            log_file = self.settings.run_dir / "ministack.log" if self.backend == Backend.MINISTACK else None
             self._start_errors[function] = start_error(self.lam, function, log_file=log_file)
         return self._start_errors[function]
 
     @cached_property
     def ministack_failures(self) -> dict:
-        return ministack_failures(self.settings.run_dir / "ministack.log") if self.backend == "ministack" else {}
+        return ministack_failures(self.settings.run_dir / "ministack.log") if self.backend == Backend.MINISTACK else {}
 
     def failure_reason(self, function: str) -> str:
         """Why the function's batches fail, as far as the backend tells."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
+from ddblab.core.kinds import Status
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.diagnose.diagnosis import Check, Diagnosis
 from ddblab.stack.code import handler_module
@@ -28,9 +29,9 @@ def probe(d: Diagnosis, deadline: float = 20.0) -> list:
         try:
             wait_for(lambda: ddb.get_item(TableName=names.target, Key=target_key, ConsistentRead=True).get("Item"),
                      f"the probe item to reach {names.target}", timeout=deadline)
-            checks.append(Check("probe", names.target, "pass", f"{email} reached it in {time.monotonic() - started:.1f} s"))
+            checks.append(Check("probe", names.target, Status.PASS, f"{email} reached it in {time.monotonic() - started:.1f} s"))
         except WaitTimeout:
-            checks.append(Check("probe", names.target, "fail", f"{email} written to {names.users} did not reach "
+            checks.append(Check("probe", names.target, Status.FAIL, f"{email} written to {names.users} did not reach "
                                 f"{names.target} within {deadline:.0f} s", fix))
         group = Names.log_group(names.audit)
 
@@ -40,9 +41,10 @@ def probe(d: Diagnosis, deadline: float = 20.0) -> list:
         try:
             remaining = max(1.0, deadline - (time.monotonic() - started))
             wait_for(audited, "the probe item in the audit log", timeout=remaining)
-            checks.append(Check("probe", group, "pass", f"audit logged it {time.monotonic() - started:.1f} s after the write"))
+            took = time.monotonic() - started
+            checks.append(Check("probe", group, Status.PASS, f"audit logged it {took:.1f} s after the write"))
         except WaitTimeout:
-            checks.append(Check("probe", group, "fail", f"no audit line for {email} within {deadline:.0f} s", fix))
+            checks.append(Check("probe", group, Status.FAIL, f"no audit line for {email} within {deadline:.0f} s", fix))
     finally:
         ddb.delete_item(TableName=names.users, Key={"email": {"S": email}})
         try:

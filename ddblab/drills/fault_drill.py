@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from ddblab.core.aws import log_events
+from ddblab.core.kinds import Backend, QueueKind
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconciliation, users
@@ -104,8 +105,8 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
     max_record_age: how long the mappings retry a failing batch before dead-lettering it
     (default: the stack's own, an hour)."""
     backend = emulator_name(base.endpoint_url)
-    if backend != "ministack":
-        found = ("LocalStack answers there" if backend == "localstack" else
+    if backend != Backend.MINISTACK:
+        found = ("LocalStack answers there" if backend == Backend.LOCALSTACK else
                  f"the emulator there did not answer {MINISTACK_HEALTH_PATH} as MiniStack does (an emulator of unknown kind)")
         raise UserError(
             f"the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda containers "
@@ -159,12 +160,12 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             counts = proxy.counts()
             live = Deployed(settings)
             try:
-                wait_for(lambda: live.queue_depth("quarantine") >= work.poison, "poison in quarantine", timeout=30)
+                wait_for(lambda: live.queue_depth(QueueKind.QUARANTINE) >= work.poison, "poison in quarantine", timeout=30)
             except WaitTimeout as error:  # (dead-lettered with its batch, say): the report shows it
                 say(f"[red]{error}[/]")
             result = Result(records=work.records + 1, poison=work.poison, faults=counts, log=replicate_log(settings, since),
-                            quarantined=live.queue_depth("quarantine"),
-                            dead_letters=live.queue_depth("dlq"), drift=drift,
+                            quarantined=live.queue_depth(QueueKind.QUARANTINE),
+                            dead_letters=live.queue_depth(QueueKind.DLQ), drift=drift,
                             seconds=time.monotonic() - started, drain_seconds=drained)
         finally:
             if not keep:

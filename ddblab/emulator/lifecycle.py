@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import ROOT, Settings, UserError
 from ddblab.emulator import localstack
 from ddblab.emulator.health import UNKNOWN, backend_label, docker_answers, emulator_name, health, not_an_emulator, port_open
@@ -41,7 +42,7 @@ def up(settings: Settings) -> str:
         choice = "localstack" if docker_answers() else "ministack"
         print(f"backend: EMULATOR=auto chose {choice} "
               f"({'a Docker engine answers' if choice == 'localstack' else 'no Docker engine answers'})")
-    if choice == "localstack":
+    if choice == Backend.LOCALSTACK:
         localstack.start(settings)
         print(f"backend: localstack started on {settings.endpoint_url}")
     else:

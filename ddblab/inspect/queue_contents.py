@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from ddblab.core.kinds import QueueKind
 from ddblab.stack.code import handler_module
 
 
@@ -75,7 +76,7 @@ def parse(kind: str, raw: dict) -> Message:
     except ValueError:
         body = {"reason": f"not JSON: {(raw.get('Body') or '')[:200]}"}
     body = body if isinstance(body, dict) else {"raw": body}
-    if kind == "dlq":
+    if kind == QueueKind.DLQ:
         user, reason, detail = dead_letter(body)
     else:
         user, reason, detail = quarantined(body)

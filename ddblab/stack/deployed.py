@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ddblab.core.aws import find, rest_api_ids
+from ddblab.core.kinds import QueueKind
 from ddblab.core.settings import Settings, UserError
 from ddblab.emulator.health import backend_label, emulator_name, require_backend
 from ddblab.stack.describe import describe
@@ -76,7 +77,7 @@ class Deployed:
 
     @cached_property
     def queue_urls(self) -> dict:
-        return {kind: self.queue_url(kind) for kind in ("quarantine", "dlq")}
+        return {kind.value: self.queue_url(kind) for kind in QueueKind}
 
     def queue_url(self, kind: str) -> str:
         """The URL of the quarantine or dlq queue (looked up once; ClientError if missing)."""

@@ -91,3 +91,20 @@ def test_write_all_with_refused_list_writes_everything_else():
 def test_write_all_without_refused_list_still_raises():
     with pytest.raises(ClientError):
         batches.write_all(RefusingTable(), "t", batches.puts([{"k": "bad"}]))
+
+
+class WrongKeyTable:
+    """A target recreated with another key: it refuses every write, whatever the item."""
+
+    def batch_write_item(self, RequestItems):
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "One or more parameter values were "
+                                     "invalid: Missing the key city_email in the item"}}, "BatchWriteItem")
+
+
+def test_write_all_with_refused_list_key_schema_mismatch_raises_as_replicate_does():
+    # GIVEN a table that refuses every write for a reason that concerns the table, not the item
+    refused = []
+    # WHEN reconcile --fix writes to it THEN it stops, as replicate stops the stream, instead of listing every row as refused
+    with pytest.raises(ClientError, match="Missing the key city_email"):
+        batches.write_all(WrongKeyTable(), "t", batches.puts([{"k": "a"}, {"k": "b"}]), refused=refused)
+    assert refused == []

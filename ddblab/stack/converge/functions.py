@@ -5,6 +5,7 @@ from __future__ import annotations
 from botocore.exceptions import WaiterError
 
 from ddblab.core.aws import find
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import UserError
 from ddblab.stack.code import build_zip, code_sha256
 from ddblab.stack.converge.context import Context
@@ -23,7 +24,7 @@ def wait(ctx: Context, name: str, waiter: str, first_start: bool = False) -> Non
     # LocalStack pulls public.ecr.aws/lambda/python:3.12 while a first function is Pending:
     # on a slow line that takes minutes, so the first start is allowed longer (on an emulator
     # of unknown kind too: it may be LocalStack answering slowly).
-    attempts = 600 if first_start and ctx.backend in ("localstack", "unknown") else 120
+    attempts = 600 if first_start and ctx.backend in (Backend.LOCALSTACK, Backend.UNKNOWN) else 120
     try:
         ctx.lam.get_waiter(waiter).wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": attempts})
     except WaiterError:
@@ -32,7 +33,7 @@ def wait(ctx: Context, name: str, waiter: str, first_start: bool = False) -> Non
                 f"{config.get('LastUpdateStatus')}: {config.get('LastUpdateStatusReason') or '-'}"
         hint = (" LocalStack pulls the runtime image public.ecr.aws/lambda/python:3.12 on the first start "
                 "(check `docker compose logs localstack`, your network, and that /var/run/docker.sock is mounted);"
-                if ctx.backend == "localstack" else "")
+                if ctx.backend == Backend.LOCALSTACK else "")
         if config.get("State") == "Failed":
             # The waiter gives up at once on Failed; LocalStack then answers any code update with
             # a 500 (invocation/lambda_service.py), so the function has to be created again.

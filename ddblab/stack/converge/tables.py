@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ddblab.core.aws import find
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import UserError
 from ddblab.stack.converge.context import Context
 from ddblab.stack.model import Table, key_schema
@@ -29,12 +30,12 @@ def fix_stream(ctx: Context, spec: Table, current: dict) -> str | None:
     if not spec.stream or (stream.get("StreamEnabled") and stream.get("StreamViewType") == spec.stream):
         return None
     if stream.get("StreamEnabled"):  # a stream's view type cannot change: replace the stream
-        if ctx.backend in ("localstack", "unknown"):
+        if ctx.backend in (Backend.LOCALSTACK, Backend.UNKNOWN):
             # LocalStack 4.14 keeps the Kinesis stream behind a table's stream until the table is
             # deleted, so re-enabling answers 500 (services/dynamodbstreams/dynamodbstreams_api.py,
             # LocalStack issue 12491): the table itself has to be replaced. On an emulator of
             # unknown kind the stream is not disabled either: it might be LocalStack.
-            who = ("LocalStack cannot" if ctx.backend == "localstack"
+            who = ("LocalStack cannot" if ctx.backend == Backend.LOCALSTACK
                    else "the emulator answering is of unknown kind (LocalStack cannot), so ddblab does not")
             raise UserError(
                 f"table {spec.name} has a {stream.get('StreamViewType')} stream, the stack needs {spec.stream}; "

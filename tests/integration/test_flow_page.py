@@ -1,0 +1,146 @@
+"""The pipeline page (make ui, make flow) in a real browser: Playwright driving Debian's
+headless chromium (.ci/run installs it; no browser is downloaded). The page is served by
+`ddblab flow` as a user starts it, on a free port, against the test's stack: the chain shows
+every function, a user POSTed through the API reaches the tail within 2 s and its journey
+shows the replicated row, and a disabled mapping turns red with the command that fixes it.
+The first test saves the screenshot the README shows (docs/flow.png)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ddblab.core.aws import mappings_of
+from ddblab.core.settings import ROOT
+from ddblab.core.waiting import wait_for
+from ddblab.emulator.health import free_port, port_open
+from tests.integration.helpers import http
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+SCREENSHOT = ROOT / "docs" / "flow.png"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs it (apt-get install -y chromium)")
+        pytest.skip("headless chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def serve(settings, tmp_path):
+    """`ddblab flow` on a free port for the stack of `settings`, until the test ends."""
+    port = free_port()
+    env = {**os.environ, "AWS_ENDPOINT_URL": settings.endpoint_url, "STACK_PREFIX": settings.prefix, "NO_COLOR": "1"}
+    log = open(tmp_path / "flow.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen([sys.executable, "-m", "ddblab", "flow", "--port", str(port)], cwd=ROOT, env=env,
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        wait_for(lambda: port_open(port) or process.poll() is not None, f"ddblab flow to listen on {port}", timeout=60)
+        assert process.poll() is None, (tmp_path / "flow.log").read_text()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture
+def page_of(browser, tmp_path):
+    """page_of(settings): a browser page open on the pipeline page of that stack."""
+    servers, pages = [], []
+
+    def open_page(settings):
+        server = serve(settings, tmp_path)
+        url = next(server)
+        servers.append(server)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        pages.append(page)
+        page.goto(url)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.close()
+    for server in servers:
+        server.close()
+
+
+def node(page, node_id: str):
+    return page.locator(f'[data-node="{node_id}"]')
+
+
+def test_flow_page_chain_tail_and_journey_of_a_posted_user(live, page_of, email):
+    prefix = live.settings.prefix
+    # GIVEN the pipeline page of the test stack
+    page = page_of(live.settings)
+    # THEN the chain shows every function of the stack, the three of the design by name, and
+    # doctor's verdict reaches them (a node is drawn grey until the first checks come)
+    expected = {f"{prefix}users_api", f"{prefix}replicate", f"{prefix}audit"}
+    assert expected <= {f.name for f in live.stack.functions}
+    for function in {f.name for f in live.stack.functions}:
+        node(page, f"function:{function}").wait_for(timeout=10_000)
+    page.wait_for_selector(f'[data-node="function:{prefix}replicate"].pass', timeout=30_000)
+    assert node(page, f"table:{prefix}users_by_location").is_visible()
+    assert node(page, f"queue:{prefix}users-dlq").is_visible()
+
+    # WHEN a user is POSTed through the API
+    status, _ = http("POST", live.api_url, {"email": email, "state": "Ohio", "city": "Dayton", "zipcode": "45402"})
+    posted = time.monotonic()
+    assert status == 201
+    # THEN its INSERT is in the tail within 2 s of the API's answer
+    row = page.locator(f'#tail-rows tr[data-key="{email}"]')
+    row.wait_for(timeout=2_000)
+    assert time.monotonic() - posted < 2.0
+    assert row.locator("td").nth(1).inner_text() == "INSERT"
+
+    # WHEN the record is clicked, THEN its journey shows the diff, replicate's row in
+    # users_by_location and audit's line about the record (clicked again until both consumers
+    # have had it)
+    replicated = page.locator(f'[data-consumer="{prefix}replicate"] [data-table="{prefix}users_by_location"].found')
+    audited = page.locator(f'[data-consumer="{prefix}audit"] pre')
+
+    def journey_shows_both():
+        row.click()
+        page.wait_for_selector(f'[data-consumer="{prefix}audit"]', timeout=5_000)
+        return (replicated.count() == 1 and email in replicated.inner_text() and "Dayton" in replicated.inner_text()
+                and '"audit": "INSERT"' in audited.inner_text() and email in audited.inner_text())
+
+    wait_for(journey_shows_both, "the journey to show the replicated row and audit's line", timeout=30)
+    diff = page.locator('[data-part="diff"]').inner_text()
+    assert "Dayton" in diff and "45402" in diff
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_flow_page_disabled_mapping_turns_red_with_the_fix(own, page_of):
+    prefix = own.settings.prefix
+    replicate = f"{prefix}replicate"
+    # GIVEN the pipeline page of a stack of this test's own, all green
+    page = page_of(own.settings)
+    page.wait_for_selector(f'[data-node="mapping:{replicate}"].pass', timeout=30_000)
+    # WHEN replicate's mapping is disabled
+    lam = own.client("lambda")
+    (mapping,) = mappings_of(lam, replicate)
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    # THEN its node turns red, with doctor's reason and the command that fixes it
+    failed = page.locator(f'[data-node="mapping:{replicate}"].fail')
+    failed.wait_for(timeout=30_000)
+    text = failed.inner_text()
+    assert "the function gets no records" in text
+    assert "make bootstrap" in text
+    assert node(page, f"mapping:{prefix}audit").get_attribute("class") == "node pass"
