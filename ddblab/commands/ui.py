@@ -38,14 +38,6 @@ def run(args) -> int:
     from ddblab.flow.app import server
 
     live = Deployed.connect()
-<<<<<<< HEAD
-    admin_ui.install()
-    if port_open(args.port):
-        raise UserError(f"port {args.port} is taken - run: make ui ARGS='--port 8002'")
-    process = admin_ui.start(live.settings, args.port)
-    console.print(f"dynamodb-admin on [bold]http://127.0.0.1:{args.port}[/] for {live.settings.endpoint_url} "
-                  f"(tables {', '.join(t.name for t in live.stack.tables)}); Ctrl-C stops it", highlight=False, soft_wrap=True)
-=======
     live.require_tables()
     require_free(args.flow_port, "--flow-port")
     require_free(args.port)
@@ -55,7 +47,6 @@ def run(args) -> int:
                       f"{', '.join(t.name for t in live.stack.tables)})", highlight=False, soft_wrap=True)
     console.print(f"pipeline page  on [bold]http://127.0.0.1:{args.flow_port}[/] for {live.settings.endpoint_url}; "
                   "Ctrl-C stops both", highlight=False, soft_wrap=True)
->>>>>>> main
     try:
         server(live.settings, args.flow_port).run()
         return 0
