@@ -25,6 +25,7 @@ class Message:
     user: str  # the email (or emails) it is about, as far as the body says
     reason: str
     detail: str  # dead letters: the batch (shard, sequence range, size); quarantine: the event
+    function: str = ""  # dead letters: the function whose batch it was
 
     @property
     def age(self) -> float | None:
@@ -78,8 +79,9 @@ def parse(kind: str, raw: dict) -> Message:
     body = body if isinstance(body, dict) else {"raw": body}
     if kind == QueueKind.DLQ:
         user, reason, detail = dead_letter(body)
-    else:
-        user, reason, detail = quarantined(body)
+        function = str((body.get("requestContext") or {}).get("functionArn", "")).split(":function:")[-1].split(":")[0]
+        return Message(kind, raw["MessageId"], sent, user, reason, detail, function)
+    user, reason, detail = quarantined(body)
     return Message(kind, raw["MessageId"], sent, user, reason, detail)
 
 

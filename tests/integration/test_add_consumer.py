@@ -154,6 +154,10 @@ def test_add_consumer_as_printed_then_every_tool_knows_it_and_recovery_puts_it_r
                    "ApproximateNumberOfMessagesNotVisible"])["Attributes"]["ApproximateNumberOfMessages"])
     wait_for(lambda: waiting() > 0, "state_counts' failed batch in users-dlq (MAX_RECORD_AGE=5)", timeout=90)
     assert count(settings, "Ohio") == 2
+    # THEN status says the dead letter waits, and not that the mapping fails: its batch left the stream
+    status = run(".venv/bin/ddblab status", copy, env)
+    assert status.returncode == 1 and re.search(r"FAILED\s+queue\s+users-dlq\s+1 message", status.stdout), status.stdout
+    assert re.search(r"ok\s+mapping\s+state_counts <- users .*went to the dead-letter queue", status.stdout), status.stdout
     # WHEN redriven while the function still fails THEN the message stays, saying why
     still = run(".venv/bin/ddblab redrive", copy, env)
     assert still.returncode == 1 and "left: dead letter of state_counts" in still.stdout, still.stdout

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
-from ddblab.core.settings import Settings
+import pytest
+
+from ddblab.core.settings import Settings, UserError
 from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Account, Consumer, Names
@@ -62,3 +64,22 @@ def test_describe_each_function_writes_only_its_own_log_group():
         logs = [s for s in fn.policy if any(a.startswith("logs:") for a in s["Action"])]
         assert len(logs) == 1
         assert all(f":log-group:{fn.log_group}" in r for r in logs[0]["Resource"]), logs
+
+
+def test_settings_read_the_mappings_failure_settings(monkeypatch):
+    monkeypatch.setenv("MAX_RECORD_AGE", "60")
+    monkeypatch.setenv("MAX_RETRIES", "-1")
+    settings = Settings.from_env()
+    assert (settings.max_record_age, settings.max_retries) == (60, -1)
+    monkeypatch.delenv("MAX_RECORD_AGE")
+    monkeypatch.delenv("MAX_RETRIES")
+    assert (Settings.from_env().max_record_age, Settings.from_env().max_retries) == (3600, 10)
+
+
+@pytest.mark.parametrize("name, value", [("MAX_RECORD_AGE", "0"), ("MAX_RECORD_AGE", "1h"), ("MAX_RETRIES", "10001"),
+                                         ("MAX_RETRIES", "-2")])
+def test_settings_refuse_a_failure_setting_out_of_range_in_one_line(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UserError) as refused:
+        Settings.from_env()
+    assert f"{name}={value!r}: give a whole number from" in str(refused.value)
