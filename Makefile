@@ -67,8 +67,8 @@ up: venv ## start the emulator (EMULATOR=auto) and converge the stack
 bootstrap: venv ## converge the stack on whatever emulator answers (idempotent)
 	@$(LAB) bootstrap $(ARGS)
 
-down: ## stop what make up started
-	@if [ -x $(LAB) ]; then $(LAB) down; else echo "backend: nothing started by make up is running (no $(VENV))"; fi
+down: ## keep the users table in .run/, then stop what make up started (ARGS=--discard keeps nothing)
+	@if [ -x $(LAB) ]; then $(LAB) down $(ARGS); else echo "backend: nothing started by make up is running (no $(VENV))"; fi
 
 status: venv ## which emulator answers, and each part of the stack on it
 	@$(LAB) status $(ARGS)
@@ -164,8 +164,8 @@ mutants: venv-test ## mutation testing of handlers/ by the unit tests; the score
 	  f, n[f, "killed"], total[f], n[f, "survived"], n[f, "no tests"], n[f, "timeout"] | "sort"; close("sort"); \
 	  if (all) printf "  %-14s %4d / %4d  (%.1f%%)\n", "all", killed, all, 100 * killed / all}'
 
-clean: ## stop the emulator, remove run state and build output
-	@[ ! -x $(LAB) ] || $(LAB) down
+clean: ## stop the emulator keeping nothing, remove run state (and saved data) and build output
+	@[ ! -x $(LAB) ] || $(LAB) down --discard
 	@rm -rf .run build .pytest_cache .hypothesis *.egg-info mutants
 	@find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 	@echo "cleaned$(if $(filter distclean,$(MAKECMDGOALS)),, (the virtualenv stays: make distclean removes it too))"

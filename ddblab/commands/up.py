@@ -1,16 +1,41 @@
 """Start the emulator (EMULATOR=auto: LocalStack where Docker answers, else MiniStack) and
-converge the stack on it; remembers the endpoint for the commands that follow."""
+converge the stack on it; remembers the endpoint for the commands that follow. Data saved by
+`ddblab down` (.run/snapshot/) is written back into its empty table, and the stream rebuilds
+every view from it."""
 from __future__ import annotations
 
+import time
+
 from ddblab.commands import bootstrap
-from ddblab.core.settings import Settings
+from ddblab.core.settings import Settings, UserError
+from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.emulator.lifecycle import up
 
-HELP = "start the emulator and converge the stack (idempotent)"
+HELP = "start the emulator and converge the stack (idempotent); bring back the data make down kept"
 
 
 def configure(parser) -> None:
     parser.add_argument("--no-bootstrap", action="store_true", help="start the emulator only")
+
+
+def bring_back(settings: Settings, timeout: float = 300) -> None:
+    """Write the saved tables back, then wait for the views to be rebuilt by the stream."""
+    from ddblab.data import reconciliation, snapshot
+    from ddblab.stack.deployed import Deployed
+    live = Deployed(settings)
+    started = time.monotonic()
+    restored = snapshot.restore(live.dynamodb, settings, snapshot.source_tables(live.stack))
+    for k in restored:
+        print(f"data: {k.note}" if k.note else f"data: {k.items} items written back to {k.table} in {k.seconds:.1f} s")
+    if not any(k.items for k in restored):
+        return
+    try:
+        drift = wait_for(lambda: (d := reconciliation.compare(live.dynamodb, live.names.users, live.names.target)).total == 0
+                         and d, f"{live.names.target} to be rebuilt by the stream", timeout=timeout, interval=0.2)
+    except WaitTimeout as error:
+        raise UserError(f"{error} - the pipeline is behind or stuck: look at make logs, make status") from None
+    print(f"data: {live.names.target} rebuilt by the stream ({drift.target_items} items, drift 0); everything back "
+          f"in {time.monotonic() - started:.1f} s")
 
 
 def run(args) -> int:
@@ -18,4 +43,7 @@ def run(args) -> int:
     up(settings)
     if args.no_bootstrap:
         return 0
-    return bootstrap.run(args, settings)
+    status = bootstrap.run(args, settings)
+    if status == 0:
+        bring_back(settings)
+    return status
