@@ -1,13 +1,9 @@
-"""Says in pytest's header which backend the integration tests will use. Sets a region and
-dummy keys for the whole run: handlers make their clients at import, so a test module that
-imports one (any file alone, `make test ARGS=tests/integration/<file>`) needs them to collect."""
+"""Says in pytest's header which backend the integration tests will use. (The region and dummy
+keys a test module importing a handler needs are set by the package's pytest plugin,
+ddblab/testing/plugin.py, so any file collects alone: make test ARGS=tests/integration/<file>.)"""
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")  # pragma: allowlist secret - the emulators take any key
 
 from ddblab.core.settings import Settings
 from ddblab.emulator.health import health

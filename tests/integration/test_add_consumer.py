@@ -27,6 +27,7 @@ from tests.integration.test_walkthrough import Command
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"<!-- consumer -->\s*```bash\n(.*?)```\s*<!-- /consumer -->", README, re.S)
 VIEW = re.search(r"<!-- consumer view -->\s*```python\n(.*?)```\s*<!-- /consumer view -->", README, re.S)
+PLUGIN_TEST = re.search(r"<!-- consumer test -->\s*```python\n(.*?)```\s*<!-- /consumer test -->", README, re.S)
 SETUP = re.compile(r"^(source |export |[A-Z_]+=\$\()")
 IGNORED = shutil.ignore_patterns(".venv", ".git", ".run", "node_modules", "mutants", "__pycache__", ".pytest_cache",
                                  ".hypothesis", "*.egg-info", "build")
@@ -46,7 +47,9 @@ def commands(block: str) -> list:
 
 
 def test_add_consumer_readme_has_the_steps():
-    assert len(BLOCKS) == 2 and VIEW is not None
+    assert len(BLOCKS) == 2 and VIEW is not None and PLUGIN_TEST is not None
+    assert "import" in PLUGIN_TEST.group(1) and all(line.startswith("from ddblab.testing import ") for line in
+                                                    PLUGIN_TEST.group(1).splitlines() if "import" in line)
     assert commands(BLOCKS[0])[0].line == "make consumer NAME=state_counts ARGS='--index state'"
     assert [c.line.split()[:2] for c in commands(BLOCKS[1])][:3] == [["make", "bootstrap"], ["make", "test"],
                                                                       ["make", "seed"]]
@@ -120,6 +123,10 @@ def test_add_consumer_as_printed_then_every_tool_knows_it_and_recovery_puts_it_r
     run_as_printed(BLOCKS[0], copy, env)
     with_view(copy / "handlers/state_counts.py", VIEW.group(1))
     run_as_printed(BLOCKS[1], copy, env)
+
+    # AND the README's plugin test passes as printed, run as it says
+    (copy / "tests/integration/test_state_counts_ohio.py").write_text(PLUGIN_TEST.group(1))
+    assert "1 passed" in ok("make test ARGS=tests/integration/test_state_counts_ohio.py", copy, env)
 
     # THEN every tool knows it
     assert ok(".venv/bin/ddblab outputs state_counts_table", copy, env).strip() == "state_counts"
