@@ -26,7 +26,7 @@ help: ## list the targets
 	@echo
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
-	@echo "  settings: EMULATOR=auto|localstack|ministack  AWS_ENDPOINT_URL=http://localhost:4566  COUNT=1000"
+	@echo "  settings: EMULATOR=auto|localstack|ministack|localstack-host  AWS_ENDPOINT_URL=http://localhost:4566  COUNT=1000"
 	@echo "  failing batches: MAX_RECORD_AGE=3600 (seconds; MiniStack and AWS honour it) MAX_RETRIES=10 (LocalStack and AWS)"
 	@echo "  options for a command: ARGS='...', e.g. make logs ARGS='--function audit'; or call the CLI:"
 	@echo "  .venv/bin/ddblab --help, .venv/bin/ddblab <command> --help"

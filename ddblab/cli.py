@@ -58,6 +58,8 @@ def run(call) -> None:
     from ddblab.core.waiting import WaitTimeout
     try:
         sys.exit(call())
+    except UserError as error:
+        sys.exit(f"error: {error}")
     except KeyboardInterrupt:
         print()
         sys.exit(130)
@@ -74,7 +76,7 @@ def run(call) -> None:
             message = f"{error} - look at: make status, make logs"
         else:
             message = f"lost the emulator: {error} - is it still up? run: make status"
-        raise UserError(message) from None
+        sys.exit(f"error: {message}")
     except SystemExit:
         raise
     except Exception:

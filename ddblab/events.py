@@ -13,8 +13,10 @@ import json
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
+from ddblab.core.settings import EMULATOR_ACCOUNT
+
 REGION = "us-east-1"
-ACCOUNT = "000000000000"
+ACCOUNT = EMULATOR_ACCOUNT
 STREAM_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/users/stream/2026-01-01T00:00:00.000"
 _sequence = itertools.count(1)
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import os
 
+# The variables the handlers read, named once: the stack description (ddblab/stack/describe.py)
+# sets them; tests/unit/test_handler_environment.py checks that each function's check asks
+# for exactly what the description sets.
+USERS_TABLE = "USERS_TABLE"
+TARGET_TABLE = "TARGET_TABLE"
+QUARANTINE_QUEUE_URL = "QUARANTINE_QUEUE_URL"
+
 
 class MissingEnvironment(RuntimeError):
     pass

@@ -7,7 +7,7 @@ import boto3
 import environment
 import projection
 
-(TARGET_TABLE,) = environment.require("TARGET_TABLE")
+(TARGET_TABLE,) = environment.require(environment.TARGET_TABLE)
 dynamodb = boto3.client("dynamodb")
 
 

@@ -20,7 +20,7 @@ import projection
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-TARGET_TABLE, QUARANTINE_QUEUE_URL = environment.require("TARGET_TABLE", "QUARANTINE_QUEUE_URL")
+TARGET_TABLE, QUARANTINE_QUEUE_URL = environment.require(environment.TARGET_TABLE, environment.QUARANTINE_QUEUE_URL)
 BATCH_LIMIT = 25  # BatchWriteItem's limit per call
 # SQS took 256 KiB per message and per batch until 2025 (1 MiB since); stay under the old
 # limit so the quarantine works on every backend.

@@ -28,7 +28,7 @@ import environment
 import projection  # zipped with every function: the key separator, "blank" and key bounds
 from botocore.exceptions import BotoCoreError, ClientError
 
-USERS_TABLE, TARGET_TABLE = environment.require("USERS_TABLE", "TARGET_TABLE")
+USERS_TABLE, TARGET_TABLE = environment.require(environment.USERS_TABLE, environment.TARGET_TABLE)
 FIELDS = ("email", "state", "city", "zipcode")
 MAX_BODY_BYTES = 16 * 1024
 MAX_EMAIL = 254  # characters, as RFC 5321 bounds an address

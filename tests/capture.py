@@ -117,7 +117,7 @@ def main() -> int:
     try:
         require_backend(settings)
     except UserError as error:
-        print(error, file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return 1
     try:
         stack.converge(settings)

@@ -17,7 +17,7 @@ from rich.table import Table
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
 from ddblab.drills.throughput import Bench, Result
-from ddblab.emulator.health import backend_label, emulator_name
+from ddblab.emulator.health import answering
 from ddblab.stack.deployed import Deployed
 
 HELP = "replication throughput and latency, as ratios measured side by side"
@@ -63,7 +63,7 @@ def run(args) -> int:
     if not base.is_local:
         raise UserError(f"make bench measures a local emulator; {base.endpoint_url} is not one")
     bench = Bench(base, args.count)
-    result = Result(backend=backend_label(emulator_name(base.endpoint_url)), n=args.count, rounds=args.rounds)
+    result = Result(backend=answering(base.endpoint_url), n=args.count, rounds=args.rounds)
     console.print(f"bench on {base.endpoint_url}: warm-up, {args.rounds} rounds x {args.count} items, "
                   f"{args.latency} latency samples per pipeline" + (", then the scale run" if args.scale else ""))
     started = time.monotonic()

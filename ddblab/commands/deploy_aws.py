@@ -16,11 +16,10 @@ import os
 import boto3
 from botocore.exceptions import NoCredentialsError
 
-from ddblab.core.settings import Settings, UserError
+from ddblab.core.settings import EMULATOR_ACCOUNT, Settings, UserError
 from ddblab.stack.cloudformation import deploy, package, stack_name
 
 HELP = "package and deploy the template to your AWS account (needs --yes-deploy-to-aws)"
-EMULATOR_ACCOUNT = "000000000000"  # what both emulators answer to GetCallerIdentity
 
 
 def configure(parser) -> None:

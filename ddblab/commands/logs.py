@@ -94,7 +94,7 @@ class StartWatch:
             name = self.live.names.function(function)
             if not self.failures_changed(name) and not everything:
                 continue
-            log_file = self.live.settings.run_dir / "ministack.log"
+            log_file = self.live.settings.ministack_log
             error = start_error(self.lam, name, log_file=log_file if log_file.exists() else None)
             if str(error) != self.said.get(function, "None"):
                 stamp = time.strftime("%H:%M:%S")

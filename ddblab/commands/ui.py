@@ -7,6 +7,8 @@ alone, with a line saying why). Both on 127.0.0.1 only; Ctrl-C stops both.
 """
 from __future__ import annotations
 
+import signal
+
 from ddblab.commands.flow import DEFAULT_PORT as FLOW_PORT
 from ddblab.commands.flow import require_free
 from ddblab.core.output import console
@@ -47,6 +49,9 @@ def run(args) -> int:
                       f"{', '.join(t.name for t in live.stack.tables)})", highlight=False, soft_wrap=True)
     console.print(f"pipeline page  on [bold]http://127.0.0.1:{args.flow_port}[/] for {live.settings.endpoint_url}; "
                   "Ctrl-C stops both", highlight=False, soft_wrap=True)
+    # uvicorn stops on SIGTERM and then raises it again: as an interrupt, not the default
+    # action (which would end this process at once and leave dynamodb-admin running).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server(live.settings, args.flow_port).run()
         return 0

@@ -9,6 +9,12 @@ def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
+def function_name(arn: str) -> str:
+    """A function's name from its ARN, without a version or alias qualifier
+    (arn:aws:lambda:us-east-1:000000000000:function:replicate:7 -> replicate)."""
+    return arn.split(":function:")[-1].split(":")[0]
+
+
 def find(call, *missing: str, **kwargs):
     """call(**kwargs), or None when the backend answers one of the `missing` error codes."""
     try:
@@ -28,7 +34,7 @@ def mappings_of(lam, function: str) -> list:
     FunctionName by substring (`function_name in FunctionArn`, services/lambda_/provider.py),
     so `replicate` would also list the mappings of `test-replicate`."""
     found = paged(lam, "list_event_source_mappings", "EventSourceMappings", FunctionName=function)
-    return [m for m in found if m.get("FunctionArn", "").split(":function:")[-1].split(":")[0] == function]
+    return [m for m in found if function_name(m.get("FunctionArn", "")) == function]
 
 
 def rest_api_ids(apigw, name: str) -> list:

@@ -22,6 +22,7 @@ class Backend(Choice):
 
 
 AUTO = "auto"  # EMULATOR=auto: LocalStack when Docker answers, MiniStack otherwise
+EMULATORS = (Backend.LOCALSTACK, Backend.MINISTACK, Backend.LOCALSTACK_HOST)  # what EMULATOR may name besides auto
 
 
 class Status(Choice):

@@ -17,8 +17,15 @@ from urllib.parse import urlparse
 import boto3
 from botocore.config import Config
 
+from ddblab.core.kinds import AUTO, EMULATORS
+
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ENDPOINT = "http://localhost:4566"
+DEFAULT_PORT = 4566  # both emulators' edge port
+DEFAULT_ENDPOINT = f"http://localhost:{DEFAULT_PORT}"
+EMULATOR_ACCOUNT = "000000000000"  # what both emulators answer to GetCallerIdentity
+# Emulators accept any credentials; dummy ones keep a real profile out of it.
+EMULATOR_ACCESS_KEY = EMULATOR_SECRET_KEY = "test"  # pragma: allowlist secret - the emulators take any key
+MINISTACK_LOG = "ministack.log"  # in the run directory: what the MiniStack make up started writes
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 # Names that mean "the emulator" inside Docker networks; accepted only when they resolve to
 # a loopback or private (compose network) address, never because of the name alone.
@@ -31,11 +38,10 @@ DEFAULT_MAX_RECORD_AGE = 3600
 DEFAULT_MAX_RETRIES = 10
 
 
-class UserError(SystemExit):
-    """A failure the user can fix: printed as one clear message, no stack trace."""
-
-    def __init__(self, message: str):
-        super().__init__(f"error: {message}")
+class UserError(Exception):
+    """A failure the user can fix. The message says what is wrong and what to run; only the
+    CLI's entry point (cli.run) turns it into one line and an exit status, so a test, a web
+    page or another tool can catch it like any exception."""
 
 
 def _resolves_locally(host: str) -> bool:
@@ -51,7 +57,7 @@ def _resolves_locally(host: str) -> bool:
 class Settings:
     endpoint_url: str = DEFAULT_ENDPOINT
     region: str = "us-east-1"
-    emulator: str = "auto"  # auto | localstack | ministack
+    emulator: str = AUTO  # auto or one of EMULATORS
     prefix: str = ""  # prepended to every resource name: several stacks on one backend
     stage: str = "dev"
     allow_remote: bool = False
@@ -88,8 +94,8 @@ class Settings:
         values.update(overrides)
         values["endpoint_url"] = values["endpoint_url"].rstrip("/")
         settings = cls(**values)
-        if settings.emulator not in ("auto", "localstack", "ministack"):
-            raise UserError(f"EMULATOR={settings.emulator!r} is not one of auto, localstack, ministack")
+        if settings.emulator not in (AUTO, *EMULATORS):
+            raise UserError(f"EMULATOR={settings.emulator!r} is not one of {', '.join((AUTO, *EMULATORS))}")
         settings.check_local()
         return settings
 
@@ -104,7 +110,7 @@ class Settings:
 
     @property
     def port(self) -> int:
-        return urlparse(self.endpoint_url).port or 4566
+        return urlparse(self.endpoint_url).port or DEFAULT_PORT
 
     @property
     def is_local(self) -> bool:
@@ -126,12 +132,15 @@ class Settings:
     def client(self, service: str, **config):
         kwargs = {"region_name": self.region, "config": Config(**config) if config else None}
         if self.is_local:
-            # Emulators accept any credentials; dummy ones keep a real profile out of it.
-            kwargs.update(endpoint_url=self.endpoint_url, aws_access_key_id="test",
-                          aws_secret_access_key="test")  # pragma: allowlist secret - the emulators take any key
+            kwargs.update(endpoint_url=self.endpoint_url, aws_access_key_id=EMULATOR_ACCESS_KEY,
+                          aws_secret_access_key=EMULATOR_SECRET_KEY)
         elif self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
         return boto3.client(service, **kwargs)
+
+    @property
+    def ministack_log(self) -> Path:
+        return self.run_dir / MINISTACK_LOG
 
     def remember_endpoint(self) -> None:
         """Called by `make up`: later commands follow this endpoint unless told otherwise."""

@@ -27,6 +27,41 @@ def deletes(keys: list) -> list:
     return [{"DeleteRequest": {"Key": key}} for key in keys]
 
 
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait before retry number `attempt` of unprocessed items: 0.1 s doubling, at most 1 s."""
+    return min(1.0, 0.05 * 2 ** attempt)
+
+
+def write_chunk(client, table: str, chunk: list, attempts: int = 10) -> None:
+    """One BatchWriteItem call's worth, UnprocessedItems retried until none is left."""
+    pending = chunk
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(retry_delay(attempt))
+        pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
+        if not pending:
+            return
+    raise UserError(f"{len(pending)} writes to {table} were still unprocessed after {attempts} tries")
+
+
+def write_sorting_refusals(write, chunk: list, refused: list, lock: threading.Lock) -> None:
+    """Write a chunk; if the table refuses it for good, write its requests one at a time and
+    add each one it refuses to `refused` as (request, reason). Re-writing the others is harmless."""
+    try:
+        return write(chunk)
+    except ClientError as error:
+        if not projection.refused_for_good(error):
+            raise
+    for request in chunk:
+        try:
+            write([request])
+        except ClientError as error:
+            if not projection.refused_for_good(error):
+                raise
+            with lock:
+                refused.append((request, error.response["Error"].get("Message", "refused")))
+
+
 def write_all(client, table: str, requests: list, workers: int = 1, progress=None, label: str = "writing",
               attempts: int = 10, refused: list | None = None) -> int:
     """Write every request; returns how many were written. Raises UserError if some never
@@ -38,44 +73,22 @@ def write_all(client, table: str, requests: list, workers: int = 1, progress=Non
     lock = threading.Lock()
 
     def write(chunk):
-        if refused is None:
-            return write_chunk(chunk)
-        try:
-            return write_chunk(chunk)
-        except ClientError as error:
-            if not projection.refused_for_good(error):
-                raise
-        for request in chunk:  # find which of them the table refuses; re-writing the others is harmless
-            try:
-                write_chunk([request])
-            except ClientError as error:
-                if not projection.refused_for_good(error):
-                    raise
-                with lock:
-                    refused.append((request, error.response["Error"].get("Message", "refused")))
-
-    def write_chunk(chunk):
-        pending = chunk
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(min(1.0, 0.05 * 2 ** attempt))
-            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
-            if not pending:
-                break
-        else:
-            raise UserError(f"{len(pending)} writes to {table} were still unprocessed after {attempts} tries")
+        write_chunk(client, table, chunk, attempts)
         if progress:
             progress.advance(task, len(chunk))
+
+    def write_one(chunk):
+        return write(chunk) if refused is None else write_sorting_refusals(write, chunk, refused, lock)
 
     if workers > 1:
         pool = ThreadPoolExecutor(workers)
         try:
-            list(pool.map(write, chunks))
+            list(pool.map(write_one, chunks))
         finally:  # on Ctrl-C or an error, leave the queued chunks unwritten rather than wait
             pool.shutdown(wait=True, cancel_futures=True)
     else:
         for chunk in chunks:
-            write(chunk)
+            write_one(chunk)
     return len(requests) - len(refused or ())
 
 
@@ -87,7 +100,7 @@ def get_all(client, table: str, keys: list, attempts: int = 10) -> list:
         pending = keys[start:start + GET_LIMIT]
         for attempt in range(attempts):
             if attempt:
-                time.sleep(min(1.0, 0.05 * 2 ** attempt))
+                time.sleep(retry_delay(attempt))
             answer = client.batch_get_item(RequestItems={table: {"Keys": pending}})
             found += answer.get("Responses", {}).get(table, [])
             pending = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])

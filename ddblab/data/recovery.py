@@ -22,7 +22,7 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from ddblab.core.aws import error_code
+from ddblab.core.aws import error_code, function_name
 from ddblab.core.kinds import QueueKind
 from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
@@ -59,9 +59,9 @@ class Message:
 
 
 def function_of(body: dict) -> str:
-    """arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>] -> <name>."""
+    """The function a dead letter names (its requestContext), '' when it names none."""
     arn = str(body.get("requestContext", {}).get("functionArn", ""))
-    return arn.split(":function:", 1)[1].split(":")[0] if ":function:" in arn else ""
+    return function_name(arn) if ":function:" in arn else ""
 
 
 def lambda_record(record: dict, stream_arn: str) -> dict:

@@ -56,13 +56,13 @@ class Diagnosis:
 
     def start_error(self, function: str) -> StartError | None:
         if function not in self._start_errors:
-            log_file = self.settings.run_dir / "ministack.log" if self.backend == Backend.MINISTACK else None
+            log_file = self.settings.ministack_log if self.backend == Backend.MINISTACK else None
             self._start_errors[function] = start_error(self.lam, function, log_file=log_file)
         return self._start_errors[function]
 
     @cached_property
     def ministack_failures(self) -> dict:
-        return ministack_failures(self.settings.run_dir / "ministack.log") if self.backend == Backend.MINISTACK else {}
+        return ministack_failures(self.settings.ministack_log) if self.backend == Backend.MINISTACK else {}
 
     def failure_reason(self, function: str) -> str:
         """Why the function's batches fail, as far as the backend tells: one clause."""

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 
-from ddblab.core.settings import ROOT, Settings, UserError
+from ddblab.core.settings import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY, ROOT, Settings, UserError
 
 BIN = ROOT / "node_modules" / ".bin" / "dynamodb-admin"
 DEFAULT_PORT = 8001
@@ -44,7 +44,8 @@ def install(quiet: bool = False) -> None:
 
 def command(settings: Settings, port: int) -> tuple:
     """(argv, env) of a dynamodb-admin for this emulator on 127.0.0.1:port."""
-    env = {**os.environ, "AWS_REGION": settings.region, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+    env = {**os.environ, "AWS_REGION": settings.region, "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
+           "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
            "NODE_NO_WARNINGS": "1"}  # the SDK's Node version notice is not ours to act on
     argv = [str(BIN), "--host", "127.0.0.1", "--port", str(port), "--dynamo-endpoint", settings.endpoint_url,
             "--skip-default-credentials"]

@@ -15,7 +15,7 @@ What microburst can and cannot do for the replicate function (0.10.0, read from 
 - error:   any modeled code, any status, before the request is forwarded (nothing written).
 - reset / timeout_ms / latency: transport faults before the forward (nothing written).
 - response.abort_frac / abort_bytes: forward (the write IS applied), then cut the
-  connection mid-body - the "ack lost" case; see lose_target_write_acks().
+  connection mid-body - the "ack lost" case (no drill uses it yet).
 - It cannot produce a partial-success BatchWriteItem (a 200 whose UnprocessedItems names
   some of the request's items): there is no response-body rewrite, and an ``error:`` rule
   answers before forwarding with fixed ``fields`` that cannot echo the request's items.
@@ -158,18 +158,6 @@ class FaultProxy:
             self.labels[rule_id] = label or f"rule {rule_id}"
         return ids
 
-    def clear_rules(self) -> int:
-        """Remove every rule (traffic passes through untouched); returns how many."""
-        return self._call("DELETE", "/rules", [])["removed"]
-
-    def fired(self, limit: int = 100_000, **filters) -> list:
-        """The audit log of fired faults (the proxy keeps the last 2000)."""
-        query = urllib.parse.urlencode({"limit": limit, **filters})
-        return self._call("GET", f"/fired?{query}")
-
-    def clear_fired(self) -> None:
-        self._call("DELETE", "/fired")
-
     def stats(self) -> dict:
         return self._call("GET", "/stats")
 
@@ -199,18 +187,3 @@ class FaultProxy:
                 "probability": probability, "error": {"message": f"injected by microburst: {label}", **error},
             }], label=label)
         return ids
-
-    def lose_target_write_acks(self, table: str, rate: float, abort_frac: float = 0.5) -> list:
-        """Forward a fraction `rate` of BatchWriteItem calls to `table` (the write IS
-        applied), then cut the connection part-way through the answer: the client sees a
-        broken read and retries a write that already happened."""
-        return self.add_rules([{
-            "service": "dynamodb", "operation": "BatchWriteItem", "body": table_body_match(table),
-            "probability": rate, "response": {"abort_frac": abort_frac},
-        }], label="ack lost")
-
-
-if __name__ == "__main__":  # a quick look: python -m ddblab.emulator.faults <upstream>
-    with FaultProxy(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:4566",
-                    Path(os.environ.get("RUN_DIR", "/tmp"))) as proxy:
-        print(proxy.url, proxy.health())

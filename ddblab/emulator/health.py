@@ -9,10 +9,10 @@ import time
 import urllib.error
 import urllib.request
 
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import Settings, UserError
 
 HEALTH_PATH = "/_localstack/health"  # both emulators answer it
-MINISTACK, LOCALSTACK, UNKNOWN = "ministack", "localstack", "unknown"  # what emulator_name() answers
 
 
 def health(endpoint_url: str, timeout: float = 2.0, path: str = HEALTH_PATH) -> dict | None:
@@ -116,16 +116,33 @@ def is_localstack(document: dict) -> bool:
             and not MINISTACK_ONLY_KEYS & document.keys())
 
 
-def emulator_name(endpoint_url: str, timeout: float = 5.0, attempts: int = 3) -> str:
+def emulator_name(endpoint_url: str, timeout: float = 5.0, attempts: int = 3) -> Backend:
     """"ministack" when MiniStack's own health path answers, "localstack" when LocalStack's
     health answer is positively LocalStack's, otherwise "unknown" (slow, gone, or another
     emulator): callers never mistake one for the other because a probe timed out."""
     if _ask(endpoint_url + MINISTACK_HEALTH_PATH, timeout, attempts) is not None:
-        return MINISTACK
+        return Backend.MINISTACK
     document = _ask(endpoint_url + HEALTH_PATH, timeout, attempts)
-    return LOCALSTACK if document is not None and is_localstack(document) else UNKNOWN
+    return Backend.LOCALSTACK if document is not None and is_localstack(document) else Backend.UNKNOWN
 
 
 def backend_label(name: str) -> str:
     """How messages name a backend: "unknown" reads as "unknown emulator"."""
-    return "unknown emulator" if name == UNKNOWN else name
+    return "unknown emulator" if name == Backend.UNKNOWN else str(name)
+
+
+HOST_RUNTIME_KEY = "host-runtime"  # what localstack_host's ready hook puts into LocalStack's health document
+HOST_RUNTIME_LABEL = "localstack-host (LocalStack 4.14.0's runtime on the host; DynamoDB by moto, functions as host processes)"
+
+
+def is_host_runtime(document: dict | None) -> bool:
+    """The health document of LocalStack run on the host by EMULATOR=localstack-host."""
+    return bool(document) and isinstance(document.get(HOST_RUNTIME_KEY), dict)
+
+
+def answering(endpoint_url: str, document: dict | None = None) -> str:
+    """How messages name the backend answering on this endpoint (document: its health, if read)."""
+    name = emulator_name(endpoint_url)
+    if name == Backend.LOCALSTACK and is_host_runtime(document if document is not None else health(endpoint_url)):
+        return HOST_RUNTIME_LABEL
+    return backend_label(name)

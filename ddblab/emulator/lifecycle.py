@@ -1,13 +1,24 @@
 """Start, stop and check the emulator: LocalStack through docker compose where a Docker
-engine answers (or EMULATOR=localstack), MiniStack as a local process otherwise."""
+engine answers (or EMULATOR=localstack), MiniStack as a local process otherwise, and
+LocalStack's own runtime on the host when asked for (EMULATOR=localstack-host)."""
 from __future__ import annotations
 
 import time
 
-from ddblab.core.kinds import Backend
+from ddblab.core.kinds import AUTO, Backend
 from ddblab.core.settings import ROOT, Settings, UserError
 from ddblab.emulator import localstack
-from ddblab.emulator.health import UNKNOWN, backend_label, docker_answers, emulator_name, health, not_an_emulator, port_open
+from ddblab.emulator.health import (
+    answering,
+    backend_label,
+    docker_answers,
+    emulator_name,
+    health,
+    is_host_runtime,
+    not_an_emulator,
+    port_open,
+)
+from ddblab.emulator.localstack_host import LocalStackHost
 from ddblab.emulator.ministack import MiniStack
 
 IN_MEMORY = "the emulator keeps its state in memory, so the previous stack and data are gone"
@@ -15,17 +26,19 @@ IN_MEMORY = "the emulator keeps its state in memory, so the previous stack and d
 
 def up(settings: Settings) -> str:
     """Make sure an emulator answers on the endpoint; returns which one."""
-    ministack = MiniStack(settings)
+    ministack, host = MiniStack(settings), LocalStackHost(settings)
     document = health(settings.endpoint_url)
     if document is not None:
         name = emulator_name(settings.endpoint_url)
-        mine = ministack.pid() is not None or localstack.started_here(settings)
+        if name == Backend.LOCALSTACK and is_host_runtime(document):
+            name = Backend.LOCALSTACK_HOST
+        mine = ministack.pid() is not None or localstack.started_here(settings) or host.pid() is not None
         state = "already running" if mine else "already answering (not started by make up)"
         print(f"backend: {backend_label(name)} {state} on {settings.endpoint_url}")
-        if name == UNKNOWN and settings.emulator != "auto":
+        if name == Backend.UNKNOWN and settings.emulator != AUTO:
             print(f"backend: could not tell whether it is {settings.emulator} (neither health answer was conclusive); "
                   "using it as it is")
-        elif settings.emulator not in ("auto", name):
+        elif settings.emulator not in (AUTO, name):
             raise UserError(f"EMULATOR={settings.emulator} was asked for, but {name} is running on "
                             f"{settings.endpoint_url} - run: make down, then EMULATOR={settings.emulator} make up")
         settings.remember_endpoint()
@@ -37,19 +50,26 @@ def up(settings: Settings) -> str:
         raise UserError(not_an_emulator(settings).replace("point AWS_ENDPOINT_URL at your emulator", another))
     if ministack.crashed():
         print(f"backend: the MiniStack started earlier is gone (it stopped without make down); {IN_MEMORY}")
+    if host.crashed():
+        print(f"backend: the LocalStack started earlier on the host is gone (it stopped without make down); {IN_MEMORY}")
     choice = settings.emulator
-    if choice == "auto":
-        choice = "localstack" if docker_answers() else "ministack"
+    if choice == AUTO:
+        choice = Backend.LOCALSTACK if docker_answers() else Backend.MINISTACK
         print(f"backend: EMULATOR=auto chose {choice} "
-              f"({'a Docker engine answers' if choice == 'localstack' else 'no Docker engine answers'})")
+              f"({'a Docker engine answers' if choice == Backend.LOCALSTACK else 'no Docker engine answers'})")
     if choice == Backend.LOCALSTACK:
         localstack.start(settings)
         print(f"backend: localstack started on {settings.endpoint_url}")
+    elif choice == Backend.LOCALSTACK_HOST:
+        started = time.monotonic()
+        pid = host.start()
+        print(f"backend: localstack-host started: LocalStack 4.14.0's runtime on the host (pid {pid}, log "
+              f"{_relative(host.log_file)}), DynamoDB by moto, functions as host processes, on {settings.endpoint_url}, "
+              f"healthy in {time.monotonic() - started:.1f} s")
     else:
         started = time.monotonic()
         pid = ministack.start()
-        log = ministack.log_file.relative_to(ROOT) if ministack.log_file.is_relative_to(ROOT) else ministack.log_file
-        print(f"backend: ministack started (pid {pid}, log {log}) "
+        print(f"backend: ministack started (pid {pid}, log {_relative(ministack.log_file)}) "
               f"on {settings.endpoint_url}, healthy in {time.monotonic() - started:.1f} s")
     settings.remember_endpoint()
     return choice
@@ -61,12 +81,18 @@ def down(settings: Settings) -> None:
         stopped.append("ministack")
     if localstack.stop(settings):
         stopped.append("localstack")
+    if LocalStackHost(settings).stop():
+        stopped.append(Backend.LOCALSTACK_HOST)
     # The endpoint stays remembered: after make down, a command says that nothing answers
     # *there* (and make up starts there again), never quietly falls back to another port.
     for name in stopped:
         print(f"backend: {name} stopped ({IN_MEMORY.replace('are gone', 'went with it')})")
     if not stopped:
         print("backend: nothing started by make up is running")
+
+
+def _relative(path):
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def status_line(settings: Settings) -> tuple:
@@ -77,5 +103,5 @@ def status_line(settings: Settings) -> tuple:
             return False, f"backend: {not_an_emulator(settings)}"
         return False, f"backend: nothing answers on {settings.endpoint_url} - run: make up"
     running = sorted(k for k, v in document.get("services", {}).items() if v in ("running", "available"))
-    return True, (f"backend: {backend_label(emulator_name(settings.endpoint_url))} on {settings.endpoint_url} "
+    return True, (f"backend: {answering(settings.endpoint_url, document)} on {settings.endpoint_url} "
                   f"(version {document.get('version', '?')}; {len(running)} services available)")

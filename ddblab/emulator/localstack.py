@@ -18,7 +18,8 @@ def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
 def start(settings: Settings) -> None:
     if not docker_answers():
         raise UserError("EMULATOR=localstack needs a Docker engine and none answers (docker info failed) - "
-                        "start Docker, or run with EMULATOR=ministack")
+                        "start Docker, or run with EMULATOR=localstack-host (LocalStack's own runtime on the host, no Docker) "
+                        "or EMULATOR=ministack")
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
         raise UserError("the docker compose plugin (Compose v2) is not installed - install it, "
                         "or run with EMULATOR=ministack")

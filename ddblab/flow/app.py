@@ -99,5 +99,6 @@ def server(settings, port: int, interval: float = 1.0):
     import uvicorn
 
     config = uvicorn.Config(create_app(settings, interval), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="on")
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=1)
+    # (an open page's event stream never ends by itself: Ctrl-C closes it after 1 s)
     return uvicorn.Server(config)

@@ -5,6 +5,7 @@ table it writes, the messages about the record in each queue it writes, and a de
 whose batch holds it. Consumers are the mappings of the stack description, none named here."""
 from __future__ import annotations
 
+import json
 import re
 
 from ddblab.core.aws import queue_url
@@ -93,7 +94,8 @@ def journey(monitor, sequence: str) -> dict | None:
         return None
     stack, live = monitor.stack, monitor.live
     depths = {node_id: figures.get("depth") for node_id, figures in monitor.snapshot()["nodes"].items()}
-    item = image(entry["record"])
+    record = json.loads(entry["raw"])
+    item = image(record)
     consumers = []
     for mapping in stack.mappings:
         function = stack.function(mapping.function)
@@ -107,11 +109,9 @@ def journey(monitor, sequence: str) -> dict | None:
                 part["queues"].append({"queue": queue, "messages": messages_about(live.sqs, queue, kind, entry)})
         consumers.append(part)
     return {"sequence": entry["sequence"], "event": entry["event"], "keys": entry["keys"], "created": entry["created"],
-            "diff": diff(entry["record"]), "consumers": consumers}
+            "diff": diff(record), "consumers": consumers}
 
 
 def summary(entry: dict) -> dict:
     """An entry of the window as the tail shows it (without the raw record)."""
-    changes = stream_data.audit.describe(entry["record"]).get("changes") or {}
-    return {"n": entry["n"], "sequence": entry["sequence"], "event": entry["event"], "keys": entry["keys"],
-            "created": entry["created"], "changed": sorted(changes)}
+    return {name: entry[name] for name in ("n", "sequence", "event", "keys", "created", "changed", "read")}

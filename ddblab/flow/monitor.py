@@ -72,34 +72,37 @@ class FunctionLog:
     invocation's own lines (for consumers that log per batch, not per record)."""
     group: str
     starts: deque = field(default_factory=lambda: deque(maxlen=100_000))  # timestamps (s)
+    asked: deque = field(default_factory=lambda: deque(maxlen=1_000))  # when the page's doctor invoked it (s)
     errors: deque = field(default_factory=lambda: deque(maxlen=10_000))  # (timestamp, line)
     by_sequence: Bounded = field(default_factory=lambda: Bounded(WINDOW))  # sequence -> line
-    invocations: deque = field(default_factory=lambda: deque(maxlen=500))  # {"end", "lines"}
+    invocations: deque = field(default_factory=lambda: deque(maxlen=200))  # {"end", "lines": its last 5}
     newest_sequence: str | None = None
     last_report: float | None = None
     cursor_ms: int = field(default_factory=lambda: int((time.time() - LOOK_BACK) * 1000))
-    seen: Bounded = field(default_factory=lambda: Bounded(50_000))  # event ids already counted
+    seen: dict = field(default_factory=dict)  # events already taken (an id or a hash) -> timestamp (ms)
     open: dict = field(default_factory=dict)  # log stream -> lines of the invocation under way
 
     def take(self, event: dict) -> None:
-        # MiniStack gives no eventId: its events are told apart as make logs does
-        ident = event.get("eventId") or (event.get("logStreamName"), event["timestamp"], event["message"])
-        if self.seen.get(ident):
+        # MiniStack gives no eventId: its events are told apart as make logs does (by a hash:
+        # the messages themselves would be most of the memory)
+        ident = event.get("eventId") or hash((event.get("logStreamName"), event["timestamp"], event["message"]))
+        if ident in self.seen:
             return
-        self.seen.put(ident, True)
+        self.seen[ident] = event["timestamp"]
         at, message = event["timestamp"] / 1000, event["message"].rstrip()
         self.cursor_ms = max(self.cursor_ms, event["timestamp"])
         platform = PLATFORM.match(message)
         lines = self.open.setdefault(event.get("logStreamName", ""), [])
         if platform and platform[1] == "START":
             self.starts.append(at)
-            lines.clear()
+            self.open[event.get("logStreamName", "")] = []
         elif platform and platform[1] == "REPORT":
-            self.invocations.append({"end": at, "lines": list(lines[-20:])})
+            self.invocations.append({"end": at, "lines": lines[-5:]})
             self.last_report = at if self.last_report is None else max(self.last_report, at)
-            lines.clear()
+            self.open.pop(event.get("logStreamName", ""), None)
         elif not platform:
             lines.append(message[:2000])
+            del lines[:-5]
             self.line(at, message)
 
     def line(self, at: float, message: str) -> None:
@@ -122,7 +125,9 @@ class FunctionLog:
             self.starts.popleft()
         while self.errors and self.errors[0][0] < now - MINUTE:
             self.errors.popleft()
-        return {"invocations": len(self.starts), "errors": len(self.errors),
+        while self.asked and self.asked[0] < now - MINUTE:
+            self.asked.popleft()
+        return {"invocations": len(self.starts), "start_checks": len(self.asked), "errors": len(self.errors),
                 "last_error": self.errors[-1][1] if self.errors else ""}
 
 
@@ -212,12 +217,16 @@ class Monitor:
                 self.stopping.wait(0.2)
 
     def add(self, record: dict) -> None:
+        """Keep a record in the window: what the tail shows, and the record itself as one JSON
+        line (a tenth of the memory of the parsed dict; parsed again when its journey is asked)."""
         change = record.get("dynamodb", {})
         sequence = str(change.get("SequenceNumber"))
         self.counter += 1
+        described = stream_data.entry(record)
         entry = {"n": self.counter, "sequence": sequence, "event": record.get("eventName"),
-                 "keys": stream_data.entry_keys(record), "created": stream_data.epoch(change.get("ApproximateCreationDateTime")),
-                 "read": time.time(), "record": record}
+                 "keys": described.get("keys") or {}, "created": described.get("created"),
+                 "changed": sorted(described.get("changes") or {}), "read": time.time(),
+                 "raw": stream_data.as_json(record)}
         self.records.append(entry)  # the deque drops its oldest; so does by_sequence, at the same size
         self.by_sequence.put(sequence, entry)
 
@@ -235,6 +244,9 @@ class Monitor:
             if last_slow is None or time.monotonic() - last_slow >= self.slow_every:
                 slow = [c for step in SLOW_CHECKS for c in step(diagnosis)]
                 last_slow = time.monotonic()
+            for function in diagnosis._start_errors:  # doctor's start check invoked these (an empty batch)
+                if function in self.logs:
+                    self.logs[function].asked.append(time.time())
             self.checks = found + (slow or [])
             self.stopping.wait(self.interval * 3)
 
@@ -266,6 +278,8 @@ class Monitor:
         start = log.cursor_ms - LOG_OVERLAP_MS
         for event in sorted(log_events(self.logs_client, log.group, start), key=lambda e: e["timestamp"]):
             log.take(event)
+        # only events as old as the next read's start can come again
+        log.seen = {ident: at for ident, at in log.seen.items() if at >= log.cursor_ms - LOG_OVERLAP_MS}
 
     def stream_figures(self, now: float) -> dict:
         recent = 0

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from ddblab.core.aws import function_name
 from ddblab.core.kinds import QueueKind
 from ddblab.stack.code import handler_module
 
@@ -103,7 +104,7 @@ def dead_letter(body: dict) -> tuple:
     info = body.get("DDBStreamBatchInfo") or {}
     context = body.get("requestContext") or {}
     response = body.get("responseContext") or {}
-    function = str(context.get("functionArn", "?")).split(":function:")[-1]
+    function = function_name(str(context.get("functionArn", "?")))
     reason = context.get("condition") or "?"
     if response.get("functionError"):
         reason += f" ({response['functionError']})"

@@ -9,7 +9,7 @@ from functools import cached_property
 from ddblab.core.aws import find, rest_api_ids
 from ddblab.core.kinds import QueueKind
 from ddblab.core.settings import Settings, UserError
-from ddblab.emulator.health import backend_label, emulator_name, require_backend
+from ddblab.emulator.health import answering, require_backend
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Account, Names, Stack
 
@@ -27,7 +27,7 @@ class Deployed:
         if announce:
             prefix = f", stack prefix {settings.prefix!r}" if settings.prefix else ""
             origin = " (remembered from make up)" if settings.endpoint_origin == "remembered" else ""
-            print(f"backend: {backend_label(emulator_name(settings.endpoint_url))} on {settings.endpoint_url}{origin}{prefix}",
+            print(f"backend: {answering(settings.endpoint_url)} on {settings.endpoint_url}{origin}{prefix}",
                   file=sys.stderr)
         return cls(settings)
 

@@ -104,7 +104,7 @@ class Reloader:
         try:
             check_compiles({p.name: p for p in present})
         except UserError as error:
-            return Reload(names, refused=str(error.code).removeprefix("error: "))
+            return Reload(names, refused=str(error))
         return self._deploy(affected(self.functions, {p.stem for p in paths}), names)
 
     def _deploy(self, functions, names: tuple) -> Reload:
@@ -115,7 +115,7 @@ class Reloader:
                 changed = self._hot(fn) if self.hot_reload_dir else self._zip(fn)
                 (updated if changed else unchanged).append(fn.name)
         except UserError as error:
-            return Reload(names, refused=str(error.code).removeprefix("error: "))
+            return Reload(names, refused=str(error))
         return Reload(names, tuple(updated), tuple(unchanged), seconds=time.monotonic() - started)
 
     def _zip(self, fn: Function) -> bool:

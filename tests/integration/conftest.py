@@ -3,7 +3,9 @@
 Uses the emulator that answers on AWS_ENDPOINT_URL (make up), or starts an embedded
 MiniStack on a free port and stops it afterwards. TEST_BACKEND=localstack runs LocalStack
 4.14.0 through testcontainers instead (needs a Docker engine: a clear failure without one,
-never a skip). REQUIRE_EMBEDDED=1 (.ci/run's embedded lane) fails the run when an emulator
+never a skip); TEST_BACKEND=localstack-host runs LocalStack 4.14.0's own runtime on the host
+(the one `EMULATOR=localstack-host make up` started, or an instance of the session's own).
+REQUIRE_EMBEDDED=1 (.ci/run's embedded lane) fails the run when an emulator
 already answers, instead of using it. The summary names the backend used.
 """
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from ddblab import stack
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import Settings
-from ddblab.emulator.health import backend_label, docker_answers, emulator_name, free_port, health
+from ddblab.emulator.health import answering, docker_answers, free_port, health, is_host_runtime
+from ddblab.emulator.localstack_host import LocalStackHost
 from ddblab.emulator.ministack import MiniStack
 from ddblab.stack.deployed import Deployed
 from tests.compose import localstack_environment
@@ -48,8 +52,11 @@ def backend_settings(tmp_path_factory):
                         "start Docker, or run make test without TEST_BACKEND", returncode=1)
         yield from _localstack(base)
         return
+    if wanted == Backend.LOCALSTACK_HOST:
+        yield from _localstack_host(base, tmp_path_factory)
+        return
     if wanted == "auto" and health(base.endpoint_url) is not None:
-        name = backend_label(emulator_name(base.endpoint_url))
+        name = answering(base.endpoint_url)
         if os.environ.get("REQUIRE_EMBEDDED") == "1":
             pytest.exit(f"REQUIRE_EMBEDDED=1, but {name} already answers on {base.endpoint_url}: the tests would "
                         "run on it, not on the embedded MiniStack - stop it (make down), or unset REQUIRE_EMBEDDED",
@@ -57,19 +64,39 @@ def backend_settings(tmp_path_factory):
         USED.update(backend=f"{name} (already answering)", endpoint=base.endpoint_url)
         yield base
         return
-    port = free_port()
-    run_dir = Path(tmp_path_factory.mktemp("ministack"))
-    settings = Settings.from_env(endpoint_url=f"http://127.0.0.1:{port}", run_dir=run_dir, prefix=base.prefix)
-    ministack = MiniStack(settings, port=port)
+    settings = _own_endpoint(base, tmp_path_factory, "ministack")
+    yield from _running(MiniStack(settings, port=settings.port), settings, "embedded MiniStack")
+
+
+HOST_LABEL = "LocalStack 4.14.0 on the host (DynamoDB by moto, functions as host processes)"
+
+
+def _localstack_host(base: Settings, tmp_path_factory):
+    """The LocalStack make up started on the host if it answers, else one of the session's own."""
+    if is_host_runtime(health(base.endpoint_url)):
+        USED.update(backend=f"{HOST_LABEL} (already answering)", endpoint=base.endpoint_url)
+        yield base
+        return
+    settings = _own_endpoint(base, tmp_path_factory, "localstack-host")
+    yield from _running(LocalStackHost(settings, port=settings.port), settings, HOST_LABEL)
+
+
+def _own_endpoint(base: Settings, tmp_path_factory, name: str) -> Settings:
+    run_dir = Path(tmp_path_factory.mktemp(name))
+    return Settings.from_env(endpoint_url=f"http://127.0.0.1:{free_port()}", run_dir=run_dir, prefix=base.prefix)
+
+
+def _running(emulator, settings: Settings, label: str):
+    """An emulator of the session's own, started and, whatever happens, stopped."""
     # A SIGTERM (a CI timeout, `timeout make test`) would end pytest without teardown and
-    # leave MiniStack running on its own; as an interrupt, pytest still stops it.
+    # leave the emulator running on its own; as an interrupt, pytest still stops it.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    ministack.start()
-    USED.update(backend="embedded MiniStack", endpoint=settings.endpoint_url)
+    emulator.start()
+    USED.update(backend=label, endpoint=settings.endpoint_url)
     try:
         yield settings
     finally:
-        ministack.stop()
+        emulator.stop()
         signal.signal(signal.SIGTERM, previous)
 
 

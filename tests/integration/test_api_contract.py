@@ -17,8 +17,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import unsupported_method
 
 from ddblab.core.settings import ROOT
+from tests.integration.helpers import backend_of
 
 schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
@@ -27,10 +29,17 @@ SENT = {"stateless": 0, "stateful": 0, "sequences": 0}
 # DynamoDB's sort key limit, as documented: with the handler's own constant, a handler that
 # refused keys well under it would have its refusals of valid users excused here.
 SORT_KEY_MAX_BYTES = 1024
+# The methods API Gateway's ANY covers: a request with another (TRACE) never reaches users_api,
+# and API Gateway answers it 403 "Missing Authentication Token", as on AWS (LocalStack
+# services/apigateway/next_gen/execute_api/handlers/resource_router.py). MiniStack routes it to
+# the handler, which answers 405. test_api_routes checks both answers exactly.
+ANY_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+GATEWAY = {}
 
 
 @pytest.fixture(scope="module")
 def base_url(live):
+    GATEWAY["routes_any_only"] = backend_of(live.settings) == "localstack"
     yield live.api_url.rsplit("/users", 1)[0]
     print(f"\nschemathesis sent {SENT['stateless']} stateless requests and {SENT['stateful']} requests "
           f"in {SENT['sequences']} stateful sequences")
@@ -56,6 +65,8 @@ def beyond_the_document(case) -> list:
             or (case.method in ("PUT", "PATCH") and text(body.get("email")) and path_email
                 and normal(body["email"]) != normal(path_email))):
         return [positive_data_acceptance]
+    if GATEWAY.get("routes_any_only") and case.method.upper() not in ANY_METHODS:
+        return [unsupported_method]
     return []
 
 

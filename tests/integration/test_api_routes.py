@@ -13,6 +13,7 @@ import yaml
 
 from ddblab.core.settings import ROOT
 from ddblab.core.waiting import wait_for
+from tests.integration.helpers import backend_of
 
 
 def request(method: str, url: str, body=None, *, raw: bytes | None = None, content_type="application/json",
@@ -230,3 +231,14 @@ def test_list_token_from_another_query_400(api):
 def test_wrong_method_405_with_allow(api, method, path, allow):
     status, body, headers = request(method, api + path, {})
     assert status == 405 and headers["Allow"] == allow and "allowed" in body["message"]
+
+
+def test_method_outside_any_answered_by_the_gateway_on_localstack_by_the_handler_on_ministack(api, live):
+    # GIVEN TRACE, a method API Gateway's ANY does not cover
+    status, body, headers = request("TRACE", api, {})
+    if backend_of(live.settings) == "localstack":
+        # THEN API Gateway answers for the missing route, as AWS does, and users_api never runs
+        assert (status, body) == (403, {"message": "Missing Authentication Token"})
+    else:
+        # THEN MiniStack hands it to users_api, which names the methods it allows
+        assert status == 405 and headers["Allow"] == "GET, POST"

@@ -11,12 +11,14 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
 from ddblab.core.aws import mappings_of
 from ddblab.core.settings import ROOT
 from ddblab.core.waiting import wait_for
+from ddblab.emulator import admin_ui
 from ddblab.emulator.health import free_port, port_open
 from tests.integration.helpers import http
 
@@ -144,3 +146,36 @@ def test_flow_page_disabled_mapping_turns_red_with_the_fix(own, page_of):
     assert "the function gets no records" in text
     assert "make bootstrap" in text
     assert node(page, f"mapping:{prefix}audit").get_attribute("class") == "node pass"
+
+
+def test_make_ui_serves_the_pipeline_page_beside_dynamodb_admin(live, tmp_path):
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("make ui's dynamodb-admin needs Node.js and npm, which this machine lacks")
+    admin_ui.install(quiet=True)
+    admin, flow = free_port(), free_port()
+    env = {**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url, "STACK_PREFIX": live.settings.prefix,
+           "NO_COLOR": "1"}
+    # GIVEN `ddblab ui` (make ui) started on two free ports
+    with open(tmp_path / "ui.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "ddblab", "ui", "--port", str(admin), "--flow-port", str(flow)],
+                                   cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        try:
+            # THEN both answer: the pipeline page, and dynamodb-admin (its table list is drawn by
+            # its scripts: test_ui.py opens it in chromium)
+            wait_for(lambda: port_open(admin) and port_open(flow), "make ui's two pages to listen", timeout=60)
+            status, page = get(f"http://127.0.0.1:{flow}/")
+            assert status == 200 and "<title>ddb-streams-lab: the pipeline</title>" in page
+            status, tables = get(f"http://127.0.0.1:{admin}/")
+            assert status == 200 and "<title>DynamoDB Admin</title>" in tables
+        finally:
+            # WHEN it is stopped, THEN both stop
+            process.terminate()
+            process.wait(timeout=20)
+    wait_for(lambda: not port_open(admin) and not port_open(flow), "both pages to stop listening", timeout=15)
+    printed = (tmp_path / "ui.log").read_text()
+    assert f"http://127.0.0.1:{admin}" in printed and f"http://127.0.0.1:{flow}" in printed
+
+
+def get(url: str) -> tuple:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return answer.status, answer.read().decode()

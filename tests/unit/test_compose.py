@@ -2,6 +2,7 @@
 no Docker engine runs here, so the file itself is what can be checked."""
 from __future__ import annotations
 
+from ddblab.core.settings import ROOT
 from tests.compose import compose_file, localstack_environment
 
 FUNCTION_LOGGER = "localstack.services.lambda_.invocation.version_manager"
@@ -48,3 +49,16 @@ def test_compose_ports_on_loopback_only():
 def test_compose_auth_token_passed_through_never_stored():
     assert localstack_environment({})["LOCALSTACK_AUTH_TOKEN"] == ""
     assert localstack_environment({"LOCALSTACK_AUTH_TOKEN": "ls-abc"})["LOCALSTACK_AUTH_TOKEN"] == "ls-abc"
+
+
+def test_compose_mounts_the_init_hook_and_the_repository_it_converges():
+    # GIVEN the LocalStack service, WHEN `docker compose up` starts it,
+    # THEN scripts/ready.d is LocalStack's ready.d and the repository sits where the hook looks
+    service = compose_file()["services"]["localstack"]
+    mounts = {path: (host, mode) for host, path, *mode in (v.split(":") for v in service["volumes"])}
+    assert mounts["/etc/localstack/init/ready.d"] == ("./scripts/ready.d", ["ro"])
+    assert mounts["/opt/ddb-streams-lab"] == ("./", ["ro"])
+    hook = (ROOT / "scripts" / "ready.d" / "ddblab_converge.py").read_text()
+    assert 'os.environ.get("DDBLAB_ROOT", "/opt/ddb-streams-lab")' in hook
+    # and healthy only once the ready.d scripts have run, so make up's converge never races the hook's
+    assert "/_localstack/init/ready" in " ".join(service["healthcheck"]["test"])

@@ -1,13 +1,17 @@
 """Every handler checks at import the environment variables it needs and names the missing one."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import environment
 import pytest
 
+from ddblab.core.settings import Settings
 from ddblab.stack.code import HANDLERS
+from ddblab.stack.describe import describe
+from ddblab.stack.model import Account
 
 NEEDS = {"users_api": ("USERS_TABLE", "TARGET_TABLE"), "replicate": ("TARGET_TABLE", "QUARANTINE_QUEUE_URL"),
          "reference_replicate": ("TARGET_TABLE",)}
@@ -56,3 +60,22 @@ def test_require_names_every_variable_unset_or_empty_and_the_function(monkeypatc
         environment.require("TARGET_TABLE", "USERS_TABLE", "QUARANTINE_QUEUE_URL")
     assert str(raised.value) == (f"{named} needs the environment variable(s) USERS_TABLE, QUARANTINE_QUEUE_URL; they are set "
                                  "by the bootstrap (make bootstrap), or in the function's configuration")
+
+
+def required_by(module: str) -> set:
+    """What the handler's own check asks for: imported with no variable at all, it names every one."""
+    result = import_handler(module, {})
+    if result.returncode == 0:
+        return set()
+    found = re.search(rf"{module} needs the environment variable\(s\) ([A-Z0-9_, ]+);", result.stderr)
+    assert found, result.stderr
+    return set(found.group(1).split(", "))
+
+
+def test_handler_environment_check_asks_for_what_the_stack_description_sets():
+    # GIVEN the functions as the stack description deploys them
+    stack = describe(Settings(), Account("aws", "us-east-1", "123456789012"))
+    # THEN each handler's import-time check asks for exactly the variables its function is given:
+    # a variable set but never checked, or checked but never set, is a drift between the two
+    assert {fn.module: required_by(fn.module) for fn in stack.functions} == {fn.module: set(fn.env) for fn in stack.functions}
+    assert required_by("replicate") == {"TARGET_TABLE", "QUARANTINE_QUEUE_URL"}

@@ -143,3 +143,18 @@ def test_ui_npm_install_that_hangs_stopped_with_what_to_check(monkeypatch, tmp_p
     # WHEN make ui installs it THEN it stops after its timeout with one line saying what to check
     with pytest.raises(UserError, match=f"did not finish in {admin_ui.INSTALL_TIMEOUT} s - check that the npm registry"):
         admin_ui.install(quiet=True)
+
+
+def test_user_error_library_raises_an_exception_only_the_cli_exits(capsys):
+    # GIVEN a library call that fails in a way the user can fix
+    def command():
+        raise UserError("no emulator answers on http://127.0.0.1:1 - run: make up")
+    # THEN code that calls the library catches it like any exception (a test, a web page)
+    with pytest.raises(Exception, match="run: make up") as raised:
+        command()
+    assert not isinstance(raised.value, SystemExit)
+    # AND the CLI's entry point turns it into one line and exit status 1
+    from ddblab import cli
+    with pytest.raises(SystemExit) as exited:
+        cli.run(command)
+    assert exited.value.code == "error: no emulator answers on http://127.0.0.1:1 - run: make up"

@@ -4,6 +4,7 @@ second run reports everything unchanged and keeps every resource id."""
 from __future__ import annotations
 
 from ddblab.core.aws import mappings_of
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import Settings
 from ddblab.emulator.health import emulator_name
 from ddblab.stack.converge import api, functions, mappings, queues, roles, tables
@@ -38,7 +39,7 @@ def converge_stack(stack: Stack, backend: str) -> Report:
 def converge(settings: Settings, **describe_args) -> Report:
     """Converge the stack these settings describe (describe_args: see describe())."""
     stack = describe(settings, Account.of(settings), **describe_args)
-    return converge_stack(stack, emulator_name(settings.endpoint_url) if settings.is_local else "aws")
+    return converge_stack(stack, emulator_name(settings.endpoint_url) if settings.is_local else Backend.AWS)
 
 
 def collect_ids(ctx: Context) -> None:
