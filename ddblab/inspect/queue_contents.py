@@ -80,8 +80,8 @@ def parse(kind: str, raw: dict) -> Message:
     body = body if isinstance(body, dict) else {"raw": body}
     if kind == QueueKind.DLQ:
         user, reason, detail = dead_letter(body)
-        function = str((body.get("requestContext") or {}).get("functionArn", "")).split(":function:")[-1].split(":")[0]
-        return Message(kind, raw["MessageId"], sent, user, reason, detail, function)
+        arn = str((body.get("requestContext") or {}).get("functionArn", ""))
+        return Message(kind, raw["MessageId"], sent, user, reason, detail, function_name(arn) if arn else "")
     user, reason, detail = quarantined(body)
     return Message(kind, raw["MessageId"], sent, user, reason, detail)
 
