@@ -30,6 +30,7 @@ class Kept:
     seconds: float
     path: Path
     note: str = ""  # why it was not restored, when it was not
+    placed: int = 0  # of the items written back, those replicate places in users_by_location
 
 
 def source_tables(stack) -> list:
@@ -93,8 +94,20 @@ def restore(client, settings, tables: list, workers: int = 8) -> list:
             items = [projection.item_to_client_form(json.loads(line)) for line in f if line.strip()]
         batches.write_all(client, table, batches.puts(items), workers=workers)
         path.unlink()
-        done.append(Kept(table, len(items), time.monotonic() - started, path))
+        done.append(Kept(table, len(items), time.monotonic() - started, path, placed=sum(map(placeable, items))))
     return done
+
+
+def placeable(item: dict) -> bool:
+    try:
+        projection.project(item)
+        return True
+    except projection.Unplaceable:
+        return False
+
+
+def count(client, table: str) -> int:
+    return sum(page["Count"] for page in client.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
 
 
 def discard(settings) -> list:
