@@ -82,3 +82,15 @@ def test_dev_save_of_a_handler_no_function_uses_says_what_to_run():
                          "make bootstrap")
     assert Reload(("audit.py",)).line().endswith("audit.py: in the stack description, but its function is not "
                                                  "deployed yet - run: make bootstrap")
+
+
+def test_tools_list_every_function_of_the_stack_description():
+    # GIVEN the stack description's functions (the API's, then each consumer's, in order)
+    from ddblab.commands import invoke, logs, outputs
+    from ddblab.stack.consumers import function_modules
+    assert function_modules() == ("users_api", "replicate", "audit")
+    # THEN logs colours each by position, invoke offers each, outputs names each consumer's table
+    assert list(logs.COLOURS) == ["users_api", "replicate", "audit"]
+    assert list(logs.COLOURS.values()) == ["cyan", "green", "magenta"]
+    assert invoke.FUNCTIONS == ("users_api", "replicate", "audit")
+    assert {name for name in outputs.OUTPUTS if name.endswith("_table")} == {"users_table", "target_table"}
