@@ -125,8 +125,9 @@ consumer: venv ## add a stream consumer: make consumer NAME=state_counts [ARGS='
 	@[ -n "$(NAME)" ] || { echo "error: name the consumer: make consumer NAME=state_counts"; exit 2; }
 	@$(LAB) new consumer "$(NAME)" $(ARGS)
 
-lint: venv-test ## ruff over the tree
+lint: venv-test ## ruff over the tree, mypy over ddblab/ and handlers/
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
 
 test: venv-test ## unit and integration tests (starts an embedded MiniStack if none answers)
 	@$(PY) -m pytest $(ARGS)

@@ -14,6 +14,7 @@ import os
 import sys
 
 # In the order `ddblab --help` lists them: the loop first, then the tools.
+COMMANDS: tuple[str, ...]
 COMMANDS = ("up", "down", "bootstrap", "status", "outputs", "seed", "logs", "query", "reconcile", "chaos", "bench")
 # The way to AWS: the stack as a CloudFormation template (ddblab/stack/cloudformation_template.py).
 COMMANDS += ("template", "package", "deploy-aws")

@@ -60,7 +60,8 @@ def _request(op) -> dict:
 def _write_chunk(client, requests: list, attempts: int, stats: dict, deadline: float | None) -> tuple:
     """One BatchWriteItem chunk with retries. Returns (requests left unwritten, last error,
     whether the table refused them for good)."""
-    pending, last_error = requests, None
+    pending: list = requests
+    last_error: Exception | str | None = None
     for attempt in range(attempts):
         try:
             answer = client.batch_write_item(RequestItems={TARGET_TABLE: pending})
@@ -90,8 +91,9 @@ def write(writes: list, client=None, attempts: int = ATTEMPTS, deadline: float |
     are applied. Raises ReplicationFailed, after applying what it could, if writes are
     still left: the stream then retries the batch."""
     client = client or dynamodb
-    stats = {"retries": 0, "rejected": []}
-    failed, last_error = [], None
+    stats: dict = {"retries": 0, "rejected": []}
+    failed: list = []
+    last_error: Exception | str | None = None
     for start in range(0, len(writes), BATCH_LIMIT):
         chunk = writes[start:start + BATCH_LIMIT]
         left, error, permanent = _write_chunk(client, [_request(op) for op in chunk], attempts, stats, deadline)
@@ -113,7 +115,7 @@ def write(writes: list, client=None, attempts: int = ATTEMPTS, deadline: float |
     return stats
 
 
-def quarantine_body(record: dict, reason: str, limit: int = None) -> str:
+def quarantine_body(record: dict, reason: str, limit: int | None = None) -> str:
     """The message for one unplaceable record: the reason and the whole record - or, for a
     record too big for a queue message (two 400 KB images can be), its keys and position,
     so that one large record can never block the stream either."""
@@ -136,7 +138,9 @@ def quarantine(poison: list, client=None) -> int:
     client = client or sqs
     if poison and not QUARANTINE_QUEUE_URL:
         raise ReplicationFailed("QUARANTINE_QUEUE_URL is not set; cannot quarantine poison records")
-    batches, batch, size = [], [], 0
+    batches: list[list] = []
+    batch: list = []
+    size = 0
     for record, reason in poison:
         body = quarantine_body(record, reason)
         body_size = len(body.encode())

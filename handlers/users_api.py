@@ -21,6 +21,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote
 
 import boto3
@@ -63,7 +64,7 @@ def _class(ranges, extra: str = "") -> str:  # pragma: no mutate block
     """The inside of a regex character class for code point ranges, in ASCII-only escapes."""
     def esc(cp: int) -> str:
         return f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}"
-    merged = []
+    merged: list[list[int]] = []
     for low, high in sorted(ranges):
         if merged and low <= merged[-1][1] + 1:
             merged[-1][1] = max(merged[-1][1], high)
@@ -184,7 +185,7 @@ def validate_user(payload) -> tuple[dict | None, dict]:
     if not isinstance(payload, dict):
         return None, {"body": "must be a JSON object with fields " + ", ".join(FIELDS)}
     errors = _unknown(payload, FIELDS)
-    user = {}
+    user: dict[str, Any] = {}
     if payload.get("email") is None:
         errors["email"] = "is required"
     else:
@@ -203,6 +204,14 @@ def validate_user(payload) -> tuple[dict | None, dict]:
     user = {**user, "zipcode": payload["zipcode"], "active": True}
     errors = key_errors(user)
     return (None, errors) if errors else (user, {})
+
+
+def valid_user(payload, message: str) -> dict:
+    """The valid user, or Refused (400, message) naming every bad field."""
+    user, errors = validate_user(payload)
+    if errors or user is None:
+        raise Refused(400, message, errors)
+    return user
 
 
 def validate_patch(payload, email: str) -> tuple[dict | None, dict]:
@@ -239,7 +248,7 @@ class Refused(Exception):
         self.status, self.message, self.errors, self.headers = status, message, errors, headers or {}
 
     def response(self) -> dict:
-        body = {"message": self.message}
+        body: dict[str, Any] = {"message": self.message}
         if self.errors:
             body["errors"] = self.errors
         return response(self.status, body, self.headers)
@@ -291,9 +300,9 @@ def read_json(request: Request, media_types=("application/json",)):
         raise Refused(400, "invalid request body", {"body": f"is not valid JSON ({error})"}) from None
 
 
-def path_email(request: Request) -> str:
-    email, why = check_email(request.rest[0])
-    if why:
+def path_email(rest: list) -> str:
+    email, why = check_email(rest[0])
+    if why or email is None:
         raise Refused(400, "invalid request", {"email": f"in the path {why}: /users/name@example.com"})
     return email
 
@@ -357,39 +366,52 @@ def decode_token(query: Query, token: str) -> dict:
     return {name: {"S": value} for name, value in key.items()}
 
 
+QUERY_PARAMETERS = ("state", "city", "limit", "next")
+
+
 def parse_query(request: Request) -> tuple[Query, str | None]:
-    allowed = ("state", "city", "limit", "next")
-    errors = {name: "unknown parameter (allowed: " + ", ".join(allowed) + ")" for name in request.query
-              if name not in allowed}
+    """The query and the page token, or Refused naming every bad parameter."""
+    errors: dict[str, str] = {}
+    values = _single_values(request.query, errors)
+    place = {name: _query_text(name, values, errors) for name in ("state", "city")}
+    limit = _limit(values.get("limit"), errors)
+    if not errors and place["state"] is None and place["city"] is None:
+        errors["state"] = "give state, city, or both: GET /users?state=New%20York&city=Brooklyn"
+    if errors:
+        raise Refused(400, "invalid query", errors)
+    return Query(place["state"], place["city"], limit), values.get("next")
+
+
+def _single_values(query: dict, errors: dict) -> dict:
+    """name -> its one value, for the parameters we know; an unknown or repeated one is an error."""
+    errors.update({name: "unknown parameter (allowed: " + ", ".join(QUERY_PARAMETERS) + ")" for name in query
+                   if name not in QUERY_PARAMETERS})
     values = {}
-    for name in allowed:
-        given = request.query.get(name, [])
+    for name in QUERY_PARAMETERS:
+        given = query.get(name, [])
         if len(given) > 1:
             errors[name] = "is given more than once"
         elif given:
             values[name] = given[0]
-    state = city = None
-    for name in ("state", "city"):
-        if name in values:
-            value, why = check_text(name, values[name])
-            if why:
-                errors[name] = why
-            elif name == "state":
-                state = value
-            else:
-                city = value
-    limit = DEFAULT_LIMIT
-    if "limit" in values:
-        text = values["limit"]
-        if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= MAX_LIMIT:
-            errors["limit"] = f"must be a whole number from 1 to {MAX_LIMIT}"
-        else:
-            limit = int(text)
-    if not errors and state is None and city is None:
-        errors["state"] = "give state, city, or both: GET /users?state=New%20York&city=Brooklyn"
-    if errors:
-        raise Refused(400, "invalid query", errors)
-    return Query(state, city, limit), values.get("next")
+    return values
+
+
+def _query_text(name: str, values: dict, errors: dict) -> str | None:
+    if name not in values:
+        return None
+    value, why = check_text(name, values[name])
+    if why:
+        errors[name] = why
+    return value
+
+
+def _limit(text: str | None, errors: dict) -> int:
+    if text is None:
+        return DEFAULT_LIMIT
+    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= MAX_LIMIT:
+        errors["limit"] = f"must be a whole number from 1 to {MAX_LIMIT}"
+        return DEFAULT_LIMIT
+    return int(text)
 
 
 # --- DynamoDB items and responses -------------------------------------------------------------
@@ -419,52 +441,64 @@ def not_allowed(method: str, allowed, route: str, instead: str) -> Refused:
 
 def parse_request(event: dict) -> Request:
     """The request in a 1.0 or 2.0 payload."""
+    method, path, query = _method_path_query(event)
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    return Request(method.upper(), _rest(event, path), _body(event), headers, query)
+
+
+def _method_path_query(event: dict) -> tuple[str, str, dict]:
     if "requestContext" in event and "http" in event["requestContext"]:  # payload 2.0
         method = event["requestContext"]["http"]["method"]
         path = event.get("rawPath") or event["requestContext"]["http"].get("path", "/")
         query = {name: value.split(",") for name, value in (event.get("queryStringParameters") or {}).items()}
-    else:  # payload 1.0 (REST API)
-        method = event.get("httpMethod", "")
-        path = event.get("path") or "/"
-        query = dict(event.get("multiValueQueryStringParameters") or {})
-        for name, value in (event.get("queryStringParameters") or {}).items():
-            query.setdefault(name, [value])
+        return method, path, query
+    # payload 1.0 (REST API)
+    query = dict(event.get("multiValueQueryStringParameters") or {})
+    for name, value in (event.get("queryStringParameters") or {}).items():
+        query.setdefault(name, [value])
+    return event.get("httpMethod", ""), event.get("path") or "/", query
+
+
+def _rest(event: dict, path: str) -> list | None:
+    """The path segments after "users" (None when the path is not ours), from the route when
+    the event names one, else from the path itself."""
     resource = event.get("resource") or event.get("routeKey", "").partition(" ")[2]
     email = (event.get("pathParameters") or {}).get("email")
     try:
         if resource.endswith("/users/{email}") and email is not None:
-            rest = [unquote(email, errors="strict")]
-        elif resource.endswith("/users"):
-            rest = []
-        else:  # no route information (a $default route, a test): read the path itself
-            segments = [unquote(s, errors="strict") for s in path.split("/") if s]
-            if segments[-1:] == ["users"]:
-                rest = []
-            elif segments[-2:-1] == ["users"]:
-                rest = segments[-1:]
-            else:
-                rest = None
+            return [unquote(email, errors="strict")]
+        if resource.endswith("/users"):
+            return []
+        return _rest_of_path(path)  # no route information (a $default route, a test)
     except UnicodeDecodeError:
-        rest = ["\ufffd"]  # refused by the email rule, which names the character
+        return ["\ufffd"]  # refused by the email rule, which names the character
+
+
+def _rest_of_path(path: str) -> list | None:
+    segments = [unquote(s, errors="strict") for s in path.split("/") if s]
+    if segments[-1:] == ["users"]:
+        return []
+    if segments[-2:-1] == ["users"]:
+        return segments[-1:]
+    return None
+
+
+def _body(event: dict) -> bytes | None:
     body = event.get("body")
-    if body is not None:
-        if event.get("isBase64Encoded"):
-            try:
-                body = base64.b64decode(body, validate=True)
-            except (binascii.Error, ValueError):
-                body = b"\xff"  # not what a client sent: refused as invalid UTF-8
-        else:
-            body = body.encode(errors="surrogatepass")  # UTF-8; a lone surrogate fails in read_json
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    return Request(method.upper(), rest, body, headers, query)
+    if body is None:
+        return None
+    if not event.get("isBase64Encoded"):
+        return body.encode(errors="surrogatepass")  # UTF-8; a lone surrogate fails in read_json
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return b"\xff"  # not what a client sent: refused as invalid UTF-8
 
 
 # --- the routes: the only code that talks to DynamoDB -----------------------------------------
 
 def create(request: Request, client) -> dict:
-    user, errors = validate_user(read_json(request))
-    if errors:
-        raise Refused(400, "invalid user", errors)
+    user = valid_user(read_json(request), "invalid user")
     try:
         client.put_item(TableName=USERS_TABLE, Item=to_item(user), ConditionExpression="attribute_not_exists(email)")
     except ClientError as error:
@@ -482,9 +516,7 @@ def replace(request: Request, email: str, client) -> dict:
         given, why = check_email(payload["email"])
         if not why and given != email:
             raise Refused(400, "invalid user", {"email": f"must match the path ({email}), or be left out"})
-    user, errors = validate_user({"email": email, **payload} if isinstance(payload, dict) else payload)
-    if errors:
-        raise Refused(400, "invalid user", errors)
+    user = valid_user({"email": email, **payload} if isinstance(payload, dict) else payload, "invalid user")
     item = to_item(user)
     key = {"email": item["email"]}
     if client.get_item(TableName=USERS_TABLE, Key=key, ConsistentRead=True).get("Item") == item:
@@ -497,15 +529,14 @@ def replace(request: Request, email: str, client) -> dict:
 
 def change(request: Request, email: str, client) -> dict:
     changes, errors = validate_patch(read_json(request, ("application/json", "application/merge-patch+json")), email)
-    if errors:
+    if errors or changes is None:
         raise Refused(400, "invalid change", errors)
     key = {"email": {"S": email}}
     stored = client.get_item(TableName=USERS_TABLE, Key=key, ConsistentRead=True).get("Item")
     if not stored:
         raise Refused(404, f"no user {email}; to create one use PUT /users/{{email}} or POST /users")
-    merged, errors = validate_user({**{k: v for k, v in from_item(stored).items() if k != "active"}, **changes})
-    if errors:
-        raise Refused(400, "invalid user once changed", errors)
+    merged = valid_user({**{k: v for k, v in from_item(stored).items() if k != "active"}, **changes},
+                        "invalid user once changed")
     if not changes:
         return response(200, from_item(stored))
     names = {f"#{name}": name for name in [*changes, "active"]}
@@ -538,11 +569,11 @@ def find(request: Request, client) -> dict:
         kwargs.update(KeyConditionExpression="#s = :s AND begins_with(#k, :k)",
                       ExpressionAttributeNames={"#s": projection.PARTITION_KEY, "#k": projection.SORT_KEY},
                       ExpressionAttributeValues={":s": {"S": query.state},
-                                                 ":k": {"S": query.city + projection.SEPARATOR}})
+                                                 ":k": {"S": f"{query.city}{projection.SEPARATOR}"}})
     if token is not None:
         kwargs["ExclusiveStartKey"] = decode_token(query, token)
     page = client.query(**kwargs)
-    body = {"users": [from_item(item, ("email", "state", "city")) for item in page.get("Items", [])]}
+    body: dict[str, Any] = {"users": [from_item(item, ("email", "state", "city")) for item in page.get("Items", [])]}
     if page.get("LastEvaluatedKey"):
         body["next"] = encode_token(query, page["LastEvaluatedKey"])
     return response(200, body)
@@ -552,27 +583,41 @@ def route(request: Request, client) -> dict:
     if request.rest is None:  # parse_request finds at most one segment after "users"
         raise Refused(404, "not found: the resources are /users and /users/{email}")
     if not request.rest:
-        if request.method == "POST":
-            return create(request, client)
-        if request.method == "GET":
-            return find(request, client)
-        raise not_allowed(request.method, COLLECTION_METHODS, "/users",
-                          "To create or replace one user use PUT /users/{email}; to change or delete one, "
-                          "PATCH or DELETE /users/{email}.")
+        return route_collection(request, client)
     if request.method not in USER_METHODS:
         raise not_allowed(request.method, USER_METHODS, "/users/{email}", "To create a user use POST /users.")
-    email = path_email(request)
-    key = {"email": {"S": email}}
+    return route_user(request, path_email(request.rest), client)
+
+
+def route_collection(request: Request, client) -> dict:
+    if request.method == "POST":
+        return create(request, client)
+    if request.method == "GET":
+        return find(request, client)
+    raise not_allowed(request.method, COLLECTION_METHODS, "/users",
+                      "To create or replace one user use PUT /users/{email}; to change or delete one, "
+                      "PATCH or DELETE /users/{email}.")
+
+
+def route_user(request: Request, email: str, client) -> dict:
     if request.method == "PUT":
         return replace(request, email, client)
     if request.method == "PATCH":
         return change(request, email, client)
     if request.method == "GET":
-        item = client.get_item(TableName=USERS_TABLE, Key=key, ConsistentRead=True).get("Item")
-        if not item:
-            raise Refused(404, f"no user {email}")
-        return response(200, from_item(item))
-    old = client.delete_item(TableName=USERS_TABLE, Key=key, ReturnValues="ALL_OLD")
+        return read(email, client)
+    return delete(email, client)
+
+
+def read(email: str, client) -> dict:
+    item = client.get_item(TableName=USERS_TABLE, Key={"email": {"S": email}}, ConsistentRead=True).get("Item")
+    if not item:
+        raise Refused(404, f"no user {email}")
+    return response(200, from_item(item))
+
+
+def delete(email: str, client) -> dict:
+    old = client.delete_item(TableName=USERS_TABLE, Key={"email": {"S": email}}, ReturnValues="ALL_OLD")
     if not old.get("Attributes"):
         raise Refused(404, f"no user {email}")
     return response(204)

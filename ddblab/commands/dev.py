@@ -139,7 +139,7 @@ def measure(live: Deployed, saves: int, use_zip: bool) -> int:
         reload = reloader(own, handlers, use_zip)
         reload.start()
         stop = threading.Event()
-        lines = []
+        lines: list[str] = []
         watcher = threading.Thread(target=watch, args=(reload, settings, stop, lines.append), daemon=True)
         watcher.start()
         time.sleep(0.5)  # the watcher's first scan

@@ -14,7 +14,7 @@ from ddblab.core.settings import Settings
 from ddblab.diagnose import checks
 from ddblab.stack.deployed import Deployed
 
-STYLES = {Status.PASS: "[green]PASS[/]", Status.FAIL: "[bold red]FAIL[/]", Status.WARN: "[yellow]WARN[/]",
+STYLES: dict[str, str] = {Status.PASS: "[green]PASS[/]", Status.FAIL: "[bold red]FAIL[/]", Status.WARN: "[yellow]WARN[/]",
           Status.NOTE: "[dim]NOTE[/]"}
 
 HELP = "check every link of the chain and say what fixes what is broken"

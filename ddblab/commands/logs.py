@@ -105,33 +105,54 @@ class StartWatch:
                 self.said[function] = str(error)
 
 
+class LogTail:
+    """The new events of each function's log group. Each poll asks from a little before the
+    newest event seen, since an event can reach the log after a later one; what is seen is
+    remembered per function, for that window."""
+    OVERLAP_MS = 5000
+
+    def __init__(self, live: Deployed, functions: list, start: int):
+        self.live, self.functions, self.start = live, functions, start
+        self.logs = live.client("logs")
+        self.seen: dict = {f: {} for f in functions}  # function -> {event id: timestamp}
+        self.cursors = {f: start for f in functions}
+
+    def poll(self) -> list:
+        """(timestamp, function, message) of each event not seen before."""
+        fresh = []
+        for function in self.functions:
+            for event in self.events(function):
+                ident = event.get("eventId") or (event["timestamp"], event["message"])
+                if ident not in self.seen[function]:
+                    self.seen[function][ident] = event["timestamp"]
+                    self.cursors[function] = max(self.cursors[function], event["timestamp"])
+                    fresh.append((event["timestamp"], function, event["message"]))
+        return fresh
+
+    def events(self, function: str) -> list:
+        group = Names.log_group(self.live.names.function(function))
+        try:
+            return log_events(self.logs, group, max(self.start, self.cursors[function] - self.OVERLAP_MS))
+        except EndpointConnectionError:
+            require_alive(self.live.settings)  # following for hours: say within seconds that it went away
+            raise
+
+    def forget_old(self) -> None:
+        """Forget what no query can return again."""
+        for function in self.functions:
+            horizon = self.cursors[function] - self.OVERLAP_MS
+            self.seen[function] = {i: t for i, t in self.seen[function].items() if t >= horizon}
+
+
 def follow(live: Deployed, functions: list, start: int, keep_following: bool, show_noise: bool,
            since: str = "", raw: bool = False) -> None:
     """Print new events of every function's log group, merged in time order, until Ctrl-C."""
-    logs = live.client("logs")
-    # Each poll asks from a little before the newest event seen, since an event can reach
-    # the log after a later one; what is seen is remembered per function, for that window.
-    overlap_ms = 5000
-    seen: dict = {f: {} for f in functions}  # function -> {event id: timestamp}
-    cursors = {f: start for f in functions}
+    tail = LogTail(live, functions, start)
     first = True
     starts = StartWatch(live, functions)
     starts.check(everything=True)
     while True:
-        fresh = []
-        for function in functions:
-            group = Names.log_group(live.names.function(function))
-            try:
-                events = log_events(logs, group, max(start, cursors[function] - overlap_ms))
-            except EndpointConnectionError:
-                require_alive(live.settings)  # following for hours: say within seconds that it went away
-                raise
-            for event in events:
-                ident = event.get("eventId") or (event["timestamp"], event["message"])
-                if ident not in seen[function]:
-                    seen[function][ident] = event["timestamp"]
-                    cursors[function] = max(cursors[function], event["timestamp"])
-                    fresh.append((event["timestamp"], function, event["message"]))
+        fresh = tail.poll()
         if first and not fresh:
             console.print(f"[dim]nothing logged in the last {since or 'while'}"
                           + (" - waiting for new events" if keep_following else "")
@@ -143,9 +164,7 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
             stamp = time.strftime("%H:%M:%S", time.localtime(timestamp / 1000))
             text = escape(message.rstrip()) if raw else render(function, message)
             console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<{WIDTH}}[/] {text}", highlight=False, soft_wrap=True)
-        for function in functions:  # forget what no query can return again
-            horizon = cursors[function] - overlap_ms
-            seen[function] = {i: t for i, t in seen[function].items() if t >= horizon}
+        tail.forget_old()
         if not keep_following:
             return
         starts.check()

@@ -12,6 +12,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import boto3
@@ -46,7 +47,7 @@ class UserError(Exception):
 
 def _resolves_locally(host: str) -> bool:
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False
     return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback
@@ -78,7 +79,7 @@ class Settings:
             endpoint, origin = remembered, "remembered"
         if "endpoint_url" in overrides:
             origin = "argument"
-        values = dict(
+        values: dict[str, Any] = dict(
             endpoint_url=endpoint.rstrip("/"),
             region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or cls.region,
             emulator=env.get("EMULATOR", cls.emulator).lower(),
@@ -129,14 +130,14 @@ class Settings:
             f"AWS_ENDPOINT_URL={self.endpoint_url} is not a local emulator{why}; ddblab creates and "
             "deletes resources. Set ALLOW_REMOTE_ENDPOINT=1 if you really mean it.")
 
-    def client(self, service: str, **config):
-        kwargs = {"region_name": self.region, "config": Config(**config) if config else None}
+    def client(self, service: str, **config) -> Any:
+        kwargs: dict[str, Any] = {"region_name": self.region, "config": Config(**config) if config else None}
         if self.is_local:
             kwargs.update(endpoint_url=self.endpoint_url, aws_access_key_id=EMULATOR_ACCESS_KEY,
                           aws_secret_access_key=EMULATOR_SECRET_KEY)
         elif self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
-        return boto3.client(service, **kwargs)
+        return boto3.client(service, **kwargs)  # type: ignore[call-overload]  # a service named at run time
 
     @property
     def ministack_log(self) -> Path:

@@ -113,7 +113,7 @@ def repair(client, target_table: str, drift: Drift) -> Repair:
     """Write everything it can: a write the table refuses is listed, never the end of the run."""
     requests = (batches.puts(drift.missing + [wanted for wanted, _ in drift.different])
                 + batches.deletes([projection.key_of(item) for item in drift.extra]))
-    refused = []
+    refused: list[tuple[dict, str]] = []
     written = batches.write_all(client, target_table, requests, workers=4, refused=refused)
     return Repair(written, [(_label(request.get("PutRequest", {}).get("Item") or request["DeleteRequest"]["Key"]), reason)
                             for request, reason in refused])

@@ -90,7 +90,7 @@ class Outcome:
 
 def receive_all(sqs, url: str, queue: str) -> list:
     """Every message of a queue, hidden while we work (they come back if we stop)."""
-    messages = []
+    messages: list[Message] = []
     while True:
         answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=HIDE_SECONDS,
                                      WaitTimeSeconds=0)
@@ -113,6 +113,8 @@ def stream_records(streams, info: dict) -> list:
     """The records of a dead-lettered batch, read back from the stream; raises LookupError
     (saying why) when the stream no longer holds them."""
     start, end = info.get("startSequenceNumber"), info.get("endSequenceNumber")
+    if start is None or end is None:
+        raise LookupError("the dead letter does not say where its batch was (no start or end sequence number)")
     try:
         iterator = streams.get_shard_iterator(StreamArn=info["streamArn"], ShardId=info["shardId"],
                                               ShardIteratorType="AT_SEQUENCE_NUMBER",
@@ -151,7 +153,7 @@ def placement(client, users_table: str, email: str) -> tuple:
 
 def rows_by_email(client, target_table: str, emails: set) -> dict:
     """The target rows of these users, wherever they are (a moved user has left rows elsewhere)."""
-    rows = {email: [] for email in emails}
+    rows: dict[str, list[dict]] = {email: [] for email in emails}
     for item in scan(client, target_table):
         email = item.get("email", {}).get("S")
         if email in rows:

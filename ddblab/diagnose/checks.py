@@ -162,6 +162,8 @@ def last_result(d: Diagnosis, spec: Mapping, m: dict) -> list:
 def first_record_time(d: Diagnosis) -> float | None:
     """When the oldest record the stream still holds was written."""
     from ddblab.inspect.stream import StreamReader, epoch
+    if d.stream_arn is None:
+        return None
     reader = StreamReader(d.live.client("dynamodbstreams"), d.stream_arn, from_start=True)
     reader.discover()
     for cursor in reader.cursors.values():
@@ -197,8 +199,8 @@ def sample_record(d: Diagnosis) -> dict:
 
 
 def filter_check(d: Diagnosis, spec: Mapping, m: dict) -> list:
-    criteria = m.get("FilterCriteria")
-    if not (criteria or {}).get("Filters"):
+    criteria = m.get("FilterCriteria") or {}
+    if not criteria.get("Filters"):
         return []
     record = sample_record(d)
     email = record["dynamodb"]["Keys"]["email"].get("S")

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from ddblab.core.aws import error_code, log_events
 from ddblab.stack.model import Names
 
-EMPTY_BATCH = {"Records": []}
+EMPTY_BATCH: dict[str, list] = {"Records": []}
 # Errors that mean the code never ran: AWS's runtime names, and MiniStack's wording.
 INIT_ERRORS = re.compile(r"Runtime\.(ImportModuleError|UserCodeSyntaxError|HandlerNotFound|MalformedHandlerName)"
                          r"|Worker init failed|Worker process exited immediately|No JSON init response")

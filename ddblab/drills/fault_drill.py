@@ -156,7 +156,7 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             except WaitTimeout as error:
                 say(f"[red]{error}[/]")
                 drift = reconciliation.compare(ddb, users_table, target)
-            drained = time.monotonic() - started
+            drain_seconds = time.monotonic() - started
             counts = proxy.counts()
             live = Deployed(settings)
             try:
@@ -166,7 +166,7 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             result = Result(records=work.records + 1, poison=work.poison, faults=counts, log=replicate_log(settings, since),
                             quarantined=live.queue_depth(QueueKind.QUARANTINE),
                             dead_letters=live.queue_depth(QueueKind.DLQ), drift=drift,
-                            seconds=time.monotonic() - started, drain_seconds=drained)
+                            seconds=time.monotonic() - started, drain_seconds=drain_seconds)
         finally:
             if not keep:
                 remove(settings)

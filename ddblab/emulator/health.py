@@ -137,7 +137,7 @@ HOST_RUNTIME_LABEL = "localstack-host (LocalStack 4.14.0's runtime on the host; 
 
 def is_host_runtime(document: dict | None) -> bool:
     """The health document of LocalStack run on the host by EMULATOR=localstack-host."""
-    return bool(document) and isinstance(document.get(HOST_RUNTIME_KEY), dict)
+    return document is not None and isinstance(document.get(HOST_RUNTIME_KEY), dict)
 
 
 def answering(endpoint_url: str, document: dict | None = None) -> str:

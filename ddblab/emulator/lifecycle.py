@@ -29,20 +29,40 @@ def up(settings: Settings) -> str:
     ministack, host = MiniStack(settings), LocalStackHost(settings)
     document = health(settings.endpoint_url)
     if document is not None:
-        name = emulator_name(settings.endpoint_url)
-        if name == Backend.LOCALSTACK and is_host_runtime(document):
-            name = Backend.LOCALSTACK_HOST
-        mine = ministack.pid() is not None or localstack.started_here(settings) or host.pid() is not None
-        state = "already running" if mine else "already answering (not started by make up)"
-        print(f"backend: {backend_label(name)} {state} on {settings.endpoint_url}")
-        if name == Backend.UNKNOWN and settings.emulator != AUTO:
-            print(f"backend: could not tell whether it is {settings.emulator} (neither health answer was conclusive); "
-                  "using it as it is")
-        elif settings.emulator not in (AUTO, name):
-            raise UserError(f"EMULATOR={settings.emulator} was asked for, but {name} is running on "
-                            f"{settings.endpoint_url} - run: make down, then EMULATOR={settings.emulator} make up")
+        name = already_answering(settings, document, ministack, host)
         settings.remember_endpoint()
         return name
+    check_can_start(settings, ministack, host)
+    choice = settings.emulator
+    if choice == AUTO:
+        choice = Backend.LOCALSTACK if docker_answers() else Backend.MINISTACK
+        print(f"backend: EMULATOR=auto chose {choice} "
+              f"({'a Docker engine answers' if choice == Backend.LOCALSTACK else 'no Docker engine answers'})")
+    start(settings, choice, ministack, host)
+    settings.remember_endpoint()
+    return choice
+
+
+def already_answering(settings: Settings, document: dict, ministack: MiniStack, host: LocalStackHost) -> str:
+    """Which emulator answers (said, with whether make up started it); refused when it is not
+    the one EMULATOR asks for."""
+    name = emulator_name(settings.endpoint_url)
+    if name == Backend.LOCALSTACK and is_host_runtime(document):
+        name = Backend.LOCALSTACK_HOST
+    mine = ministack.pid() is not None or localstack.started_here(settings) or host.pid() is not None
+    state = "already running" if mine else "already answering (not started by make up)"
+    print(f"backend: {backend_label(name)} {state} on {settings.endpoint_url}")
+    if name == Backend.UNKNOWN and settings.emulator != AUTO:
+        print(f"backend: could not tell whether it is {settings.emulator} (neither health answer was conclusive); "
+              "using it as it is")
+    elif settings.emulator not in (AUTO, name):
+        raise UserError(f"EMULATOR={settings.emulator} was asked for, but {name} is running on "
+                        f"{settings.endpoint_url} - run: make down, then EMULATOR={settings.emulator} make up")
+    return name
+
+
+def check_can_start(settings: Settings, ministack: MiniStack, host: LocalStackHost) -> None:
+    """Refuse a remote endpoint or a port another program holds; say when one we started died."""
     if not settings.is_local:
         raise UserError(f"no emulator answers on {settings.endpoint_url}, and it is not local: start it yourself")
     if port_open(settings.port):
@@ -52,11 +72,9 @@ def up(settings: Settings) -> str:
         print(f"backend: the MiniStack started earlier is gone (it stopped without make down); {IN_MEMORY}")
     if host.crashed():
         print(f"backend: the LocalStack started earlier on the host is gone (it stopped without make down); {IN_MEMORY}")
-    choice = settings.emulator
-    if choice == AUTO:
-        choice = Backend.LOCALSTACK if docker_answers() else Backend.MINISTACK
-        print(f"backend: EMULATOR=auto chose {choice} "
-              f"({'a Docker engine answers' if choice == Backend.LOCALSTACK else 'no Docker engine answers'})")
+
+
+def start(settings: Settings, choice: str, ministack: MiniStack, host: LocalStackHost) -> None:
     if choice == Backend.LOCALSTACK:
         localstack.start(settings)
         print(f"backend: localstack started on {settings.endpoint_url}")
@@ -71,8 +89,6 @@ def up(settings: Settings) -> str:
         pid = ministack.start()
         print(f"backend: ministack started (pid {pid}, log {_relative(ministack.log_file)}) "
               f"on {settings.endpoint_url}, healthy in {time.monotonic() - started:.1f} s")
-    settings.remember_endpoint()
-    return choice
 
 
 def down(settings: Settings) -> None:

@@ -53,7 +53,7 @@ def _version(python: str) -> tuple | None:
 
 
 def _candidates(minor: int) -> list:
-    found = [shutil.which(f"python3.{minor}")]
+    found: list[str | Path | None] = [shutil.which(f"python3.{minor}")]
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     found += sorted(pyenv.glob(f"3.{minor}.*/bin/python3.{minor}"), reverse=True)
     found.append(CACHE / f"python3.{minor}" / "bin" / f"python3.{minor}")

@@ -26,6 +26,45 @@ def event(name: str, data) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
+def chain_data(monitor: Monitor) -> dict:
+    settings = monitor.live.settings
+    return {"chain": [node.as_dict() for node in monitor.nodes], "endpoint": settings.endpoint_url,
+            "prefix": settings.prefix}
+
+
+def record_answer(found) -> Response:
+    if found is None:
+        return JSONResponse({"error": "not in the stream window (it keeps the newest records only)"}, status_code=404)
+    return JSONResponse(json.loads(json.dumps(found, default=str)))
+
+
+def history_answer(monitor: Monitor, key: str) -> Response:
+    if not key:
+        return JSONResponse({"error": "say which key: /api/history?key=ada@example.com"}, status_code=400)
+    return JSONResponse(json.loads(json.dumps([summary(e) for e in monitor.history(key)], default=str)))
+
+
+async def updates(monitor: Monitor, chain: dict):
+    """One page's event stream: the chain once, then the figures when they change and the
+    records as they come."""
+    monitor.clients += 1
+    try:
+        version, seen, errors = -1, 0, None
+        yield "retry: 2000\n\n" + event("chain", chain)
+        while True:
+            snapshot = monitor.snapshot()
+            if snapshot["version"] != version or snapshot["errors"] != errors:
+                version, errors = snapshot["version"], snapshot["errors"]
+                yield event("figures", snapshot)
+            fresh, skipped = monitor.records_after(seen, TAIL_BATCH)
+            if fresh:
+                seen = fresh[-1]["n"]
+                yield event("records", {"records": [summary(e) for e in fresh], "skipped": skipped})
+            await asyncio.sleep(TICK)
+    finally:
+        monitor.clients -= 1
+
+
 def create_app(settings, interval: float = 1.0) -> Starlette:
     monitor = Monitor(settings, interval=interval)
 
@@ -40,47 +79,18 @@ def create_app(settings, interval: float = 1.0) -> Starlette:
     async def page(request: Request) -> Response:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
-    def chain_data() -> dict:
-        settings = monitor.live.settings
-        return {"chain": [node.as_dict() for node in monitor.nodes], "endpoint": settings.endpoint_url,
-                "prefix": settings.prefix}
-
     async def events(request: Request) -> Response:
-        async def stream():
-            monitor.clients += 1
-            try:
-                version, seen, errors = -1, 0, None
-                yield "retry: 2000\n\n" + event("chain", chain_data())
-                while True:
-                    snapshot = monitor.snapshot()
-                    if snapshot["version"] != version or snapshot["errors"] != errors:
-                        version, errors = snapshot["version"], snapshot["errors"]
-                        yield event("figures", snapshot)
-                    fresh, skipped = monitor.records_after(seen, TAIL_BATCH)
-                    if fresh:
-                        seen = fresh[-1]["n"]
-                        yield event("records", {"records": [summary(e) for e in fresh], "skipped": skipped})
-                    await asyncio.sleep(TICK)
-            finally:
-                monitor.clients -= 1
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
+        return StreamingResponse(updates(monitor, chain_data(monitor)), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     async def record(request: Request) -> Response:
-        found = await asyncio.to_thread(journey, monitor, request.path_params["sequence"])
-        if found is None:
-            return JSONResponse({"error": "not in the stream window (it keeps the newest records only)"}, status_code=404)
-        return JSONResponse(json.loads(json.dumps(found, default=str)))
+        return record_answer(await asyncio.to_thread(journey, monitor, request.path_params["sequence"]))
 
     async def history(request: Request) -> Response:
-        key = request.query_params.get("key", "").strip()
-        if not key:
-            return JSONResponse({"error": "say which key: /api/history?key=ada@example.com"}, status_code=400)
-        return JSONResponse(json.loads(json.dumps([summary(e) for e in monitor.history(key)], default=str)))
+        return history_answer(monitor, request.query_params.get("key", "").strip())
 
     async def snapshot(request: Request) -> Response:
-        return JSONResponse(json.loads(json.dumps({**chain_data(), **monitor.snapshot()}, default=str)))
+        return JSONResponse(json.loads(json.dumps({**chain_data(monitor), **monitor.snapshot()}, default=str)))
 
     async def no_icon(request: Request) -> Response:
         return Response(status_code=204)

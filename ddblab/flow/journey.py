@@ -55,20 +55,6 @@ def row_now(dynamodb, table, item: dict) -> dict:
     return {"lookup": "neither its key nor an index's key is in the record"}
 
 
-def log_lines(log, entry: dict) -> dict:
-    """What the consumer's log says about the record: its own line when the consumer logs one
-    per record (by sequence), else the lines of the first invocation that ended once the record
-    was written (a consumer that logs per batch; approximate)."""
-    line = log.by_sequence.get(entry["sequence"])
-    if line is not None:
-        return {"exact": True, "lines": [line]}
-    created = entry["created"] or 0
-    for invocation in list(log.invocations):
-        if invocation["end"] >= created:
-            return {"exact": False, "lines": invocation["lines"]}
-    return {"exact": False, "lines": []}
-
-
 def messages_about(sqs, queue: str, kind: str, entry: dict) -> list:
     """The queue's messages about this record, read without taking them (make quarantine's way):
     a quarantined record by its sequence number, a dead letter by its batch's sequence range."""
@@ -89,7 +75,7 @@ def messages_about(sqs, queue: str, kind: str, entry: dict) -> list:
 
 def journey(monitor, sequence: str) -> dict | None:
     """The record of this sequence number in the stream window, and each consumer's part."""
-    entry = monitor.by_sequence.get(sequence)
+    entry = monitor.window.get(sequence)
     if entry is None:
         return None
     stack, live = monitor.stack, monitor.live
@@ -100,7 +86,8 @@ def journey(monitor, sequence: str) -> dict | None:
     for mapping in stack.mappings:
         function = stack.function(mapping.function)
         tables, queues = writes(function, stack)
-        part = {"function": function.name, "log": log_lines(monitor.logs[function.name], entry), "tables": [], "queues": []}
+        log = monitor.logs[function.name].about(entry["sequence"], entry["created"])
+        part = {"function": function.name, "log": log, "tables": [], "queues": []}
         for name in tables:
             part["tables"].append({"table": name, **row_now(live.dynamodb, stack.table(name), item)})
         for queue in queues:

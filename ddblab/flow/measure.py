@@ -47,13 +47,16 @@ class Listener(threading.Thread):
 
     def reset(self, started: float) -> None:
         self.started = self.last_record = started
-        self.tail_lags, self.page_lags, self.figure_ages, self.figure_times = [], [], [], []
+        self.tail_lags: list[float] = []
+        self.page_lags: list[float] = []
+        self.figure_ages: list[float] = []
+        self.figure_times: list[float] = []
         self.records = self.skipped = 0
         self.most_lag: dict = {}
 
     def run(self) -> None:
         with urllib.request.urlopen(self.url, timeout=120) as answer:
-            name = None
+            name = ""
             for raw in answer:
                 line = raw.decode().rstrip("\n")
                 if line.startswith("event: "):

@@ -10,11 +10,15 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from ddblab.core.aws import error_code
 from ddblab.stack.code import handler_module
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
 
 audit = handler_module("audit")
 EVENTS = ("INSERT", "MODIFY", "REMOVE")
@@ -72,7 +76,7 @@ class StreamReader:
     kept (TRIM_HORIZON). Shards that appear later (a shard rolls over, or the stream splits)
     are read from their start, after their parent; an expired iterator is renewed after the
     last record seen, so nothing is skipped or repeated."""
-    streams: object  # a dynamodbstreams client
+    streams: DynamoDBStreamsClient
     stream_arn: str
     from_start: bool = False
     cursors: dict = field(default_factory=dict)  # shard id -> ShardCursor
@@ -82,7 +86,7 @@ class StreamReader:
     def shards(self) -> list:
         found, start = [], None
         while True:
-            kwargs = {"StreamArn": self.stream_arn, **({"ExclusiveStartShardId": start} if start else {})}
+            kwargs: dict[str, Any] = {"StreamArn": self.stream_arn, **({"ExclusiveStartShardId": start} if start else {})}
             description = self.streams.describe_stream(**kwargs)["StreamDescription"]
             found += description.get("Shards", [])
             start = description.get("LastEvaluatedShardId")
@@ -106,9 +110,9 @@ class StreamReader:
         self.started = True
 
     def iterator(self, shard_id: str, kind: str, after: str | None = None) -> str | None:
-        kwargs = {"SequenceNumber": after} if after else {}
-        answer = self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id,
-                                                 ShardIteratorType="AFTER_SEQUENCE_NUMBER" if after else kind, **kwargs)
+        kwargs: dict[str, Any] = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after else \
+            {"ShardIteratorType": kind}
+        answer = self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **kwargs)
         return answer.get("ShardIterator")
 
     def poll(self, limit: int = 1000) -> list:

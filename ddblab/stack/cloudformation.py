@@ -15,6 +15,7 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -50,7 +51,7 @@ def stack_name(prefix: str) -> str:
 def ensure_bucket(s3, bucket: str, region: str) -> None:
     if find(s3.head_bucket, "404", "NoSuchBucket", "NotFound", Bucket=bucket) is not None:
         return
-    args = {"Bucket": bucket}
+    args: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":  # the one region S3 refuses a LocationConstraint for
         args["CreateBucketConfiguration"] = {"LocationConstraint": region}
     s3.create_bucket(**args)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ddblab.core.settings import Settings
+
 
 @dataclass(frozen=True)
 class Account:
@@ -211,7 +213,7 @@ class Names:
 
 @dataclass(frozen=True)
 class Stack:
-    settings: object  # ddblab.core.settings.Settings
+    settings: Settings
     account: Account
     names: Names
     tables: tuple

@@ -109,7 +109,8 @@ class Reloader:
 
     def _deploy(self, functions, names: tuple) -> Reload:
         started = time.monotonic()
-        updated, unchanged = [], []
+        updated: list[str] = []
+        unchanged: list[str] = []
         try:
             for fn in functions:
                 changed = self._hot(fn) if self.hot_reload_dir else self._zip(fn)
@@ -140,6 +141,7 @@ class Reloader:
     def _hot(self, fn: Function) -> bool:
         files = self.files(fn)
         check_compiles(files)
+        assert self.hot_reload_dir is not None  # _deploy calls _hot only with one
         stage = self.hot_reload_dir / fn.name
         stage.mkdir(parents=True, exist_ok=True)
         changed = False

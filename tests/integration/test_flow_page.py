@@ -129,6 +129,43 @@ def test_flow_page_chain_tail_and_journey_of_a_posted_user(live, page_of, email)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
+def test_flow_page_filters_pauses_and_shows_a_keys_history_with_its_diff(live, page_of, email):
+    # GIVEN the pipeline page, and a user POSTed then moved through the API
+    page = page_of(live.settings)
+    page.locator("#tail-rows").wait_for(state="attached")
+    assert http("POST", live.api_url, {"email": email, "state": "Ohio", "city": "Dayton", "zipcode": "45402"})[0] == 201
+    page.locator(f'#tail-rows tr[data-key="{email}"]').wait_for(timeout=5_000)
+    assert http("PATCH", f"{live.api_url}/{email}", {"city": "Akron", "zipcode": "44308"})[0] == 200
+    rows = page.locator(f'#tail-rows tr[data-key="{email}"]')
+    wait_for(lambda: rows.count() == 2, "the MODIFY in the tail", timeout=5)
+    # WHEN the tail is filtered by the key and MODIFY, THEN only the move is shown
+    page.fill("#filter-key", email)
+    page.select_option("#filter-event", "MODIFY")
+    assert [r.inner_text().split("\t")[1] for r in page.locator("#tail-rows tr").all()] == ["MODIFY"]
+    page.select_option("#filter-event", "")
+    # WHEN the tail is paused, THEN a new record waits until it is resumed
+    page.click("#pause")
+    assert http("PATCH", f"{live.api_url}/{email}", {"zipcode": "44309"})[0] == 200
+    wait_for(lambda: page.evaluate("(key) => tail.filter((r) => r.keys.email === key).length", email) == 3,
+             "the third record to reach the paused page", timeout=5)
+    assert rows.count() == 2
+    page.click("#pause")
+    assert rows.count() == 3
+    # WHEN the key's history is searched, THEN its three records are listed, oldest first, and
+    # the move's journey shows old and new side by side, and replicate's row where it is now
+    page.fill("#search-key", email)
+    page.click("#search button")
+    history = page.locator("#history tr")
+    wait_for(lambda: history.count() == 3, "the key's history", timeout=5)
+    assert [h.locator("td").nth(1).inner_text() for h in history.all()] == ["INSERT", "MODIFY", "MODIFY"]
+    history.nth(1).click()
+    city = page.locator('[data-part="diff"] tr.changed', has_text="city")
+    city.wait_for(timeout=5_000)
+    assert city.locator("td").all_inner_texts() == ["city", "Dayton", "Akron"]
+    assert page.locator('[data-part="diff"] tr:not(.changed)', has_text="state").locator("td").all_inner_texts() == [
+        "state", "Ohio", "Ohio"]
+
+
 def test_flow_page_disabled_mapping_turns_red_with_the_fix(own, page_of):
     prefix = own.settings.prefix
     replicate = f"{prefix}replicate"

@@ -54,7 +54,7 @@ def converge(ctx: Context, spec: Mapping) -> None:
     elif changed := drift(keep, wanted):
         # Only when a setting really differs: LocalStack rebuilds the poller on any update and
         # replays the stream from its starting position (event_source_mapping/esm_worker_factory.py).
-        extra = {"FilterCriteria": {}} if "FilterCriteria" in changed else {}
+        extra: dict[str, dict] = {"FilterCriteria": {}} if "FilterCriteria" in changed else {}
         ctx.lam.update_event_source_mapping(UUID=keep["UUID"], Enabled=True, **wanted, **extra)
         action, detail = "updated", ", ".join(changed)
     else:

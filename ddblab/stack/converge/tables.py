@@ -1,6 +1,8 @@
 """Tables: created with their key, stream and indexes; an existing one checked and fixed."""
 from __future__ import annotations
 
+from typing import Any
+
 from ddblab.core.aws import find
 from ddblab.core.kinds import Backend
 from ddblab.core.settings import UserError
@@ -13,7 +15,7 @@ def index_definition(index) -> dict:
 
 
 def create(ctx: Context, spec: Table) -> None:
-    args = dict(TableName=spec.name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=spec.attributes,
+    args: dict[str, Any] = dict(TableName=spec.name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=spec.attributes,
                 KeySchema=spec.key_schema)
     if spec.stream:
         args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
