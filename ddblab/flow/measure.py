@@ -53,6 +53,7 @@ class Listener(threading.Thread):
         self.figure_times: list[float] = []
         self.records = self.skipped = 0
         self.most_lag: dict = {}
+        self.errors: set = set()  # what the page's poller reported (none expected)
 
     def run(self) -> None:
         with urllib.request.urlopen(self.url, timeout=120) as answer:
@@ -76,6 +77,7 @@ class Listener(threading.Thread):
             self.figure_ages.append(now - data["taken"])
             self.figure_times.append(now)
             self.last_figures = data
+            self.errors.update(data.get("errors") or [])
             for node, figures in data["nodes"].items():
                 if node.startswith("mapping:") and figures.get("lag") is not None:
                     self.most_lag[node] = max(self.most_lag.get(node, 0), figures["lag"])
@@ -113,6 +115,7 @@ def load(listener: Listener, server, env: dict, count: int) -> None:
           f"{max(gaps) if gaps else 0:.2f} s")
     print(f"  mapping lag shown during the load, the most: {listener.most_lag} ; at the end: "
           f"{ {k: v.get('lag') for k, v in nodes.items() if k.startswith('mapping:')} }")
+    print(f"  errors the page showed: {sorted(listener.errors) or 'none'}")
     print(f"  page server memory (VmRSS) after: {rss_mb(server.pid):.1f} MB; window {nodes[stream_key]['window']} records")
 
 
