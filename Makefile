@@ -18,7 +18,7 @@ CITY ?=
 .PHONY: template package deploy-aws
 .PHONY: dev event invoke redrive
 .PHONY: doctor watch quarantine ui flow
-.PHONY: mutants
+.PHONY: mutants test-host
 
 help: ## list the targets
 	@echo "ddb-streams-lab - DynamoDB Streams -> Lambda on a local AWS emulator"
@@ -141,6 +141,9 @@ deploy-aws: venv ## package and deploy the template to YOUR AWS account (ARGS=--
 
 conformance: venv-test ## what the backend really does: a matrix printed and written to .run/conformance.json
 	@$(PY) -m pytest tests/conformance -m conformance $(ARGS)
+
+test-host: venv-test ## the tests on LocalStack 4.14.0's own runtime on the host (no Docker): TEST_BACKEND=localstack-host
+	@TEST_BACKEND=localstack-host $(PY) -m pytest tests/host tests/integration $(ARGS)
 
 test-unit: venv-test ## unit tests only, no emulator
 	@$(PY) -m pytest tests/unit $(ARGS)

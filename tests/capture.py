@@ -20,14 +20,24 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ddblab import stack
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import wait_for
-from ddblab.emulator.health import require_backend
+from ddblab.emulator.health import emulator_name, is_host_runtime, require_backend
 from ddblab.stack.deployed import Deployed
 from tests.integration.helpers import http
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-STREAM_FIXTURE, API_FIXTURE = FIXTURES / "stream_records_ministack.json", FIXTURES / "api_events_ministack.json"
+
+
+def fixtures(backend: str) -> tuple[Path, Path]:
+    """(stream records, API events) captured on this backend: "ministack" (what the unit tests'
+    factories are checked against) or "localstack-host" (LocalStack's own API Gateway events;
+    stream records from moto, which serves LocalStack's streams on the host)."""
+    return FIXTURES / f"stream_records_{backend}.json", FIXTURES / f"api_events_{backend}.json"
+
+
+STREAM_FIXTURE, API_FIXTURE = fixtures("ministack")
 EMAIL = "ada@example.com"
 
 # Free-form maps whose keys are data (header names), not structure.
@@ -115,9 +125,16 @@ def capture(live: Deployed) -> tuple[dict, dict]:
 def main() -> int:
     settings = Settings.from_env().sub(f"cap{uuid.uuid4().hex[:4]}-")
     try:
-        require_backend(settings)
+        document = require_backend(settings)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    backend = emulator_name(settings.endpoint_url)
+    if backend == Backend.LOCALSTACK and is_host_runtime(document):
+        backend = Backend.LOCALSTACK_HOST
+    if backend not in (Backend.MINISTACK, Backend.LOCALSTACK_HOST):
+        print(f"error: captures are kept for MiniStack and LocalStack on the host; {backend} answers on "
+              f"{settings.endpoint_url}", file=sys.stderr)
         return 1
     try:
         stack.converge(settings)
@@ -126,7 +143,7 @@ def main() -> int:
         stack.remove(settings)
     print(f"captured on {settings.endpoint_url}, on a stack of its own ({settings.prefix}*, removed again): "
           f"{', '.join(records)} from the users stream; {', '.join(api)} from the API")
-    for path, events in ((STREAM_FIXTURE, records), (API_FIXTURE, api)):
+    for path, events in zip(fixtures(backend), (records, api), strict=True):
         path.write_text(json.dumps(events, indent=1, sort_keys=True) + "\n")
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     print("ids, times and hosts change on every capture; commit the files when `make test-unit` shows the "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from ddblab.core.aws import error_code, function_name
+from ddblab.core.aws import error_code, error_message, function_name
 from ddblab.core.kinds import QueueKind
 from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
@@ -149,7 +149,7 @@ def step(client, names, emails: set, dry_run: bool) -> dict:
         except ClientError as error:
             if not projection.refused_for_good(error):
                 raise
-            why = f"{names.target} refused the write: {error.response['Error'].get('Message')}"
+            why = f"{names.target} refused the write: {error_message(error)}"
         result[email] = (not why, "; ".join(todo) or "already in step", why)
     return result
 

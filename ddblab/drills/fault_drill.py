@@ -20,7 +20,7 @@ from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconciliation, users
 from ddblab.emulator.faults import FaultProxy
-from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name
+from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name, health, is_host_runtime
 from ddblab.stack.converge import converge
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import projection
@@ -105,12 +105,14 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
     max_record_age: how long the mappings retry a failing batch before dead-lettering it
     (default: the stack's own, an hour)."""
     backend = emulator_name(base.endpoint_url)
-    if backend != Backend.MINISTACK:
-        found = ("LocalStack answers there" if backend == Backend.LOCALSTACK else
+    on_host = backend == Backend.LOCALSTACK and is_host_runtime(health(base.endpoint_url))
+    if backend != Backend.MINISTACK and not on_host:
+        found = ("LocalStack in Docker answers there" if backend == Backend.LOCALSTACK else
                  f"the emulator there did not answer {MINISTACK_HEALTH_PATH} as MiniStack does (an emulator of unknown kind)")
         raise UserError(
             f"the fault drill needs MiniStack: its proxy runs on this machine, which LocalStack's Lambda containers "
-            f"cannot reach, and {found} - run it on MiniStack (make down; EMULATOR=ministack make up)")
+            f"cannot reach, and {found} - run it on MiniStack (make down; EMULATOR=ministack make up) or on "
+            "LocalStack's runtime on the host (EMULATOR=localstack-host make up), whose functions are host processes")
     settings = base.sub(prefix)
     remove(settings)  # a clean slate, so the reconcile compares this run only
     ddb = settings.client("dynamodb", max_pool_connections=8)
@@ -120,8 +122,12 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             env = {"AWS_ENDPOINT_URL": proxy.url}
             if write_attempts:
                 env["WRITE_ATTEMPTS"] = str(write_attempts)
-            converge(settings, replicate_env=env,
-                     **({"max_record_age": max_record_age} if max_record_age is not None else {}))
+            # LocalStack ends retries by count (the record age has no effect there): retried until
+            # they succeed, as MiniStack retries within the record age.
+            limits = {"max_retries": -1} if on_host else {}
+            if max_record_age is not None:
+                limits["max_record_age"] = max_record_age
+            converge(settings, replicate_env=env, **limits)
             names = Names(settings.prefix)
             target, users_table = names.target, names.users
             since = int(time.time() * 1000)

@@ -37,6 +37,9 @@ SERVICES = "dynamodb,dynamodbstreams,lambda,sqs,iam,sts,logs,apigateway,cloudfor
 START_TIMEOUT = 90.0
 # Where a Python built here is kept: outside the clone, so every clone on the machine reuses it.
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ddb-streams-lab"
+NEEDED_MODULES = ("ssl", "sqlite3", "ctypes", "zlib", "lzma", "bz2", "readline")
+BUILD_PACKAGES = ("apt-get install build-essential libssl-dev libsqlite3-dev libffi-dev zlib1g-dev liblzma-dev "
+                  "libbz2-dev libreadline-dev")
 DEBIAN_SOURCE = "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main"
 
 
@@ -83,6 +86,11 @@ def build_python() -> str:
     """Python 3.13 from Debian's source package (trixie), built into the cache, once per machine."""
     prefix = CACHE / "python3.13"
     work = CACHE / "build-python3.13"
+    missing = [tool for tool in ("apt-get", "gcc", "make", "tar") if shutil.which(tool) is None]
+    if missing:
+        raise UserError(f"no Python 3.13 found (LocalStack 4.14.0 needs it), and this machine has no {', '.join(missing)} "
+                        "to build one from Debian's source package - install Python 3.13 (e.g. pyenv install 3.13) "
+                        "and run: LOCALSTACK_PYTHON=/path/to/python3.13 EMULATOR=localstack-host make up")
     print(f"localstack-host: no Python 3.13 found (LocalStack 4.14.0 needs it); building one from Debian's source "
           f"package into {prefix} - once per machine, about 3 minutes on 2 cores", flush=True)
     shutil.rmtree(work, ignore_errors=True)
@@ -98,7 +106,7 @@ def build_python() -> str:
     ]
     for what, command, cwd in steps:
         _step(what, command, cwd, log)
-    tarball = next(work.glob("python3.13_*.orig.tar.*"), None)
+    tarball = next((p for p in work.glob("python3.13_*.orig.tar.*") if not p.name.endswith(".asc")), None)
     if tarball is None:
         raise UserError(f"Debian's python3.13 source package has no .orig tarball in {work} - see {log}")
     _step(f"unpacking {tarball.name}", ["tar", "xf", tarball.name], work, log)
@@ -111,6 +119,12 @@ def build_python() -> str:
     python = prefix / "bin" / "python3.13"
     if _version(str(python)) != (3, 13):
         raise UserError(f"the Python built into {prefix} does not run - remove {prefix} and run make up again")
+    modules = subprocess.run([str(python), "-c", f"import {', '.join(NEEDED_MODULES)}"], capture_output=True, text=True)
+    if modules.returncode != 0:
+        shutil.rmtree(prefix, ignore_errors=True)
+        why = modules.stderr.strip().splitlines()[-1]
+        raise UserError(f"the Python 3.13 built here lacks a module LocalStack needs ({why}): "
+                        f"install the headers it builds with ({BUILD_PACKAGES}) and run make up again")
     return str(python)
 
 

@@ -2,8 +2,8 @@
 wait, check what CloudFormation made, delete. Works on any CloudFormation (AWS, the
 emulators'): `client` is a factory, settings.client on an emulator, boto3.client on AWS.
 
-Two things the emulators' CloudFormation does not do as AWS does, and what is done here
-(notes/cfn.md has the rest): MiniStack 1.5.33 overwrites a table, queue, role or function
+Two things the emulators' CloudFormation does not do as AWS does, and what is done here:
+MiniStack 1.5.33 overwrites a table, queue, role or function
 that already exists under the same name (AWS fails the create), so a create first checks
 no name is taken; and it answers CREATE_COMPLETE for a function whose code object is
 missing (the function then answers with a mock), so every deploy ends by comparing each

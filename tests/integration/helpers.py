@@ -13,7 +13,7 @@ import pytest
 
 from ddblab.core.settings import ROOT, Settings
 from ddblab.core.waiting import wait_for
-from ddblab.emulator.health import emulator_name
+from ddblab.emulator.health import emulator_name, health, is_host_runtime
 from ddblab.inspect import queue_contents
 
 
@@ -104,3 +104,9 @@ def backend_of(settings) -> str:
         pytest.fail(f"could not tell which emulator answers on {settings.endpoint_url} (detection said {name!r}): "
                     "this test behaves differently on MiniStack and LocalStack", pytrace=False)
     return name
+
+
+def localstack_in_docker(settings) -> bool:
+    """LocalStack in its container (TEST_BACKEND=localstack), not its runtime on the host: where
+    functions run in Lambda containers and DynamoDB is LocalStack's own (DynamoDB Local)."""
+    return backend_of(settings) == "localstack" and not is_host_runtime(health(settings.endpoint_url))
