@@ -20,6 +20,8 @@ COMMANDS = ("up", "down", "bootstrap", "status", "outputs", "seed", "logs", "que
 COMMANDS += ("template", "package", "deploy-aws")
 # The inner loop and recovery (ddblab/stack/reload.py, ddblab/data/recovery.py).
 COMMANDS += ("dev", "event", "invoke", "redrive")
+# Making it yours: a consumer of your own (ddblab/stack/scaffold.py).
+COMMANDS += ("new",)
 # Why didn't it fire: the chain checked, the stream watched, the queues read, the tables in a browser.
 COMMANDS += ("doctor", "watch", "quarantine", "ui", "flow")
 

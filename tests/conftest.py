@@ -1,4 +1,6 @@
-"""Says in pytest's header which backend the integration tests will use."""
+"""Says in pytest's header which backend the integration tests will use. (The region and dummy
+keys a test module importing a handler needs are set by the package's pytest plugin,
+ddblab/testing/plugin.py, so any file collects alone: make test ARGS=tests/integration/<file>.)"""
 from __future__ import annotations
 
 import os

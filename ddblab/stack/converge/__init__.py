@@ -31,6 +31,7 @@ def converge_stack(stack: Stack, backend: str) -> Report:
     names = stack.names
     ctx.report.outputs.update(users_table=names.users, target_table=names.target,
                               quarantine_queue=ctx.queue_urls[names.quarantine], dlq=ctx.queue_urls[names.dlq])
+    ctx.report.outputs.update({f"{c.module}_table": names.function(c.module) for c in stack.consumers if c.view})
     collect_ids(ctx)
     return ctx.report
 
