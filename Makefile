@@ -8,6 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/ddblab
 COUNT ?= 1000
+# make test's pytest-xdist workers: the integration tests mostly wait on the emulator, so more
+# workers than cores pay off; TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 4
 ARGS ?=
 # make query STATE="New York" CITY=Brooklyn  (or ARGS='--state Ohio')
 STATE ?=
@@ -31,6 +34,12 @@ help: ## list the targets
 	@echo "  options for a command: ARGS='...', e.g. make logs ARGS='--function audit'; or call the CLI:"
 	@echo "  .venv/bin/ddblab --help, .venv/bin/ddblab <command> --help"
 
+# Python started by make keeps its bytecode (__pycache__, ignored by git). Container images often
+# set PYTHONDONTWRITEBYTECODE=1; then every test worker, CLI call and function process compiles
+# all it imports again, and pytest re-rewrites the assertions of its plugins (schemathesis,
+# hypothesis): seconds of CPU per process. The installs compile the virtualenv's packages too.
+unexport PYTHONDONTWRITEBYTECODE
+
 # The runtime first (fast: what make up needs), the test tooling only when a test target asks.
 # uv installs it when it can be bootstrapped into the virtualenv; pip otherwise.
 $(VENV)/bin/python:
@@ -43,7 +52,7 @@ $(VENV)/bin/python:
 	  || echo "note: could not install uv into $(VENV); installing with pip instead (slower)"
 
 define install
-	@if [ -x $(VENV)/bin/uv ]; then $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.$(1)'; \
+	@if [ -x $(VENV)/bin/uv ]; then $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.$(1)'; \
 	 else $(PY) -m pip install --quiet --disable-pip-version-check -e '.$(1)' 2> >(grep -v "is ignored: it is neither" >&2); fi
 endef
 
@@ -129,8 +138,8 @@ lint: venv-test ## ruff over the tree, mypy over ddblab/ and handlers/
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy
 
-test: venv-test ## unit and integration tests (starts an embedded MiniStack if none answers)
-	@$(PY) -m pytest $(ARGS)
+test: venv-test ## unit and integration tests, on TEST_WORKERS workers (starts an embedded MiniStack if none answers)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
 
 fuzz: venv-test ## schemathesis against the live API, longer than in make test (EXAMPLES=300 SEQUENCES=200)
 	@SCHEMATHESIS_EXAMPLES=$(or $(EXAMPLES),300) SCHEMATHESIS_SEQUENCES=$(or $(SEQUENCES),200) \

@@ -23,8 +23,9 @@ def converge_stack(stack: Stack, backend: str) -> Report:
         queues.converge(ctx, queue)
     for fn in stack.functions:
         roles.converge(ctx, fn)
+    created = functions.create_missing(ctx, stack.functions)
     for fn in stack.functions:
-        functions.converge(ctx, fn)
+        functions.converge(ctx, fn, created=fn.name in created)
     for mapping in stack.mappings:
         mappings.converge(ctx, mapping)
     api.converge(ctx, stack.api)
