@@ -19,6 +19,7 @@ import threading
 import time
 
 from ddblab.core.aws import log_events, mappings_of, queue_url
+from ddblab.core.settings import UserError
 from ddblab.diagnose import checks as doctor
 from ddblab.diagnose.diagnosis import Diagnosis
 from ddblab.emulator.health import emulator_name
@@ -161,8 +162,16 @@ class Monitor:
             depth = None if url is None else int(sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
             nodes[f"queue:{queue}"] = {"depth": depth}
+        nodes["api"] = {"url": self.api_url()}
         return {"version": self.snapshot_data["version"] + 1, "taken": now, "nodes": nodes,
                 "health": health(self.checks, self.stack), "server": self.server_figures()}
+
+    def api_url(self) -> str | None:
+        """The API's invoke URL (asked until the API is there, then kept)."""
+        try:
+            return self.live.api_url
+        except UserError:
+            return None
 
     def read_log(self, log: FunctionLog) -> None:
         start = log.cursor_ms - LOG_OVERLAP_MS
