@@ -8,6 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/ddblab
 COUNT ?= 1000
+# make test's pytest-xdist workers: the integration tests mostly wait on the emulator, so more
+# workers than cores pay off; TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 4
 ARGS ?=
 # make query STATE="New York" CITY=Brooklyn  (or ARGS='--state Ohio')
 STATE ?=
@@ -19,6 +22,7 @@ CITY ?=
 .PHONY: dev event invoke redrive
 .PHONY: doctor watch quarantine ui flow
 .PHONY: mutants test-host
+.PHONY: consumer
 
 help: ## list the targets
 	@echo "ddb-streams-lab - DynamoDB Streams -> Lambda on a local AWS emulator"
@@ -26,8 +30,15 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
 	@echo "  settings: EMULATOR=auto|localstack|ministack|localstack-host  AWS_ENDPOINT_URL=http://localhost:4566  COUNT=1000"
+	@echo "  failing batches: MAX_RECORD_AGE=3600 (seconds; MiniStack and AWS honour it) MAX_RETRIES=10 (LocalStack and AWS)"
 	@echo "  options for a command: ARGS='...', e.g. make logs ARGS='--function audit'; or call the CLI:"
 	@echo "  .venv/bin/ddblab --help, .venv/bin/ddblab <command> --help"
+
+# Python started by make keeps its bytecode (__pycache__, ignored by git). Container images often
+# set PYTHONDONTWRITEBYTECODE=1; then every test worker, CLI call and function process compiles
+# all it imports again, and pytest re-rewrites the assertions of its plugins (schemathesis,
+# hypothesis): seconds of CPU per process. The installs compile the virtualenv's packages too.
+unexport PYTHONDONTWRITEBYTECODE
 
 # The runtime first (fast: what make up needs), the test tooling only when a test target asks.
 # uv installs it when it can be bootstrapped into the virtualenv; pip otherwise.
@@ -41,7 +52,7 @@ $(VENV)/bin/python:
 	  || echo "note: could not install uv into $(VENV); installing with pip instead (slower)"
 
 define install
-	@if [ -x $(VENV)/bin/uv ]; then $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.$(1)'; \
+	@if [ -x $(VENV)/bin/uv ]; then $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.$(1)'; \
 	 else $(PY) -m pip install --quiet --disable-pip-version-check -e '.$(1)' 2> >(grep -v "is ignored: it is neither" >&2); fi
 endef
 
@@ -57,7 +68,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 venv: $(VENV)/.installed ## create the virtualenv from pyproject.toml (done by every target that needs it)
 
-venv-test: $(VENV)/.installed-test
+venv-test: $(VENV)/.installed-test ## the virtualenv with the test tooling too (done by every target that runs pytest)
 
 up: venv ## start the emulator (EMULATOR=auto) and converge the stack
 	@$(LAB) up
@@ -65,8 +76,8 @@ up: venv ## start the emulator (EMULATOR=auto) and converge the stack
 bootstrap: venv ## converge the stack on whatever emulator answers (idempotent)
 	@$(LAB) bootstrap $(ARGS)
 
-down: ## stop what make up started
-	@if [ -x $(LAB) ]; then $(LAB) down; else echo "backend: nothing started by make up is running (no $(VENV))"; fi
+down: ## keep the users table in .run/, then stop what make up started (ARGS=--discard keeps nothing)
+	@if [ -x $(LAB) ]; then $(LAB) down $(ARGS); else echo "backend: nothing started by make up is running (no $(VENV))"; fi
 
 status: venv ## which emulator answers, and each part of the stack on it
 	@$(LAB) status $(ARGS)
@@ -98,7 +109,7 @@ flow: venv ## the pipeline page alone on http://127.0.0.1:8002: the chain, live 
 query: venv ## users by location: make query STATE="New York" [CITY=Brooklyn], or CITY=Springfield
 	@$(LAB) query $(if $(STATE),--state "$(STATE)") $(if $(CITY),--city "$(CITY)") $(ARGS)
 
-reconcile: venv ## compare users_by_location with the projection of users (ARGS=--fix repairs)
+reconcile: venv ## compare each recomputable view with users: users_by_location (ARGS=--fix repairs); others: replay
 	@$(LAB) reconcile $(ARGS)
 
 chaos: venv-test ## fault drill: writes under injected target-write faults, then checks for drift
@@ -116,15 +127,19 @@ event: venv ## print an event: make event ARGS='stream --email ada@example.com',
 invoke: venv ## invoke a function: make invoke FUNCTION=audit EVENT=event.json (or ARGS='--records f.jsonl')
 	@$(LAB) invoke $(or $(FUNCTION),replicate) $(if $(EVENT),--event "$(EVENT)") $(ARGS)
 
-redrive: venv ## bring back the quarantine and dead-letter queues from users' current state (ARGS=--dry-run)
+redrive: venv ## bring back the quarantine and dead-letter queues, each message to the consumer that failed it (ARGS=--dry-run)
 	@$(LAB) redrive $(ARGS)
+
+consumer: venv ## add a stream consumer: make consumer NAME=state_counts [ARGS='--index state']; then make bootstrap
+	@[ -n "$(NAME)" ] || { echo "error: name the consumer: make consumer NAME=state_counts"; exit 2; }
+	@$(LAB) new consumer "$(NAME)" $(ARGS)
 
 lint: venv-test ## ruff over the tree, mypy over ddblab/ and handlers/
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy
 
-test: venv-test ## unit and integration tests (starts an embedded MiniStack if none answers)
-	@$(PY) -m pytest $(ARGS)
+test: venv-test ## unit and integration tests, on TEST_WORKERS workers (starts an embedded MiniStack if none answers)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
 
 fuzz: venv-test ## schemathesis against the live API, longer than in make test (EXAMPLES=300 SEQUENCES=200)
 	@SCHEMATHESIS_EXAMPLES=$(or $(EXAMPLES),300) SCHEMATHESIS_SEQUENCES=$(or $(SEQUENCES),200) \
@@ -162,8 +177,8 @@ mutants: venv-test ## mutation testing of handlers/ by the unit tests; the score
 	  f, n[f, "killed"], total[f], n[f, "survived"], n[f, "no tests"], n[f, "timeout"] | "sort"; close("sort"); \
 	  if (all) printf "  %-14s %4d / %4d  (%.1f%%)\n", "all", killed, all, 100 * killed / all}'
 
-clean: ## stop the emulator, remove run state and build output
-	@[ ! -x $(LAB) ] || $(LAB) down
+clean: ## stop the emulator keeping nothing, remove run state (and saved data) and build output
+	@[ ! -x $(LAB) ] || $(LAB) down --discard
 	@rm -rf .run build .pytest_cache .hypothesis *.egg-info mutants
 	@find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 	@echo "cleaned$(if $(filter distclean,$(MAKECMDGOALS)),, (the virtualenv stays: make distclean removes it too))"

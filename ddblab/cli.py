@@ -20,6 +20,8 @@ COMMANDS = ("up", "down", "bootstrap", "status", "outputs", "seed", "logs", "que
 COMMANDS += ("template", "package", "deploy-aws")
 # The inner loop and recovery (ddblab/stack/reload.py, ddblab/data/recovery.py).
 COMMANDS += ("dev", "event", "invoke", "redrive")
+# Making it yours: a consumer of your own (ddblab/stack/scaffold.py).
+COMMANDS += ("new",)
 # Why didn't it fire: the chain checked, the stream watched, the queues read, the tables in a browser.
 COMMANDS += ("doctor", "watch", "quarantine", "ui", "flow")
 
@@ -53,6 +55,7 @@ def run(call) -> None:
     Anything else is a bug: its traceback is kept, with a line saying so."""
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+    from ddblab.core.aws import error_code, error_message
     from ddblab.core.settings import UserError
     from ddblab.core.waiting import WaitTimeout
     try:
@@ -69,8 +72,7 @@ def run(call) -> None:
         if os.environ.get("LAB_TRACEBACK") == "1":
             raise
         if isinstance(error, ClientError):
-            info = error.response.get("Error", {})
-            message = f"{error.operation_name} failed: {info.get('Code')}: {info.get('Message')} - run: make status"
+            message = f"{error.operation_name} failed: {error_code(error)}: {error_message(error)} - run: make status"
         elif isinstance(error, WaitTimeout):
             message = f"{error} - look at: make status, make logs"
         else:

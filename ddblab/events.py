@@ -13,7 +13,7 @@ import json
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-from ddblab.core.settings import EMULATOR_ACCOUNT
+from ddblab.core.settings import DEFAULT_PORT, EMULATOR_ACCOUNT
 
 REGION = "us-east-1"
 ACCOUNT = EMULATOR_ACCOUNT
@@ -85,7 +85,7 @@ def _body(body, base64_body: bool):
     return base64.b64encode(text.encode()).decode() if base64_body else text
 
 
-_HEADERS = {"content-type": "application/json", "host": "127.0.0.1:4566", "user-agent": "pytest"}
+_HEADERS = {"content-type": "application/json", "host": f"127.0.0.1:{DEFAULT_PORT}", "user-agent": "pytest"}
 
 
 def _split(path: str) -> tuple:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -53,6 +54,12 @@ def refused_for_good(error) -> bool:
     says so, and the tools stop too, rather than quietly setting everything aside. The one
     rule for replicate, reconcile --fix (ddblab/data/batches.py) and redrive."""
     return error_code(error) == "ValidationException" and "size" in error.response["Error"].get("Message", "").lower()
+
+
+def normal(text: str) -> str:
+    """A place as it is keyed: NFC, so "São Paulo" typed precomposed or as "a" + U+0303 (some
+    keyboards and copy-paste give that) is one city. The users API normalises the same way."""
+    return unicodedata.normalize("NFC", text)
 
 
 def strip_blank(text: str) -> str:
@@ -125,9 +132,12 @@ def _bounded(name: str, text: str, limit: int) -> None:
 
 def target_key(image: dict) -> dict:
     """The users_by_location key for a users image; raises Unplaceable if it has none."""
+    # State and city are the place: normalised, so users written straight into the table in
+    # another normal form land in the same place. The email is kept as stored: it is the users
+    # table's key, and two items there are two users, each with a row of its own.
     email = _string(image, "email")
-    state = _string(image, PARTITION_KEY)
-    city = _string(image, "city")
+    state = normal(_string(image, PARTITION_KEY))
+    city = normal(_string(image, "city"))
     if SEPARATOR in city:
         raise Unplaceable(f"attribute 'city' contains the key separator {SEPARATOR!r}")
     sort_key = f"{city}{SEPARATOR}{email}"
@@ -197,7 +207,9 @@ def project(image: dict) -> dict:
     raises Unplaceable when there is no key, or when the target would refuse the item for
     good (a key over its byte bound, the item over 400 KB once keyed)."""
     item = {name: value for name, value in image.items() if name not in DROPPED_ATTRIBUTES}
-    item.update(target_key(image))
+    key = target_key(image)
+    item.update(key)
+    item["city"] = {"S": key[SORT_KEY]["S"].partition(SEPARATOR)[0]}  # the by_city index finds it by the normal form
     size = item_size(item)
     if size > ITEM_MAX_BYTES:
         raise Unplaceable(f"the item is {size} bytes once keyed, over DynamoDB's {ITEM_MAX_BYTES}-byte item size "
@@ -286,7 +298,7 @@ def canonical(value):
     numbers exact, and N 1 never equal to BOOL true (in Python, Decimal(1) == True)."""
     if not isinstance(value, dict):
         return value
-    (kind, inner), = value.items() if len(value) == 1 else ((None, value),)
+    (kind, inner), = value.items()  # one type tag: what a decodable image holds
     if kind == "N":
         return (kind, Decimal(inner))
     if kind == "B":  # base64 text in stream records, bytes from the client: the same value

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
@@ -35,11 +37,13 @@ MAX_BODY_BYTES = 16 * 1024
 MAX_EMAIL = 254  # characters, as RFC 5321 bounds an address
 MAX_TEXT = 100
 DEFAULT_LIMIT, MAX_LIMIT = 25, 100
-# A pagination token is read only up to this length. The longest encode_token issues, for a key
-# target_key accepts, is 32806 characters: the key values (state, city_email, and city and email
-# again for by_city) hold at most 2048 + 1024 + 1023 bytes of UTF-8, JSON escapes a byte as \u00XX
-# at worst, and base64 adds a third. (4096 refused the tokens of some accepted users.)
-MAX_TOKEN = 32 * 1024 + 64
+# A pagination token is read only up to this length, the longest encode_token issues for any key
+# target_key accepts: a by-city token carries the state (at most 2048 bytes of UTF-8) and the
+# email (at most 1022: city#email holds 1024, the city at least 1), each after a 2-byte length,
+# behind 6 bytes of header: 3080 bytes, 4107 characters of unpadded base64. Far under the
+# 10,240-byte request line API Gateway accepts on AWS. openapi.yaml states the same bound.
+MAX_TOKEN = 4107
+TOKEN_VERSION = b"\x02"
 COLLECTION_METHODS = ("GET", "POST")
 USER_METHODS = ("DELETE", "GET", "PATCH", "PUT")
 
@@ -74,8 +78,11 @@ def _class(ranges, extra: str = "") -> str:  # pragma: no mutate block
 
 
 _B = _class(_BLANK)
-_TEXT_BAD = _CONTROL + _SURROGATE + _REPLACEMENT  # never in a state or city (inside its trimmed value)
-_EMAIL_BAD = _TEXT_BAD + _FORMAT + _BLANK  # never in an email, anywhere in it after trimming
+# Never in a state or city (inside its trimmed value). Format characters are invisible: a bidi
+# override (U+202E) would make "Springfield" display as another name, and a zero-width one make
+# two cities that look the same.
+_TEXT_BAD = _CONTROL + _SURROGATE + _REPLACEMENT + _FORMAT
+_EMAIL_BAD = _TEXT_BAD + _BLANK  # never in an email, anywhere in it after trimming
 # Nor these: an email is a path segment, /users/{email}, and gateways differ in whether they
 # decode %2F before routing and whether pathParameters arrive decoded. Without "/" and "%",
 # one decoding or two give the same address.
@@ -133,7 +140,9 @@ def check_email(raw) -> tuple[str | None, str | None]:
         return None, f"must not contain {unsafe!r} (it cannot travel unambiguously in the URL /users/{{email}})"
     if not _MATCHERS["email"].fullmatch(raw):
         return None, "must be a well-formed address like name@example.com"
-    return core.lower(), None  # one user per address, whatever its case
+    # One user per address, whatever its case or Unicode normal form (NFC before lower-casing so
+    # that the same text in NFD lowers the same; after, since lower() can decompose).
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", core).lower()), None
 
 
 def check_text(name: str, raw, required: bool = True) -> tuple[str | None, str | None]:
@@ -152,7 +161,7 @@ def check_text(name: str, raw, required: bool = True) -> tuple[str | None, str |
         return None, f"must not contain {_describe(bad)}"
     if name == "city" and projection.SEPARATOR in core:
         return None, f"must not contain {projection.SEPARATOR!r}"
-    return core, None
+    return projection.normal(core), None  # one place, whatever the normal form it was typed in
 
 
 def check_zipcode(raw) -> str | None:
@@ -328,41 +337,74 @@ class Query:
         return base + ("city", "email") if self.by == "city" else base
 
 
+# The token: what the next page starts after, and nothing the query itself says. Binary, not JSON,
+# so no character is escaped into several: its length is bounded by the key's own bytes
+# (MAX_TOKEN). Layout: version, the query's kind, 4 bytes binding it to the query (a token of
+# another query is refused, not followed from somewhere else), then each part as a 2-byte length
+# and its UTF-8: the email (state and city query), city_email (state), state and email (city).
+TOKEN_PARTS = {"state_city": ("email",), "state": (projection.SORT_KEY,), "city": (projection.PARTITION_KEY, "email")}
+BY_CODE = {"state_city": b"p", "state": b"s", "city": b"c"}
+
+
+def _binding(query: Query) -> bytes:
+    return hashlib.sha256(f"{query.by}\0{query.state or ''}\0{query.city or ''}".encode()).digest()[:4]
+
+
 def encode_token(query: Query, last_key: dict) -> str:
-    values = [last_key[name]["S"] for name in query.key_names()]
-    raw = json.dumps({"v": 1, "by": query.by, "key": values}, separators=(",", ":")).encode()
+    city, _, email = last_key[projection.SORT_KEY]["S"].partition(projection.SEPARATOR)
+    values = {projection.PARTITION_KEY: last_key[projection.PARTITION_KEY]["S"],
+              projection.SORT_KEY: last_key[projection.SORT_KEY]["S"], "email": email}
+    raw = TOKEN_VERSION + BY_CODE[query.by] + _binding(query)
+    for name in TOKEN_PARTS[query.by]:
+        part = values[name].encode()
+        raw += len(part).to_bytes(2, "big") + part
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_token(query: Query, token: str) -> dict:
-    bad = Refused(400, "invalid request", {"next": "is not a token this query returned; "
-                                                   "start again without it"})
+    """The ExclusiveStartKey a token stands for, or Refused (400) if this query never issued it."""
+    parts = _token_parts(query, token)
+    if parts is None:
+        raise Refused(400, "invalid request", {"next": "is not a token this query returned; start again without it"})
+    return _start_key(query, dict(zip(TOKEN_PARTS[query.by], parts, strict=True)))
+
+
+def _token_parts(query: Query, token) -> list | None:
+    """The token's parts if it is well formed and bound to this query; None otherwise."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
-        raise bad
+        return None
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode(),
-                          object_pairs_hook=_no_duplicates)
-    except (ValueError, binascii.Error, RecursionError):
-        raise bad from None
-    names = query.key_names()
-    if (not isinstance(data, dict) or set(data) != {"v", "by", "key"} or data["v"] != 1 or data["by"] != query.by
-            or not isinstance(data["key"], list) or len(data["key"]) != len(names)
-            or not all(isinstance(v, str) and v for v in data["key"])):
-        raise bad
-    key = dict(zip(names, data["key"], strict=True))
-    state, city_email = key[projection.PARTITION_KEY], key[projection.SORT_KEY]
-    # No separator, or nothing on one side of it: an empty city or email, which target_key refuses.
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, binascii.Error):
+        return None
+    if raw[:6] != TOKEN_VERSION + BY_CODE[query.by] + _binding(query):
+        return None
+    parts, at = [], 6
+    while at < len(raw):
+        size = int.from_bytes(raw[at:at + 2], "big")
+        part = raw[at + 2:at + 2 + size]
+        try:
+            parts.append(part.decode())
+        except UnicodeDecodeError:
+            return None
+        at += 2 + size
+    return parts if len(parts) == len(TOKEN_PARTS[query.by]) and all(parts) and at == len(raw) else None
+
+
+def _start_key(query: Query, parts: dict) -> dict:
+    """The key (with the index's, for by_city) of the row a page ended on; Refused unless it is a
+    key target_key would give."""
+    state = parts.get(projection.PARTITION_KEY, query.state)
+    city_email = parts.get(projection.SORT_KEY) or f"{query.city}{projection.SEPARATOR}{parts['email']}"
     city, _, email = city_email.partition(projection.SEPARATOR)
-    if query.state is not None and state != query.state:
-        raise bad
-    if query.city is not None and city != query.city:
-        raise bad
-    if query.by == "city" and (key["city"] != city or key["email"] != email):
-        raise bad
     try:
         projection.target_key({"email": {"S": email}, "state": {"S": state}, "city": {"S": city}})
     except projection.Unplaceable:
-        raise bad from None
+        raise Refused(400, "invalid request", {"next": "is not a token this query returned; start again without it"}) \
+            from None
+    key = {projection.PARTITION_KEY: state, projection.SORT_KEY: city_email}
+    if query.by == "city":
+        key.update(city=city, email=email)
     return {name: {"S": value} for name, value in key.items()}
 
 

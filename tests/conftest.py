@@ -1,10 +1,30 @@
-"""Says in pytest's header which backend the integration tests will use."""
+"""Says in pytest's header which backend the integration tests will use. (The region and dummy
+keys a test module importing a handler needs are set by the package's pytest plugin,
+ddblab/testing/plugin.py, so any file collects alone: make test ARGS=tests/integration/<file>.)"""
 from __future__ import annotations
 
 import os
+from collections import Counter
+
+import pytest
+from hypothesis import settings as hypothesis_settings
 
 from ddblab.core.settings import Settings
 from ddblab.emulator.health import health
+
+# Hypothesis profiles: HYPOTHESIS_PROFILE=dev for a quick look while editing (a fifth of the
+# examples where a test does not set its own count); make test and CI run "ci", the default,
+# with the counts the tests were written with (100, or the test's own), never fewer.
+PROFILES = {"ci": dict(max_examples=100, print_blob=True), "dev": dict(max_examples=20)}
+
+
+def pytest_configure(config):
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"HYPOTHESIS_PROFILE={profile} is not one of {', '.join(PROFILES)}")
+    for name, values in PROFILES.items():
+        hypothesis_settings.register_profile(name, **values)
+    hypothesis_settings.load_profile(profile)
 
 
 def pytest_report_header(config):
@@ -17,3 +37,36 @@ def pytest_report_header(config):
         return f"integration backend: the emulator answering at {settings.endpoint_url}"
     return "integration backend: an embedded MiniStack on a free port (nothing answers at " \
            f"{settings.endpoint_url}), stopped afterwards"
+
+
+
+DURATIONS = "ddblab/durations"  # in pytest's cache (.pytest_cache): each test's time in the last run
+SECONDS: dict = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # make test's workers are handed the longest tests first (as long as the last run said;
+        # the integration tests, which mostly wait on the emulator, before the unit tests), and
+        # the short ones fill the gaps at the end: a long test handed out last would keep the
+        # run going alone. Every worker reads the same file and sorts alike.
+        cache = getattr(config, "cache", None)
+        last = cache.get(DURATIONS, {}) if cache else {}
+        items.sort(key=lambda item: (not item.nodeid.startswith("tests/integration/"), -last.get(item.nodeid, 0)))
+    # make test's workers (pytest-xdist) schedule tests by id: of tests sharing one, only one
+    # would run while all were counted (schemathesis' per-operation tests did, under pytest 9).
+    repeated = sorted(nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1)
+    if repeated:
+        raise pytest.UsageError(f"tests sharing an id (workers would run only one of each): {', '.join(repeated)}")
+
+
+def pytest_runtest_logreport(report):
+    # The id without the "@<module>" pytest-xdist adds to the tests it keeps on one worker.
+    nodeid = report.nodeid.removesuffix("@" + report.nodeid.split("::")[0])
+    SECONDS[nodeid] = SECONDS.get(nodeid, 0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    cache = getattr(session.config, "cache", None)
+    if SECONDS and cache and not os.environ.get("PYTEST_XDIST_WORKER"):
+        cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **{k: round(v, 2) for k, v in SECONDS.items()}})

@@ -1,6 +1,7 @@
 """Watch handlers/ and, on every save, redeploy the functions that use the saved file: one
 line per reload, with how long it took. A file that does not compile is reported with its
-line and not deployed (the function keeps running its last good code). On LocalStack the
+line and not deployed (the function keeps running its last good code). When the emulator goes
+away (make down), it waits for it and the stack to come back (make up). On LocalStack the
 functions are served through its hot-reload mechanism while this runs (see
 ddblab/stack/reload.py), and back from zips when you stop it. Ctrl-C stops.
 
@@ -16,9 +17,12 @@ import threading
 import time
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ddblab.core.aws import find
 from ddblab.core.kinds import Backend
 from ddblab.core.settings import UserError
-from ddblab.emulator.health import backend_label, emulator_name, require_alive
+from ddblab.emulator.health import backend_label, emulator_name, health, require_alive
 from ddblab.stack.code import HANDLERS
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.reload import Reloader, copy_handlers
@@ -69,13 +73,41 @@ def run(args) -> int:
     print(f"watching {HANDLERS} - save a file to redeploy the functions that use it, through {how} (Ctrl-C to stop)")
     first = reload.start()
     print(first.line() if not first.refused else f"not started: {first.refused}")
-    try:
-        watch(reload, live.settings)
-    finally:
-        if reload.switched:
-            print("back to zips: the functions no longer read .run/hot-reload/")
-            reload.stop()
-    return 0
+    while True:
+        try:
+            watch(reload, live.settings)
+            return 0
+        except UserError:
+            if health(live.settings.endpoint_url) is not None:
+                raise
+        finally:
+            if reload.switched and health(live.settings.endpoint_url) is not None:  # gone: nothing to switch back
+                print("back to zips: the functions no longer read .run/hot-reload/")
+                reload.stop()
+        # make down, make up: wait for the stack to be back, then watch again
+        print(f"{time.strftime('%H:%M:%S')} the emulator on {live.settings.endpoint_url} stopped answering: waiting "
+              "for it and the stack to come back (make up) - Ctrl-C to stop")
+        live = wait_for_stack(live.settings)
+        reload = reloader(live, use_zip=args.zip)
+        again = reload.start()
+        print(f"{time.strftime('%H:%M:%S')} the stack is back: "
+              + (again.line() if not again.refused else f"not started: {again.refused}"))
+
+
+def wait_for_stack(settings, interval: float = 1.0) -> Deployed:
+    """Poll until the emulator answers and every function of the stack exists again (no
+    deadline: a `make down` can be followed by `make up` any time later; Ctrl-C stops)."""
+    while True:
+        if health(settings.endpoint_url) is not None:
+            live = Deployed(settings)
+            lam = live.client("lambda")
+            try:
+                if all(find(lam.get_function, "ResourceNotFoundException", FunctionName=f.name)
+                       for f in live.stack.functions):
+                    return live
+            except (ClientError, BotoCoreError):
+                pass  # still starting: ask again
+        time.sleep(interval)
 
 
 PROBE = '''

@@ -19,11 +19,12 @@ import time
 
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import wait_for
+from ddblab.stack.consumers import function_modules
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Names
 
 HELP = "invoke a function with an event (file or stdin), print its answer and its log lines"
-FUNCTIONS = ("users_api", "replicate", "audit")
+FUNCTIONS = function_modules()  # the stack description's: a new consumer is invoked like the others
 
 
 def configure(parser) -> None:

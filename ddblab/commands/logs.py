@@ -23,10 +23,15 @@ from ddblab.core.settings import UserError
 from ddblab.diagnose.function_errors import start_error
 from ddblab.emulator.health import require_alive
 from ddblab.inspect.render import change_line
+from ddblab.stack.consumers import function_modules
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Names
 
-COLOURS = {"users_api": "cyan", "replicate": "green", "audit": "magenta"}
+# One colour per function, by its position in the stack description (a new consumer gets the next).
+PALETTE = ("cyan", "green", "magenta", "yellow", "blue", "bright_red", "bright_cyan", "bright_green",
+           "bright_magenta", "bright_yellow", "bright_blue")
+COLOURS = {module: PALETTE[i % len(PALETTE)] for i, module in enumerate(function_modules())}
+WIDTH = max(map(len, COLOURS))
 NOISE = re.compile(r"^(START|END|REPORT|INIT_START) RequestId")
 
 
@@ -95,7 +100,7 @@ class StartWatch:
                 stamp = time.strftime("%H:%M:%S")
                 text = (f"[bold red]cannot start[/]: {escape(str(error))} - fix handlers/{function}.py, then: make bootstrap"
                         if error else "[green]starts again[/]")
-                console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] {text}", highlight=False,
+                console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<{WIDTH}}[/] {text}", highlight=False,
                               soft_wrap=True)
                 self.said[function] = str(error)
 
@@ -158,7 +163,7 @@ def follow(live: Deployed, functions: list, start: int, keep_following: bool, sh
                 continue
             stamp = time.strftime("%H:%M:%S", time.localtime(timestamp / 1000))
             text = escape(message.rstrip()) if raw else render(function, message)
-            console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<9}[/] {text}", highlight=False, soft_wrap=True)
+            console.print(f"[dim]{stamp}[/] [{COLOURS[function]}]{function:<{WIDTH}}[/] {text}", highlight=False, soft_wrap=True)
         tail.forget_old()
         if not keep_following:
             return

@@ -1,9 +1,11 @@
 """Bring back what the quarantine and dead-letter queues hold, once you have fixed the code
-or the data. Never writes an older state over a newer one: for each user a message names,
-the user's *current* item in users is re-projected (or the user's rows removed if the user
-is gone), and a message is deleted only once its users are in step. A user that still
-cannot be placed keeps its message, with the reason. Dead letters name a stretch of the
-stream, read back while the stream still holds it.
+or the data. Never writes an older state over a newer one: for each user a quarantine
+message or a dead letter of replicate names, the user's *current* item in users is
+re-projected (or the user's rows removed if the user is gone), and the message is deleted
+only once its users are in step. A dead letter of any other consumer is handed back to the
+function that failed it (its batch read back from the stream by the sequence range it
+names) and deleted only once that function succeeded on every record. What cannot be put
+right stays, with the reason.
 
     ddblab redrive [--dry-run]
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 from ddblab.data.recovery import redrive
 from ddblab.stack.deployed import Deployed
 
-HELP = "redrive the quarantine and dead-letter queues from users' current state"
+HELP = "redrive the quarantine and dead-letter queues: each message to the consumer it came from"
 
 
 def configure(parser) -> None:

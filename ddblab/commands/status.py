@@ -1,7 +1,10 @@
-"""What is up: the emulator, and each part of the stack on it - tables, functions, mappings
-(state and last result, and why a batch failed), the API, and how many messages wait in
-the quarantine and dead-letter queues. A broken part is never "ok": it is marked FAILED or
-MISSING with its reason and what to run; exits 1 then.
+"""What is up: the emulator, and each part of the stack on it - tables, the stream, mappings
+(state and last result, and why a batch failed), functions, roles, the API, and what waits
+in the quarantine and dead-letter queues - judged by doctor's checks (one set of rules). A
+broken part is never "ok": it is FAILED or MISSING with its reason (one clause) and what to
+run, and status exits 1; a part waiting for you (quarantined records, recent errors in a
+log) is WARN. A mapping is FAILED only while its last batch failed and nothing moved past
+it: a batch that went to the dead-letter queue shows as the dead letter.
 
     ddblab status
 """
@@ -9,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
 from rich.markup import escape
 
-from ddblab.core.aws import find, mappings_of
-from ddblab.core.kinds import QueueKind
+from ddblab.core.kinds import Status
 from ddblab.core.output import console
-from ddblab.core.settings import Settings, UserError
-from ddblab.diagnose.checks import BOOTSTRAP, Diagnosis
+from ddblab.core.settings import Settings
+from ddblab.diagnose import checks
+from ddblab.diagnose.diagnosis import Diagnosis
 from ddblab.emulator.health import emulator_name
 from ddblab.emulator.lifecycle import status_line
 from ddblab.stack.deployed import Deployed
@@ -26,62 +28,36 @@ from ddblab.stack.deployed import Deployed
 class Row:
     part: str
     name: str
-    state: str  # ok | FAILED | MISSING
+    state: str  # ok | WARN | FAILED | MISSING
     detail: str
     fix: str = ""
 
 
+# doctor's checks of the stack itself (not the backend's caveats, not the probe)
+PARTS = tuple(step for step in checks.STEPS if step is not checks.caveats)
+
+
+def row(part: str, name: str, found: list) -> Row:
+    """One part's checks as one row: its worst verdict, with that verdict's reasons."""
+    failing = [c for c in found if c.status == Status.FAIL]
+    warned = [c for c in found if c.status == Status.WARN]
+    if failing:
+        missing = all(c.detail.startswith("missing") for c in failing)
+        return Row(part, name, "MISSING" if missing else "FAILED", "; ".join(c.detail for c in failing), failing[0].fix)
+    if warned:
+        return Row(part, name, "WARN", "; ".join(c.detail for c in warned), warned[0].fix)
+    return Row(part, name, "ok", "; ".join(c.detail for c in found), next((c.fix for c in found if c.fix), ""))
+
+
 def check(settings: Settings) -> list:
-    """One Row per part of the stack; never "ok" for a part that is broken."""
+    """One Row per part of the stack, from doctor's checks (one set of rules); never "ok" for
+    a part that is broken or waiting for you (a dead letter, a quarantined record)."""
     d = Diagnosis(Deployed(settings), backend=emulator_name(settings.endpoint_url))
-    spec, live = d.spec, d.live
-    rows = []
-    for table in spec.tables:
-        found = find(live.dynamodb.describe_table, "ResourceNotFoundException", TableName=table.name)
-        rows.append(Row("table", table.name, "ok", f"{found['Table'].get('ItemCount', '?')} items") if found
-                    else Row("table", table.name, "MISSING", "", BOOTSTRAP))
-    for fn in spec.functions:
-        found = find(d.lam.get_function, "ResourceNotFoundException", FunctionName=fn.name)
-        if found is None:
-            rows.append(Row("function", fn.name, "MISSING", "", BOOTSTRAP))
-            continue
-        state = found["Configuration"].get("State", "Active")
-        if state != "Active":
-            rows.append(Row("function", fn.name, "FAILED", f"{state}: {found['Configuration'].get('StateReason')}", BOOTSTRAP))
-        elif (error := d.start_error(fn.name)) is not None:
-            rows.append(Row("function", fn.name, "FAILED", f"cannot start: {error}", d.fix_for_function(fn.name)))
-        else:
-            rows.append(Row("function", fn.name, "ok", state))
-    for mapping in spec.mappings:
-        found = find(mappings_of, "ResourceNotFoundException", lam=d.lam, function=mapping.function) or []
-        current = [m for m in found if m["EventSourceArn"] == d.stream_arn]
-        if len(current) != 1 or len(found) != 1:
-            state = "MISSING" if not current else "FAILED"
-            rows.append(Row("mapping", mapping.label, state, f"{len(current)} on the current stream, "
-                            f"{len(found) - len(current)} on another (want 1)", BOOTSTRAP))
-            continue
-        m = current[0]
-        result = m.get("LastProcessingResult") or "?"
-        if m["State"] != "Enabled":
-            rows.append(Row("mapping", mapping.label, "FAILED", f"{m['State']}; last: {result}", BOOTSTRAP))
-        elif "FAILED" in result.upper():
-            rows.append(Row("mapping", mapping.label, "FAILED", f"last batch FAILED: {d.failure_reason(mapping.function)}",
-                            d.fix_for_function(mapping.function)))
-        else:
-            rows.append(Row("mapping", mapping.label, "ok", f"{m['State']}; last: {result}"))
-    try:
-        rows.append(Row("api", spec.api.name, "ok", live.api_url))
-    except UserError:
-        rows.append(Row("api", spec.api.name, "MISSING", "", BOOTSTRAP))
-    for kind in QueueKind:
-        try:
-            depth = live.queue_depth(kind)
-        except ClientError:
-            rows.append(Row("queue", getattr(spec.names, kind), "MISSING", "", BOOTSTRAP))
-            continue
-        fix = "make quarantine" if depth else ""
-        rows.append(Row("queue", getattr(spec.names, kind), "ok", f"messages waiting: {depth}", fix))
-    return rows
+    found: dict = {}
+    for part in PARTS:
+        for c in part(d):
+            found.setdefault((c.part, c.name), []).append(c)
+    return [row(part, name, group) for (part, name), group in found.items()]
 
 
 HELP = "which emulator answers, and each part of the stack on it"
@@ -100,11 +76,12 @@ def run(args) -> int:
     rows = check(settings)
     width = max(len(row.name) for row in rows)
     for row in rows:
-        mark = "[green]ok[/]     " if row.state == "ok" else f"[red]{row.state:<7}[/]"
+        colour = {"ok": "green", "WARN": "yellow"}.get(row.state, "red")
+        mark = f"[{colour}]{row.state:<7}[/]"
         fix = f" [bold]- run: {escape(row.fix)}[/]" if row.fix else ""
         console.print(f"  {mark} {row.part:<9} {escape(row.name):<{width}} {escape(row.detail)}{fix}", highlight=False,
                       soft_wrap=True)
-    if any(row.state != "ok" for row in rows):
+    if any(row.state in ("FAILED", "MISSING") for row in rows):
         console.print("something is broken: run the command on its line (make doctor checks the whole chain)", style="bold")
         return 1
     return 0

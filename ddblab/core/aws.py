@@ -9,6 +9,10 @@ def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
+def error_message(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Message", "")
+
+
 def function_name(arn: str) -> str:
     """A function's name from its ARN, without a version or alias qualifier
     (arn:aws:lambda:us-east-1:000000000000:function:replicate:7 -> replicate)."""

@@ -1,7 +1,8 @@
 """Every knob of ddblab, read once from the environment, with safe local defaults.
 
 A reader finds each setting here: the endpoint (and the one `make up` remembered), the
-region, which emulator, the stack prefix, the API stage, the run directory.
+region, which emulator, the stack prefix, the API stage, the run directory, and the
+mappings' MAX_RECORD_AGE and MAX_RETRIES.
 """
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 # a loopback or private (compose network) address, never because of the name alone.
 EMULATOR_NAMES = {"host.docker.internal", "localstack", "ministack"}
 ENDPOINT_FILE = "endpoint"  # in the run directory: the endpoint `make up` used
+# The stream mappings' failure settings (BACKENDS.md): how long, and how often, a failing
+# batch is retried before it goes to the dead-letter queue. MiniStack honours the record age
+# only; LocalStack the retries only; AWS both (the age must be -1 or 60..604800 there).
+DEFAULT_MAX_RECORD_AGE = 3600
+DEFAULT_MAX_RETRIES = 10
 
 
 class UserError(Exception):
@@ -59,6 +65,8 @@ class Settings:
     run_dir: Path = ROOT / ".run"
     localstack_image: str = "localstack/localstack:4.14.0"
     endpoint_origin: str = "default"  # default | environment | remembered | argument
+    max_record_age: int = DEFAULT_MAX_RECORD_AGE  # seconds; -1: no limit
+    max_retries: int = DEFAULT_MAX_RETRIES  # -1: no limit
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -81,6 +89,8 @@ class Settings:
             run_dir=run_dir,
             localstack_image=env.get("LOCALSTACK_IMAGE", cls.localstack_image),
             endpoint_origin=origin,
+            max_record_age=whole_number(env, "MAX_RECORD_AGE", DEFAULT_MAX_RECORD_AGE, low=1),
+            max_retries=whole_number(env, "MAX_RETRIES", DEFAULT_MAX_RETRIES, low=0, high=10000),
         )
         values.update(overrides)
         values["endpoint_url"] = values["endpoint_url"].rstrip("/")
@@ -137,6 +147,20 @@ class Settings:
         """Called by `make up`: later commands follow this endpoint unless told otherwise."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / ENDPOINT_FILE).write_text(self.endpoint_url + "\n")
+
+
+def whole_number(env, name: str, default: int, low: int, high: int = 604800) -> int:
+    """An integer setting: -1 (no limit) or low..high; anything else is one clear error."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        number = None
+    if number is None or not (number == -1 or low <= number <= high):
+        raise UserError(f"{name}={text!r}: give a whole number from {low} to {high}, or -1 for no limit")
+    return number
 
 
 def remembered_endpoint(run_dir: Path) -> str | None:

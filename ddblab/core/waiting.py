@@ -10,6 +10,8 @@ import time
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
+from ddblab.core.aws import error_code
+
 TRANSIENT_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectionError, TimeoutError)
 TRANSIENT_CODES = {
     "ResourceNotFoundException", "ResourceInUseException", "ResourceConflictException", "ResourceNotReadyException",
@@ -25,7 +27,7 @@ class WaitTimeout(TimeoutError):
 
 def is_transient(error: BaseException) -> bool:
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code", "") in TRANSIENT_CODES
+        return error_code(error) in TRANSIENT_CODES
     return isinstance(error, TRANSIENT_ERRORS)
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
+from ddblab.core.aws import error_message
 from ddblab.core.settings import UserError
 from ddblab.stack.code import handler_module
 
@@ -59,7 +60,7 @@ def write_sorting_refusals(write, chunk: list, refused: list, lock: threading.Lo
             if not projection.refused_for_good(error):
                 raise
             with lock:
-                refused.append((request, error.response["Error"].get("Message", "refused")))
+                refused.append((request, error_message(error) or "refused"))
 
 
 def write_all(client, table: str, requests: list, workers: int = 1, progress=None, label: str = "writing",

@@ -4,19 +4,25 @@
 are removed), and a message is deleted only once every user it names is in step.
 
 Quarantine messages carry the record (or its keys, when it was too big). Dead-letter
-messages carry where the batch was - stream, shard, first and last sequence number
-(DDBStreamBatchInfo) - not the records: they are read back from the stream while it still
-holds them (24 hours on AWS). A dead letter of `audit` is replayed to audit as the batch it
-was: audit only logs what happened, so the past is what it should see.
+messages carry the function that failed the batch and where the batch was - stream, shard,
+first and last sequence number (DDBStreamBatchInfo) - not the records: they are read back
+from the stream while it still holds them (24 hours on AWS). What is done with them depends on
+the consumer that failed them (ddblab/stack/consumers.py): replicate's view is recomputed from
+each named user's current item; every other consumer ("replay only": audit logs what
+happened, a consumer from the template writes a row only if the change is newer than the
+row's) gets its batch handed back, in order, and the message goes only once the function has
+succeeded on every record. A dead letter of a function the description does not know stays.
 """
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from ddblab.core.aws import error_code, function_name
+from ddblab.core.aws import error_code, error_message, function_name
 from ddblab.core.kinds import QueueKind
 from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
@@ -24,6 +30,8 @@ from ddblab.stack.code import handler_module
 projection = handler_module("projection")
 HIDE_SECONDS = 120  # messages being worked on are invisible to other readers meanwhile
 ROUNDS = 3  # re-read and re-check this often when the stream changes a user meanwhile
+REPLAY_CHUNK = 100  # records per invocation when a batch is handed back (the payload stays well under 6 MB)
+RECOMPUTED = "replicate"  # the consumer whose dead letters are put right from users' current state
 
 
 @dataclass
@@ -32,16 +40,44 @@ class Message:
     receipt: str
     body: dict
     emails: set = field(default_factory=set)
-    replay: list | None = None  # audit's dead letters: the records to hand it again
+    replay: list | None = None  # a replay-only consumer's dead letter: the records to hand it again
     left: str = ""  # why it stays, when it does
+
+    @property
+    def function(self) -> str:
+        """The function that failed the batch (a dead letter's requestContext), '' if none is named."""
+        return function_of(self.body)
 
     @property
     def label(self) -> str:
         if self.queue == QueueKind.QUARANTINE:
             return f"quarantine: {', '.join(sorted(self.emails)) or '?'} ({self.body.get('reason', 'no reason given')})"
         info = self.body.get("DDBStreamBatchInfo", {})
-        return (f"dead letter: {info.get('batchSize', '?')} records, sequence {info.get('startSequenceNumber')}.."
-                f"{info.get('endSequenceNumber')} ({self.body.get('requestContext', {}).get('condition', '?')})")
+        return (f"dead letter of {self.function or '?'}: {info.get('batchSize', '?')} records, sequence "
+                f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')} "
+                f"({self.body.get('requestContext', {}).get('condition', '?')})")
+
+
+def function_of(body: dict) -> str:
+    """The function a dead letter names (its requestContext), '' when it names none."""
+    arn = str(body.get("requestContext", {}).get("functionArn", ""))
+    return function_name(arn) if ":function:" in arn else ""
+
+
+def lambda_record(record: dict, stream_arn: str) -> dict:
+    """A record as GetRecords returns it through boto3, in the form Lambda hands it to a
+    function: times as epoch seconds, binaries as base64 text, the stream's ARN added."""
+    def plain(value):
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, (bytes, bytearray)):
+            return base64.b64encode(value).decode()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set)):
+            return [plain(v) for v in value]
+        return value
+    return {**plain(record), "eventSourceARN": stream_arn}
 
 
 @dataclass
@@ -149,7 +185,7 @@ def step(client, names, emails: set, dry_run: bool) -> dict:
         except ClientError as error:
             if not projection.refused_for_good(error):
                 raise
-            why = f"{names.target} refused the write: {error.response['Error'].get('Message')}"
+            why = f"{names.target} refused the write: {error_message(error)}"
         result[email] = (not why, "; ".join(todo) or "already in step", why)
     return result
 
@@ -162,7 +198,7 @@ def in_step(client, names, emails: set) -> set:
 
 def read_messages(live) -> list:
     """Every message of both queues, with the users it names (or the records to replay)."""
-    streams, names = live.client("dynamodbstreams"), live.names
+    streams, spec = live.client("dynamodbstreams"), live.stack
     messages = []
     for queue in QueueKind:
         messages += receive_all(live.sqs, live.queue_url(queue), queue)
@@ -176,17 +212,47 @@ def read_messages(live) -> list:
         if not info:
             m.left = "not a dead letter of a stream batch (no DDBStreamBatchInfo)"
             continue
+        consumer = spec.consumer(m.function) if m.function else None
+        if consumer is None:
+            m.left = (f"it names function {m.function!r}, which is no consumer of this stack (ddblab/stack/consumers.py): "
+                      "nothing replayed" if m.function else "it names no function (no requestContext.functionArn)")
+            continue
         try:
             records = stream_records(streams, info)
         except LookupError as error:
-            m.left = f"{error} - repair the target from users instead: make reconcile ARGS=--fix"
+            fix = "make reconcile ARGS=--fix" if consumer.reconcile else \
+                f"{consumer.module} is replay only: rebuild its table from users by hand"
+            m.left = f"{error} - repair it from users instead: {fix}"
             continue
-        function = function_name(m.body.get("requestContext", {}).get("functionArn", ""))
-        if function == names.audit:
-            m.replay = records
-        else:
+        if consumer.module == RECOMPUTED:
             m.emails = emails_of(records)
+        else:
+            m.replay = [lambda_record(r, info["streamArn"]) for r in records]
     return messages
+
+
+def replay(lam, function: str, records: list) -> str:
+    """Hand the records to the function again, in order, a chunk per invocation; '' when it
+    succeeded on every one, else why not (the chunks after a failure are not sent)."""
+    for start in range(0, len(records), REPLAY_CHUNK):
+        chunk = records[start:start + REPLAY_CHUNK]
+        answer = lam.invoke(FunctionName=function, Payload=json.dumps({"Records": chunk}).encode())
+        raw = answer["Payload"].read()
+        if answer.get("FunctionError"):
+            try:
+                error = json.loads(raw)
+                why = f"{error.get('errorType', 'error')}: {error.get('errorMessage', '')}".strip()
+            except (ValueError, AttributeError):
+                why = raw[:200].decode(errors="replace")
+            return f"{function} failed again on records {start + 1}..{start + len(chunk)}: {why[:300]}"
+        try:
+            returned = json.loads(raw) if raw else None
+        except ValueError:
+            returned = None
+        failures = returned.get("batchItemFailures") if isinstance(returned, dict) else None
+        if failures:
+            return f"{function} reported {len(failures)} record(s) it could not apply (batchItemFailures)"
+    return ""
 
 
 def redrive(live, dry_run: bool = False) -> Outcome:
@@ -211,9 +277,7 @@ def redrive(live, dry_run: bool = False) -> Outcome:
     outcome.stuck = emails - done
     for m in messages:
         if not m.left and m.replay is not None and not dry_run:
-            answer = lam.invoke(FunctionName=names.audit, Payload=json.dumps({"Records": m.replay}).encode())
-            if answer.get("FunctionError"):
-                m.left = f"audit failed again: {answer['Payload'].read()[:200]!r}"
+            m.left = replay(lam, m.function, m.replay)
         if not m.left and m.emails & outcome.stuck:
             m.left = "; ".join(f"{e}: {outcome.users[e]}" for e in sorted(m.emails & outcome.stuck))
         if m.left or dry_run:

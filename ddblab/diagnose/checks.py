@@ -20,7 +20,6 @@ from ddblab.core.kinds import Backend, QueueKind, Status
 from ddblab.data.users import to_item, walkthrough
 from ddblab.diagnose import filters
 from ddblab.diagnose.diagnosis import BOOTSTRAP, Check, Diagnosis
-from ddblab.diagnose.function_errors import recent_errors
 from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name, health, not_an_emulator, port_open
 from ddblab.inspect import queue_contents
 from ddblab.stack.model import Mapping, Names
@@ -146,6 +145,12 @@ def mapping(d: Diagnosis, spec: Mapping) -> list:
 def last_result(d: Diagnosis, spec: Mapping, m: dict) -> list:
     result = m.get("LastProcessingResult") or "?"
     if "FAILED" in result.upper() or "PROBLEM" in result.upper():
+        # Failed only while nothing moved past it: a batch sent to the dead-letter queue has left
+        # the stream, and the mapping goes on (the waiting dead letter is the queue's check).
+        letter = d.dead_lettered_since_last_error(spec.function) if d.start_error(spec.function) is None else None
+        if letter is not None:
+            return [Check("mapping", spec.label, Status.NOTE, f"that failed batch went to the dead-letter queue "
+                          f"{queue_contents.ago(letter.age)} ago; nothing failed since", "make redrive, once it is fixed")]
         return [Check("mapping", spec.label, Status.FAIL, f"last batch {result}: {d.failure_reason(spec.function)}",
                       d.fix_for_function(spec.function))]
     if d.backend == Backend.LOCALSTACK and result == "No records processed":
@@ -239,7 +244,7 @@ def function(d: Diagnosis, spec) -> list:
                             d.fix_for_function(spec.name)))
     if not checks:
         checks.append(Check("function", spec.name, Status.PASS, f"Active, last update {update}, starts cleanly"))
-    errors = recent_errors(d.logs, spec.name)
+    errors = [clause for _, clause in d.errors(spec.name)]
     if errors:
         checks.append(Check("function", spec.name, Status.WARN, f"{len(errors)} recent error line(s) in its log, "
                             f"the last: {errors[-1]}", f"make logs ARGS='--function {spec.module} --since 15m'"))
@@ -310,6 +315,14 @@ def queues(d: Diagnosis) -> list:
     return checks
 
 
+def api(d: Diagnosis) -> list:
+    from ddblab.core.settings import UserError
+    try:
+        return [Check("api", d.spec.api.name, Status.PASS, d.live.api_url)]
+    except UserError:
+        return [Check("api", d.spec.api.name, Status.FAIL, "missing: no REST API of that name", BOOTSTRAP)]
+
+
 def caveats(d: Diagnosis) -> list:
     if d.backend == Backend.MINISTACK:
         return [Check("caveat", "ministack", Status.NOTE, "a failing batch blocks its stream and is retried every ~1 s until "
@@ -326,6 +339,10 @@ def caveats(d: Diagnosis) -> list:
     return []
 
 
+# The links of the chain, in its order: doctor runs them all, status the ones about the stack.
+STEPS = (tables, stream, mappings, functions, roles, api, queues, caveats)
+
+
 def run(d: Diagnosis, probe: bool = True, deadline: float = 20.0):
     """Every check, in the order of the chain, as they are made (a generator, so doctor
     prints each line as it comes)."""
@@ -333,7 +350,7 @@ def run(d: Diagnosis, probe: bool = True, deadline: float = 20.0):
     yield from first
     if any(c.failed and c.name != "auth token" for c in first):
         return
-    for step in (tables, stream, mappings, functions, roles, queues, caveats):
+    for step in STEPS:
         yield from step(d)
     if probe:
         from ddblab.diagnose.probe import probe as send_probe

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from botocore.exceptions import ClientError
+
 from ddblab.core.aws import find
-from ddblab.core.kinds import Backend, Status
-from ddblab.diagnose.function_errors import StartError, ministack_failures, recent_errors, start_error
+from ddblab.core.kinds import Backend, QueueKind, Status
+from ddblab.diagnose.function_errors import StartError, error_events, ministack_failures, start_error
+from ddblab.inspect.queue_contents import peek
 from ddblab.stack.deployed import Deployed
 
 BOOTSTRAP = "make bootstrap"
@@ -33,6 +36,7 @@ class Diagnosis:
     live: Deployed
     backend: str = ""
     _start_errors: dict = field(default_factory=dict)
+    _errors: dict = field(default_factory=dict)
 
     @property
     def settings(self):
@@ -61,13 +65,37 @@ class Diagnosis:
         return ministack_failures(self.settings.ministack_log) if self.backend == Backend.MINISTACK else {}
 
     def failure_reason(self, function: str) -> str:
-        """Why the function's batches fail, as far as the backend tells."""
+        """Why the function's batches fail, as far as the backend tells: one clause."""
         if (error := self.start_error(function)) is not None:
             return f"the function cannot start: {error}"
         if function in self.ministack_failures:
-            return f"the last batch failed: {self.ministack_failures[function]}"
-        errors = recent_errors(self.logs, function, limit=1)
-        return f"its log says: {errors[-1]}" if errors else "no error in its log (make logs ARGS=--all)"
+            return str(self.ministack_failures[function])
+        errors = self.errors(function)
+        return errors[-1][1] if errors else "no error in its log (make logs ARGS=--all)"
+
+    def errors(self, function: str) -> list:
+        """(timestamp ms, clause) of the errors in the function's log of the last 15 minutes."""
+        if function not in self._errors:
+            self._errors[function] = error_events(self.logs, function)
+        return self._errors[function]
+
+    @cached_property
+    def dead_letters(self) -> list:
+        """The messages waiting in the dead-letter queue (read, left there), oldest first."""
+        try:
+            return peek(self.live.sqs, self.live.queue_url(QueueKind.DLQ), QueueKind.DLQ)
+        except ClientError:
+            return []
+
+    def dead_lettered_since_last_error(self, function: str):
+        """The newest dead letter of this function when nothing failed in its log after it was
+        sent (its last failing batch left the stream for the queue); None otherwise."""
+        mine = [m for m in self.dead_letters if m.function == function and m.sent is not None]
+        if not mine:
+            return None
+        newest = max(mine, key=lambda m: m.sent)
+        errors = self.errors(function)
+        return newest if not errors or errors[-1][0] <= newest.sent * 1000 else None
 
     def fix_for_function(self, function: str) -> str:
         module = self.spec.function(function).module

@@ -80,11 +80,42 @@ def _start_error(lam, function: str) -> StartError | None:
     return None
 
 
+TRACEBACK = "Traceback (most recent call last):"
+
+
+def _clauses(lines):
+    """(stamp, clause) for each error among (stamp, line) pairs: a traceback becomes its last
+    line (the exception and its message), never its first; frames are dropped."""
+    in_traceback = False
+    for stamp, line in lines:
+        line = line.rstrip()
+        if not line.strip():
+            continue
+        if TRACEBACK in line:
+            in_traceback = True
+        elif in_traceback:
+            if not (line[:1].isspace() or line.startswith(("During handling", "The above exception"))):
+                in_traceback = False
+                yield stamp, line.strip()[:300]
+        elif ERROR_LINE.search(line):
+            yield stamp, line.strip()[:300]
+
+
+def error_clauses(texts: list) -> list:
+    """The errors in these log messages, one clause each."""
+    return [clause for _, clause in _clauses((0, line) for text in texts for line in str(text).splitlines())]
+
+
+def error_events(logs, function: str, since_seconds: int = 900) -> list:
+    """(timestamp ms, clause) of each error in the function's recent log, oldest first."""
+    events = sorted(log_events(logs, Names.log_group(function), int((time.time() - since_seconds) * 1000)),
+                    key=lambda e: e["timestamp"])
+    return list(_clauses((e["timestamp"], line) for e in events for line in e["message"].splitlines()))
+
+
 def recent_errors(logs, function: str, since_seconds: int = 900, limit: int = 3) -> list:
-    """The last few error lines of the function's log (newest last)."""
-    events = log_events(logs, Names.log_group(function), int((time.time() - since_seconds) * 1000))
-    lines = [e["message"].strip() for e in sorted(events, key=lambda e: e["timestamp"]) if ERROR_LINE.search(e["message"])]
-    return [line[:300] for line in lines[-limit:]]
+    """The last few errors of the function's log, one clause each (newest last)."""
+    return [clause for _, clause in error_events(logs, function, since_seconds)][-limit:]
 
 
 MINISTACK_FAILURES = (

@@ -82,6 +82,10 @@ def journey(monitor, sequence: str) -> dict | None:
     depths = {node_id: figures.get("depth") for node_id, figures in monitor.snapshot()["nodes"].items()}
     record = json.loads(entry["raw"])
     item = image(record)
+    source = next(t for t in stack.tables if t.stream)
+    keys = record.get("dynamodb", {}).get("Keys") or {}
+    # The key's item as it is now: a later write may have moved its row (a MODIFY of the city)
+    current = live.dynamodb.get_item(TableName=source.name, Key=keys).get("Item") if keys else None
     consumers = []
     for mapping in stack.mappings:
         function = stack.function(mapping.function)
@@ -89,7 +93,10 @@ def journey(monitor, sequence: str) -> dict | None:
         log = monitor.logs[function.name].about(entry["sequence"], entry["created"])
         part = {"function": function.name, "log": log, "tables": [], "queues": []}
         for name in tables:
-            part["tables"].append({"table": name, **row_now(live.dynamodb, stack.table(name), item)})
+            found = row_now(live.dynamodb, stack.table(name), item)
+            if not found.get("found") and current and current != item:
+                found["current"] = row_now(live.dynamodb, stack.table(name), current)
+            part["tables"].append({"table": name, **found})
         for queue in queues:
             kind = QueueKind.DLQ if queue == stack.names.dlq else QueueKind.QUARANTINE
             if depths.get(f"queue:{queue}"):  # an empty queue is not read: a read hides its messages for a moment

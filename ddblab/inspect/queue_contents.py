@@ -26,6 +26,7 @@ class Message:
     user: str  # the email (or emails) it is about, as far as the body says
     reason: str
     detail: str  # dead letters: the batch (shard, sequence range, size); quarantine: the event
+    function: str = ""  # dead letters: the function whose batch it was
 
     @property
     def age(self) -> float | None:
@@ -79,8 +80,9 @@ def parse(kind: str, raw: dict) -> Message:
     body = body if isinstance(body, dict) else {"raw": body}
     if kind == QueueKind.DLQ:
         user, reason, detail = dead_letter(body)
-    else:
-        user, reason, detail = quarantined(body)
+        arn = str((body.get("requestContext") or {}).get("functionArn", ""))
+        return Message(kind, raw["MessageId"], sent, user, reason, detail, function_name(arn) if arn else "")
+    user, reason, detail = quarantined(body)
     return Message(kind, raw["MessageId"], sent, user, reason, detail)
 
 

@@ -2,8 +2,8 @@
 wait, check what CloudFormation made, delete. Works on any CloudFormation (AWS, the
 emulators'): `client` is a factory, settings.client on an emulator, boto3.client on AWS.
 
-Two things the emulators' CloudFormation does not do as AWS does, and what is done here
-(notes/cfn.md has the rest): MiniStack 1.5.33 overwrites a table, queue, role or function
+Two things the emulators' CloudFormation does not do as AWS does, and what is done here:
+MiniStack 1.5.33 overwrites a table, queue, role or function
 that already exists under the same name (AWS fails the create), so a create first checks
 no name is taken; and it answers CREATE_COMPLETE for a function whose code object is
 missing (the function then answers with a mock), so every deploy ends by comparing each
@@ -20,10 +20,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ddblab.core.aws import find, queue_url, rest_api_ids
-from ddblab.core.settings import UserError
+from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import wait_for
-from ddblab.stack.cloudformation_template import code_key_parameters, render, to_yaml
+from ddblab.stack.cloudformation_template import PSEUDO_ACCOUNT, code_key_parameters, render, to_yaml
 from ddblab.stack.code import build_zip, code_sha256
+from ddblab.stack.describe import describe
 from ddblab.stack.model import Names
 
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]  # role names derive from the prefix
@@ -110,12 +111,13 @@ def names_taken(client, prefix: str) -> list:
     """The stack's resource names that something already holds. AWS fails such a create;
     MiniStack's CloudFormation silently replaces the resource (a table's items, a queue's
     messages are lost) and its delete_stack then removes it: look before creating."""
-    names = Names(prefix)
+    spec = describe(Settings(prefix=prefix), PSEUDO_ACCOUNT)  # only its names are read
+    names = spec.names
     ddb, sqs, lam, iam, logs, apigw = (client(s) for s in ("dynamodb", "sqs", "lambda", "iam", "logs", "apigateway"))
-    taken = [f"table {t}" for t in (names.users, names.target)
-             if find(ddb.describe_table, "ResourceNotFoundException", TableName=t)]
-    taken += [f"queue {q}" for q in names.queues if queue_url(sqs, q)]
-    for fn in names.functions:
+    taken = [f"table {t.name}" for t in spec.tables
+             if find(ddb.describe_table, "ResourceNotFoundException", TableName=t.name)]
+    taken += [f"queue {q}" for q in spec.queues if queue_url(sqs, q)]
+    for fn in (f.name for f in spec.functions):
         if find(lam.get_function, "ResourceNotFoundException", FunctionName=fn):
             taken.append(f"function {fn}")
         if find(iam.get_role, "NoSuchEntity", RoleName=Names.role(fn)):

@@ -248,6 +248,9 @@ def outputs(stack: Stack) -> dict:
         "StreamArn": {"Value": GetAtt(f"{logical(streamed.name, 'Table')}.StreamArn")},
         "QuarantineQueueUrl": {"Value": Ref(logical(names.quarantine, "Queue"))},
         "DeadLetterQueueUrl": {"Value": Ref(logical(names.dlq, "Queue"))},
+        # the tables of the consumers that keep one of their own (describe.CONSUMERS)
+        **{logical(t.name, "Table"): {"Value": Ref(logical(t.name, "Table"))} for t in stack.tables
+           if t.name not in (names.users, names.target)},
     }
 
 
@@ -262,9 +265,10 @@ def render(stack: Stack | None = None) -> dict:
     refs = References(stack)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "ddb-streams-lab: users table and stream, replicate and audit on two stream mappings, "
-                       "users_by_location, quarantine and dead-letter queues, the users REST API. Rendered from "
-                       "ddblab/stack/describe.py by `ddblab template`; deploy with CAPABILITY_NAMED_IAM.",
+        "Description": f"ddb-streams-lab: users table and stream, {' and '.join(c.module for c in stack.consumers)} "
+                       f"on {len(stack.mappings)} stream mappings, users_by_location, quarantine and dead-letter "
+                       "queues, the users REST API. Rendered from ddblab/stack/describe.py by `ddblab template`; "
+                       "deploy with CAPABILITY_NAMED_IAM.",
         "Parameters": parameters(stack),
         "Conditions": {"HasApiCustomId": {"Fn::Not": [{"Fn::Equals": [Ref("ApiCustomId"), ""]}]}},
         "Resources": {**tables(stack), **queues(stack), **functions(stack, refs), **mappings(stack), **api(stack)},

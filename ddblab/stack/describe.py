@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ddblab.core.settings import Settings
 from ddblab.stack.code import handler_module
-from ddblab.stack.model import Account, Api, Function, Index, Mapping, Names, QueueUrl, Stack, Table
+from ddblab.stack.consumers import API_FUNCTION, CONSUMERS
+from ddblab.stack.model import Account, Api, Consumer, Function, Index, Mapping, Names, QueueUrl, Stack, Table
 
 projection = handler_module("projection")  # the key names and separator the handlers use
 
@@ -18,17 +19,29 @@ TARGET_KEY = ((projection.PARTITION_KEY, "HASH"), (projection.SORT_KEY, "RANGE")
 # the throughput with the same put->visible latency. 1000 is the most one GetRecords call
 # returns; AWS and LocalStack accept up to 10000.
 BATCH_SIZE = 1000
+VIEW_KEY = (("email", "HASH"),)  # a consumer's own table: one row per user
+VIEW_TABLE_ENV = "VIEW_TABLE"  # the variable naming it, in the consumer's environment
+
+
+def view_index(attribute: str) -> Index:
+    return Index(f"by_{attribute}", ((attribute, "HASH"), ("email", "RANGE")))
+
+
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                "dynamodb:ListStreams"]
 
 
 def describe(settings: Settings, account: Account | None = None, replicate_env: dict | None = None,
-             max_record_age: int = 3600, max_retries: int = 10) -> Stack:
+             max_record_age: int | None = None, max_retries: int | None = None,
+             consumers: tuple = CONSUMERS) -> Stack:
     """The stack for these settings. account: where ARNs point (by default read from the
     backend with STS GetCallerIdentity: never a constant). replicate_env adds to
     that function's environment (the fault drill points AWS_ENDPOINT_URL at a proxy);
-    max_record_age is how long a failing batch is retried before it goes to the DLQ."""
+    max_record_age (seconds a failing batch is retried before it goes to the DLQ) and
+    max_retries default to the settings (MAX_RECORD_AGE, MAX_RETRIES)."""
     account = account or Account.of(settings)
+    max_record_age = settings.max_record_age if max_record_age is None else max_record_age
+    max_retries = settings.max_retries if max_retries is None else max_retries
     n = Names(settings.prefix)
     users_arn, target_arn = account.table_arn(n.users), account.table_arn(n.target)
 
@@ -45,31 +58,44 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
         name = n.function(module)
         return Function(name, module, env, [logs(name), *policy], **options)
 
-    functions = (
-        function("users_api", {"USERS_TABLE": n.users, "TARGET_TABLE": n.target}, [{
+    replicate_policy = [stream_read, dlq_send, {
+        "Effect": "Allow", "Resource": target_arn, "Action": ["dynamodb:BatchWriteItem"]}, {
+        # AWS authorizes SendMessageBatch as sqs:SendMessage; MiniStack (under AUTH=true)
+        # asks for sqs:SendMessageBatch itself. IAM accepts both names in a policy.
+        "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"],
+        "Resource": account.queue_arn(n.quarantine)}]
+
+    def consumer(c: Consumer) -> Function:
+        if c.module == "replicate":  # the built-in view: users_by_location, and the quarantine queue
+            env = {"TARGET_TABLE": n.target, "QUARANTINE_QUEUE_URL": QueueUrl(n.quarantine), **(replicate_env or {})}
+            return function(c.module, env, replicate_policy, timeout=c.timeout)
+        if not c.view:
+            return function(c.module, {}, [stream_read, dlq_send], timeout=c.timeout)
+        view_arn = account.table_arn(n.function(c.module))
+        return function(c.module, {VIEW_TABLE_ENV: n.function(c.module)}, [stream_read, dlq_send, {
+            "Effect": "Allow", "Resource": view_arn, "Action": ["dynamodb:PutItem"]}], timeout=c.timeout)
+
+    api_function = (
+        function(API_FUNCTION, {"USERS_TABLE": n.users, "TARGET_TABLE": n.target}, [{
             "Effect": "Allow", "Resource": users_arn,
             "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]}, {
             # GET /users?state=..&city=.. reads the view, by its key or through the by_city index.
             "Effect": "Allow", "Resource": [target_arn, f"{target_arn}/index/{CITY_INDEX}"],
             "Action": ["dynamodb:Query"]}]),
-        function("replicate", {"TARGET_TABLE": n.target, "QUARANTINE_QUEUE_URL": QueueUrl(n.quarantine),
-                               **(replicate_env or {})}, [stream_read, dlq_send, {
-            "Effect": "Allow", "Resource": target_arn, "Action": ["dynamodb:BatchWriteItem"]}, {
-            # AWS authorizes SendMessageBatch as sqs:SendMessage; MiniStack (under AUTH=true)
-            # asks for sqs:SendMessageBatch itself. IAM accepts both names in a policy.
-            "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"],
-            "Resource": account.queue_arn(n.quarantine)}], timeout=60),
-        function("audit", {}, [stream_read, dlq_send]),
     )
+    views = tuple(Table(n.function(c.module), VIEW_KEY, indexes=(view_index(c.index),) if c.index else ())
+                  for c in consumers if c.view)
     return Stack(
         settings=settings, account=account, names=n,
         tables=(
             Table(n.users, USERS_KEY, stream="NEW_AND_OLD_IMAGES"),
             Table(n.target, TARGET_KEY, indexes=(Index(CITY_INDEX, (("city", "HASH"), ("email", "RANGE"))),)),
+            *views,
         ),
         queues=n.queues,
-        functions=functions,
-        mappings=tuple(Mapping(n.function(module), n.users, batch_size=BATCH_SIZE, max_record_age=max_record_age,
-                               max_retries=max_retries) for module in ("replicate", "audit")),
+        functions=api_function + tuple(consumer(c) for c in consumers),
+        mappings=tuple(Mapping(n.function(c.module), n.users, batch_size=BATCH_SIZE, max_record_age=max_record_age,
+                               max_retries=max_retries) for c in consumers),
         api=Api(n.api, n.users_api, custom_id=n.api_custom_id),
+        consumers=consumers,
     )

@@ -117,6 +117,27 @@ class Mapping:
 
 
 @dataclass(frozen=True)
+class Consumer:
+    """A function the users stream feeds: one line of describe.CONSUMERS, from which its
+    function, its mapping, its table and every tool's list of functions are derived.
+
+    view: it keeps a table of its own, named after it, one row per user (key `email`).
+    index: an attribute of those rows to query by (a global secondary index `by_<index>`).
+    reconcile: how its view is recomputed from `users` and compared ("module:function" in
+    ddblab, called by `make reconcile`); empty: replay only - `make redrive` repairs it by
+    handing a dead-lettered batch to it again."""
+    module: str
+    view: bool = True
+    index: str = ""
+    reconcile: str = ""
+    timeout: int = 30
+
+    @property
+    def recovery(self) -> str:
+        return "recompute" if self.reconcile else "replay only"
+
+
+@dataclass(frozen=True)
 class Api:
     name: str
     function: str
@@ -166,10 +187,6 @@ class Names:
         return self._n("users-api")
 
     @property
-    def functions(self) -> tuple:
-        return (self.users_api, self.replicate, self.audit)
-
-    @property
     def queues(self) -> tuple:
         return (self.quarantine, self.dlq)
 
@@ -204,6 +221,11 @@ class Stack:
     functions: tuple
     mappings: tuple
     api: Api
+    consumers: tuple = ()  # Consumer, in the order describe.CONSUMERS lists them
+
+    def consumer(self, function: str) -> Consumer | None:
+        """The consumer whose function has this name (prefix included), or None."""
+        return next((c for c in self.consumers if self.names.function(c.module) == function), None)
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)

@@ -50,10 +50,20 @@ class Reload:
         if self.refused:
             return f"{stamp} {self.refused}"
         if not self.updated and not self.unchanged:
-            return f"{stamp} {saved}: used by no function, nothing to deploy"
+            return f"{stamp} {saved}: {not_deployed(self.files)}"
         done = f"{', '.join(self.updated)} updated" if self.updated else "no code changed"
         same = f" ({', '.join(self.unchanged)} unchanged)" if self.unchanged and self.updated else ""
         return f"{stamp} {saved} -> {done}{same} in {self.seconds:.2f} s"
+
+
+def not_deployed(files: tuple) -> str:
+    """Why a saved handler deployed nothing, and what to run."""
+    from ddblab.stack.consumers import declared_now
+    stems = [Path(f).stem for f in files]
+    if any(stem in declared_now() for stem in stems):
+        return "in the stack description, but its function is not deployed yet - run: make bootstrap"
+    return (f"used by no function - a new consumer? add the line Consumer(\"{stems[0]}\"), to "
+            "ddblab/stack/consumers.py (or start from the template: make consumer NAME=...), then: make bootstrap")
 
 
 def affected(functions, modules: set) -> list:

@@ -47,7 +47,8 @@ def print_report(report: Report, settings) -> None:
         table.add_row(row.kind, row.name, f"[{styles[row.action]}]{row.action}[/]", row.detail)
     console.print(table)
     o = report.outputs
-    for label, value in (("API", o["api_url"]), ("tables", f"{o['users_table']} -> {o['target_table']}"),
+    views = [value for key, value in o.items() if key.endswith("_table") and key not in ("users_table", "target_table")]
+    for label, value in (("API", o["api_url"]), ("tables", f"{o['users_table']} -> {', '.join([o['target_table'], *views])}"),
                          ("users stream", o["stream"]), ("quarantine", o["quarantine_queue"]),
                          ("dead letters", o["dlq"])):
         console.print(f"[bold]{label:<15}[/] {value}", soft_wrap=True)

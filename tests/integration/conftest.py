@@ -27,25 +27,52 @@ from ddblab.stack.deployed import Deployed
 from tests.compose import localstack_environment
 
 USED = {}  # which backend the session fixture used, for the summary
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... under make test's workers (pytest-xdist)
 
 
 def pytest_terminal_summary(terminalreporter):
-    if USED:
-        terminalreporter.write_line(f"integration backend: {USED['backend']} on {USED['endpoint']}")
+    # Under workers each one used a backend of its own choosing: the controller has their reports.
+    for line in sorted(set(USED.get("lines", [])) or ([_used_line(USED)] if USED else [])):
+        terminalreporter.write_line(line)
 
 
+def _used_line(used: dict) -> str:
+    return f"integration backend: {used['backend']} on {used['endpoint']}"
+
+
+def pytest_sessionfinish(session):
+    if WORKER and USED and hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["integration_backend"] = _used_line(USED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    line = getattr(node, "workeroutput", {}).get("integration_backend")
+    if line:
+        USED.setdefault("lines", []).append(line)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (it runs on each worker)
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+        # A module-scoped fixture (a MiniStack of the module's own, a stack the module's tests
+        # share) is built once per worker that runs the module: keep such a module on one worker.
+        info = getattr(item, "_fixtureinfo", None)
+        scopes = {d.scope for defs in info.name2fixturedefs.values() for d in defs} if info else set()
+        if scopes & {"module", "class", "package"}:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")
 def backend_settings(tmp_path_factory):
     wanted = os.environ.get("TEST_BACKEND", "auto")
     # The tests converge a stack of their own (names prefixed test-): on an emulator you
-    # started with make up, they never touch your users, queues or functions.
-    base = Settings.from_env(prefix=Settings.from_env().prefix + "test-")
+    # started with make up, they never touch your users, queues or functions. Each worker of
+    # make test has a prefix of its own (test-gw0-, ...), so workers never share a resource;
+    # with none answering, each worker starts an embedded MiniStack of its own.
+    base = Settings.from_env(prefix=Settings.from_env().prefix + "test-" + (f"{WORKER}-" if WORKER else ""))
     if wanted == "localstack":
         if not docker_answers():
             pytest.exit("TEST_BACKEND=localstack needs a Docker engine and none answers (docker info failed) - "

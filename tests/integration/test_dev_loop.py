@@ -123,7 +123,7 @@ def test_hot_reload_takes_effect_on_next_record_while_stream_flows(own, tmp_path
             "    item.update(target_key(image))\n",
             '    item.update(target_key(image))\n    item["reloaded"] = {"BOOL": True}\n'))
         done = reload.saved([handlers / "projection.py"])
-        assert set(done.updated) == set(own.names.functions), done.line()
+        assert set(done.updated) == {f.name for f in own.stack.functions}, done.line()
         after = len(written)
         # THEN the next records are projected by the new code
         wait_for(lambda: len(written) > after + 3, "more writes after the reload", timeout=30)

@@ -130,6 +130,7 @@ def test_flow_page_chain_tail_and_journey_of_a_posted_user(live, page_of, email)
 
 
 def test_flow_page_filters_pauses_and_shows_a_keys_history_with_its_diff(live, page_of, email):
+    prefix = live.settings.prefix
     # GIVEN the pipeline page, and a user POSTed then moved through the API
     page = page_of(live.settings)
     page.locator("#tail-rows").wait_for(state="attached")
@@ -164,6 +165,17 @@ def test_flow_page_filters_pauses_and_shows_a_keys_history_with_its_diff(live, p
     assert city.locator("td").all_inner_texts() == ["city", "Dayton", "Akron"]
     assert page.locator('[data-part="diff"] tr:not(.changed)', has_text="state").locator("td").all_inner_texts() == [
         "state", "Ohio", "Ohio"]
+    # and the INSERT's journey: no row where it was placed then, the row of the moved user now
+    # (clicked again until replicate has moved the row)
+    now = page.locator(f'[data-consumer="{prefix}replicate"] [data-table-current="{prefix}users_by_location"]')
+
+    def moved_row_shown():
+        history.nth(0).click()
+        page.wait_for_selector('[data-part="diff"] tr.changed >> text=zipcode', timeout=5_000)
+        return now.count() == 1 and "Akron" in now.inner_text()
+
+    wait_for(moved_row_shown, "the INSERT's journey to show the moved row", timeout=30)
+    assert "44309" not in now.inner_text()  # zipcode is not copied
 
 
 def test_flow_page_disabled_mapping_turns_red_with_the_fix(own, page_of):

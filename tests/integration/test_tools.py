@@ -44,7 +44,7 @@ def test_logs_no_follow_shows_audit_of_a_change(live, email):
 
 def test_status_converged_stack_all_ok_and_missing_stack_named(live):
     rows = status.check(live.settings)
-    assert {row.part for row in rows} == {"table", "function", "mapping", "api", "queue"}
+    assert {row.part for row in rows} == {"table", "stream", "function", "role", "mapping", "api", "queue"}
     assert all(row.state == "ok" for row in rows), rows
     absent = Settings.from_env(endpoint_url=live.settings.endpoint_url, prefix="absent-")
     assert not any(row.state == "ok" for row in status.check(absent))

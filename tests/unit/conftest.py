@@ -12,6 +12,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("USERS_TABLE", "users")
 os.environ.setdefault("TARGET_TABLE", "users_by_location")
+os.environ.setdefault("VIEW_TABLE", "consumer_view")  # a consumer from the template: its own table
 os.environ.setdefault("QUARANTINE_QUEUE_URL", "http://localhost/000000000000/users-quarantine")
 
 # make mutants: mutmut sets MUTANT_UNDER_TEST in every run it makes.
@@ -26,9 +27,12 @@ if "MUTANT_UNDER_TEST" in os.environ:
     # as Lambda does (`import projection`). So under mutmut each handler is imported once as
     # handlers.<name> and that module is also what `import <name>` finds. Shared modules first:
     # the handlers import them flat too.
-    MUTATED = ("environment", "projection", "audit", "replicate", "users_api")
-    # A new handler left out here would have every mutant "survive", with no word why.
+    # The functions' modules come from the stack description (ddblab/stack/consumers.py, which
+    # imports no handler); a handler file that no function uses would have every mutant
+    # "survive", with no word why.
+    from ddblab.stack.consumers import function_modules
+    MUTATED = ("environment", "projection", *function_modules())
     assert {p.stem for p in Path("handlers").glob("*.py")} - {"reference_replicate"} == set(MUTATED), \
-        "a handler is missing from tests/unit/conftest.py MUTATED: mutmut could never switch its mutants on"
+        "a file in handlers/ is used by no function of ddblab/stack/consumers.py: mutmut could never switch its mutants on"
     for name in MUTATED:
         sys.modules[name] = importlib.import_module(f"handlers.{name}")

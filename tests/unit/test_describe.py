@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 
-from ddblab.core.settings import Settings
+import pytest
+
+from ddblab.core.settings import Settings, UserError
+from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.describe import describe
-from ddblab.stack.model import Account, Names
+from ddblab.stack.model import Account, Consumer, Names
 
 
 def test_describe_arns_use_the_accounts_partition_region_and_id():
@@ -24,10 +27,35 @@ def test_describe_names_all_derive_from_the_prefix():
     stack = describe(Settings(prefix="dev1-"), Account("aws", "us-east-1", "123456789012"))
     names = Names("dev1-")
     assert [t.name for t in stack.tables] == [names.users, names.target]
-    assert {f.name for f in stack.functions} == set(names.functions)
+    assert [f.name for f in stack.functions] == ["dev1-users_api", "dev1-replicate", "dev1-audit"]
     assert all(f.role == f"{f.name}-role" and f.log_group == f"/aws/lambda/{f.name}" for f in stack.functions)
     assert stack.queues == (names.quarantine, names.dlq) and stack.api.name == names.api
-    assert all(name.startswith("dev1-") for name in (*names.functions, *names.queues, names.users, names.target))
+    assert [m.function for m in stack.mappings] == ["dev1-replicate", "dev1-audit"]
+    assert all(name.startswith("dev1-") for name in (*names.queues, names.users, names.target))
+
+
+def test_describe_a_consumer_line_gives_its_function_mapping_and_table():
+    # GIVEN the stack description with one more consumer line, keeping a view queried by state
+    account = Account("aws", "us-east-1", "123456789012")
+    stack = describe(Settings(prefix="dev1-"), account, consumers=CONSUMERS + (Consumer("state_counts", index="state"),))
+    # THEN it has a function, a mapping on the users stream and a table of its own
+    fn = stack.function("dev1-state_counts")
+    assert fn.handler == "state_counts.handler" and fn.env == {"VIEW_TABLE": "dev1-state_counts"}
+    assert [m.table for m in stack.mappings if m.function == "dev1-state_counts"] == ["dev1-users"]
+    table = stack.table("dev1-state_counts")
+    assert table.key == (("email", "HASH"),) and [(i.name, i.key) for i in table.indexes] == [
+        ("by_state", (("state", "HASH"), ("email", "RANGE")))]
+    # AND it may write its own table only (PutItem), read the stream and send to the dead-letter queue
+    grants = {(a, r) for s in fn.policy for a in s["Action"] for r in ([s["Resource"]] if isinstance(s["Resource"], str)
+                                                                        else s["Resource"]) if a.startswith("dynamodb:Put")}
+    assert grants == {("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:123456789012:table/dev1-state_counts")}
+    assert stack.consumer("dev1-state_counts").recovery == "replay only" and stack.consumer("state_counts") is None
+    assert stack.consumer("dev1-replicate").recovery == "recompute"
+
+
+def test_describe_mapping_failure_settings_come_from_the_settings():
+    stack = describe(Settings(max_record_age=60, max_retries=2), Account("aws", "us-east-1", "123456789012"))
+    assert {(m.max_record_age, m.max_retries) for m in stack.mappings} == {(60, 2)}
 
 
 def test_describe_each_function_writes_only_its_own_log_group():
@@ -36,3 +64,22 @@ def test_describe_each_function_writes_only_its_own_log_group():
         logs = [s for s in fn.policy if any(a.startswith("logs:") for a in s["Action"])]
         assert len(logs) == 1
         assert all(f":log-group:{fn.log_group}" in r for r in logs[0]["Resource"]), logs
+
+
+def test_settings_read_the_mappings_failure_settings(monkeypatch):
+    monkeypatch.setenv("MAX_RECORD_AGE", "60")
+    monkeypatch.setenv("MAX_RETRIES", "-1")
+    settings = Settings.from_env()
+    assert (settings.max_record_age, settings.max_retries) == (60, -1)
+    monkeypatch.delenv("MAX_RECORD_AGE")
+    monkeypatch.delenv("MAX_RETRIES")
+    assert (Settings.from_env().max_record_age, Settings.from_env().max_retries) == (3600, 10)
+
+
+@pytest.mark.parametrize("name, value", [("MAX_RECORD_AGE", "0"), ("MAX_RECORD_AGE", "1h"), ("MAX_RETRIES", "10001"),
+                                         ("MAX_RETRIES", "-2")])
+def test_settings_refuse_a_failure_setting_out_of_range_in_one_line(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UserError) as refused:
+        Settings.from_env()
+    assert f"{name}={value!r}: give a whole number from" in str(refused.value)

@@ -302,19 +302,27 @@ def test_handler_list_by_location_pages_with_token(table, event, query, index, c
     assert table.calls[-1][1]["ExclusiveStartKey"]["city_email"] == {"S": "Dayton#a@b.co"}
 
 
+OHIO = bytes.fromhex("a767ddf3")  # sha256("state\0Ohio\0")[:4]: what binds a token to GET /users?state=Ohio
+
+
+def raw_token(*parts: bytes, head: bytes = b"\x02s" + OHIO) -> str:
+    """A token as the API lays it out: version, kind, binding, then each part with its 2-byte length."""
+    body = head + b"".join(len(p).to_bytes(2, "big") + p for p in parts)
+    return base64.urlsafe_b64encode(body).decode().rstrip("=")
+
+
 def tampered_tokens():
-    query = users_api.Query("Ohio", None, 25)
-    good = users_api.encode_token(query, row("Ohio", "Dayton", "a@b.co"))
-    other_state = users_api.encode_token(query, row("Texas", "Austin", "a@b.co"))
-    raw = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")  # noqa: E731 - a one-line helper, local to where it is used
-    return [good[:-2], good + "!", "", "x" * 5000, other_state, raw([1]), raw({"v": 1, "by": "state", "key": [1, 2]}),
-            raw({"v": 1, "by": "city", "key": ["Ohio", "Dayton#a@b.co"]}),
-            raw({"v": 1, "by": "state", "key": ["Ohio", "Dayton"]}),
-            raw({"v": 1, "by": "state", "key": ["Ohio", "Dayton#a@b.co"], "extra": 1}),
-            raw({"v": 1, "by": "state", "key": ["Ohio", "\u00a0#a@b.co"]}),
-            raw({"v": 1, "by": "state", "key": ["Ohio", "D" * 1100 + "#a@b.co"]}),
-            raw({"v": 1, "by": "state", "key": ["Ohio", "Dayton#a@b.co", "x"]}), raw({"v": 1, "by": "state", "key": ["Ohio"]}),
-            base64.urlsafe_b64encode(b'{"v":1,"by":"state","key":["Ohio","Dayton#a@b.co"],"v":1}').decode().rstrip("=")]
+    good = users_api.encode_token(users_api.Query("Ohio", None, 25), row("Ohio", "Dayton", "a@b.co"))
+    other_state = users_api.encode_token(users_api.Query("Texas", None, 25), row("Texas", "Austin", "a@b.co"))
+    other_kind = users_api.encode_token(users_api.Query("Ohio", "Dayton", 25), row("Ohio", "Dayton", "a@b.co"))
+    return [good[:-2], good + "!", "", "x" * 5000, other_state, other_kind,
+            base64.urlsafe_b64encode(b'{"v":1,"by":"state","key":["Ohio","Dayton#a@b.co"]}').decode().rstrip("="),
+            raw_token(b"Dayton#a@b.co", head=b"\x01s" + OHIO),  # another version
+            raw_token(b"Dayton#a@b.co", head=b"\x02c" + OHIO),  # another kind
+            raw_token(b"Dayton#a@b.co", head=b"\x02s" + bytes(4)),  # bound to another query
+            raw_token(b"Dayton"), raw_token(b"\xc2\xa0#a@b.co"), raw_token(b"D" * 1100 + b"#a@b.co"),
+            raw_token(b"Dayton#a@b.co", b"x"), raw_token(), raw_token(b""), raw_token(b"\xff#a@b.co"),
+            raw_token(b"Dayton#a@b.co")[:-4]]
 
 
 @EVENTS
@@ -326,17 +334,14 @@ def test_handler_list_tampered_token_400_never_queried(table, event, token):
     assert table.calls == []
 
 
-@pytest.mark.parametrize("key", [
-    {"city": "Dayton", "email": "z@b.co", "state": "Ohio", "city_email": "Dayton#a@b.co"},  # index key is another row's
-    {"city": "Akron", "email": "a@b.co", "state": "Ohio", "city_email": "Dayton#a@b.co"},
-], ids=["email-differs", "city-differs"])
-def test_decode_token_by_city_index_key_and_row_key_must_agree(key):
-    # GIVEN a token for the by_city index whose index key (city, email) is not the row's (city_email)
+def test_decode_token_by_city_index_key_and_row_key_agree_by_construction():
+    # GIVEN a by_city token: it carries the state and the email, the city is the query's
     query = users_api.Query(None, "Dayton", 25)
-    token = users_api.encode_token(query, {name: {"S": value} for name, value in key.items()})
-    # THEN it is refused: it cannot be a row this query returned
-    with pytest.raises(users_api.Refused):
-        users_api.decode_token(query, token)
+    token = users_api.encode_token(query, {"state": {"S": "Ohio"}, "city_email": {"S": "Dayton#a@b.co"},
+                                           "city": {"S": "Dayton"}, "email": {"S": "a@b.co"}})
+    # THEN the start key's index part (city, email) is the row key's (city_email) - no token can tell them apart
+    assert users_api.decode_token(query, token) == {"state": {"S": "Ohio"}, "city_email": {"S": "Dayton#a@b.co"},
+                                                     "city": {"S": "Dayton"}, "email": {"S": "a@b.co"}}
 
 
 @EVENTS
@@ -644,30 +649,34 @@ def test_handler_list_without_limit_asks_for_25(table, event):
 
 
 @EVENTS
-def test_handler_list_token_is_compact_json_in_base64url(table, event):
+def test_handler_list_token_is_compact_binary_in_base64url(table, event):
     first = row("Ohio", "Dayton", "a@b.co")
     table.pages = [{"Items": [first], "LastEvaluatedKey": users_api.projection.key_of(first)}]
     _, body, _ = call(with_query(event("GET", "/users"), state="Ohio", limit="1"))
-    assert body["next"] == base64.urlsafe_b64encode(b'{"v":1,"by":"state","key":["Ohio","Dayton#a@b.co"]}').decode().rstrip("=")
+    # version 2, kind "s" (by state), the binding to state=Ohio, then city_email after its length; nothing escaped
+    assert body["next"] == "AnOnZ93zAA1EYXl0b24jYUBiLmNv"
+    assert base64.urlsafe_b64decode(body["next"] + "==") == b"\x02s" + OHIO + b"\x00\x0dDayton#a@b.co"
 
 
-def token_of_length(length: int) -> str:
-    """A token for state=Ohio of exactly `length` characters (JSON padded with spaces)."""
-    data = b'{"v":1,"by":"state","key":["Ohio","Dayton#a@b.co"]}'
-    size = length * 3 // 4  # base64 without padding: ceil(4 * size / 3) characters
-    token = base64.urlsafe_b64encode(data[:-1] + b" " * (size - len(data)) + b"}").decode().rstrip("=")
-    assert len(token) == length
-    return token
+# The longest key target_key accepts, for a by-city query: a 2048-byte state and a 1022-byte email
+# (city_email holds at most 1024 bytes, the city at least 1).
+LONGEST = {"state": "é" * 1024, "city": "Z", "email": "x" * 1010 + "@example.com"}
 
 
 @EVENTS
-def test_handler_list_token_of_the_longest_length_read_longer_refused_unread(table, event):
-    table.pages = [{"Items": []}]
-    status, _, _ = call(with_query(event("GET", "/users"), state="Ohio", next=token_of_length(users_api.MAX_TOKEN)))
-    assert status == 200 and table.calls[-1][1]["ExclusiveStartKey"]["city_email"] == {"S": "Dayton#a@b.co"}
-    status, body, _ = call(with_query(event("GET", "/users"), state="Ohio", next=token_of_length(users_api.MAX_TOKEN + 2)))
+def test_handler_list_token_of_the_longest_key_4107_characters_read_longer_refused_unread(table, event):
+    longest = row(LONGEST["state"], LONGEST["city"], LONGEST["email"])
+    table.pages = [{"Items": [longest], "LastEvaluatedKey": {name: longest[name] for name in (
+        "state", "city_email", "city", "email")}}, {"Items": []}]
+    _, body, _ = call(with_query(event("GET", "/users"), city="Z", limit="1"))
+    # THEN its token is exactly the bound openapi.yaml states, and it is followed
+    assert len(body["next"]) == 4107 == users_api.MAX_TOKEN
+    status, _, _ = call(with_query(event("GET", "/users"), city="Z", next=body["next"]))
+    assert status == 200 and table.calls[-1][1]["ExclusiveStartKey"]["state"] == {"S": "é" * 1024}
+    # AND a token one character longer is refused without being read
+    status, body, _ = call(with_query(event("GET", "/users"), city="Z", next=body["next"] + "A"))
     assert (status, body["errors"]) == (400, {"next": "is not a token this query returned; start again without it"})
-    assert len(table.calls) == 1
+    assert len(table.calls) == 2
 
 
 @EVENTS

@@ -23,14 +23,16 @@ def converge_stack(stack: Stack, backend: str) -> Report:
         queues.converge(ctx, queue)
     for fn in stack.functions:
         roles.converge(ctx, fn)
+    created = functions.create_missing(ctx, stack.functions)
     for fn in stack.functions:
-        functions.converge(ctx, fn)
+        functions.converge(ctx, fn, created=fn.name in created)
     for mapping in stack.mappings:
         mappings.converge(ctx, mapping)
     api.converge(ctx, stack.api)
     names = stack.names
     ctx.report.outputs.update(users_table=names.users, target_table=names.target,
                               quarantine_queue=ctx.queue_urls[names.quarantine], dlq=ctx.queue_urls[names.dlq])
+    ctx.report.outputs.update({f"{c.module}_table": names.function(c.module) for c in stack.consumers if c.view})
     collect_ids(ctx)
     return ctx.report
 

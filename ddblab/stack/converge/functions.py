@@ -25,8 +25,11 @@ def wait(ctx: Context, name: str, waiter: str, first_start: bool = False) -> Non
     # on a slow line that takes minutes, so the first start is allowed longer (on an emulator
     # of unknown kind too: it may be LocalStack answering slowly).
     attempts = 600 if first_start and ctx.backend in (Backend.LOCALSTACK, Backend.UNKNOWN) else 120
+    # Otherwise a function is ready within a second (MiniStack flips it after 0.5 s): polled each
+    # second, every create and update would wait a whole second.
+    delay = 1 if attempts == 600 else 0.2
     try:
-        ctx.lam.get_waiter(waiter).wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": attempts})
+        ctx.lam.get_waiter(waiter).wait(FunctionName=name, WaiterConfig={"Delay": delay, "MaxAttempts": int(attempts / delay)})
     except WaiterError:
         config = ctx.lam.get_function(FunctionName=name)["Configuration"]
         state = f"State {config.get('State')}: {config.get('StateReason') or '-'}; last update " \
@@ -43,16 +46,32 @@ def wait(ctx: Context, name: str, waiter: str, first_start: bool = False) -> Non
                         "then run: make bootstrap") from None
 
 
-def converge(ctx: Context, spec: Function) -> None:
-    blob = build_zip(spec.module)
-    config = configuration(ctx, spec)
-    current = find(ctx.lam.get_function, "ResourceNotFoundException", FunctionName=spec.name)
+def create(ctx: Context, spec: Function) -> None:
+    """Create the function without waiting for it: converge() waits (after creating them all,
+    so the functions start side by side)."""
+    ctx.lam.create_function(FunctionName=spec.name, Code={"ZipFile": build_zip(spec.module)},
+                            Architectures=[spec.architecture], **configuration(ctx, spec))
+
+
+def create_missing(ctx: Context, specs) -> set:
+    """The names of the functions created because they did not exist yet."""
+    missing = [spec for spec in specs
+               if find(ctx.lam.get_function, "ResourceNotFoundException", FunctionName=spec.name) is None]
+    for spec in missing:
+        create(ctx, spec)
+    return {spec.name for spec in missing}
+
+
+def converge(ctx: Context, spec: Function, created: bool = False) -> None:
+    current = None if created else find(ctx.lam.get_function, "ResourceNotFoundException", FunctionName=spec.name)
     if current is None:
-        ctx.lam.create_function(FunctionName=spec.name, Code={"ZipFile": blob},
-                                Architectures=[spec.architecture], **config)
+        if not created:
+            create(ctx, spec)
         wait(ctx, spec.name, "function_active_v2", first_start=True)
         ctx.report.add("function", spec.name, "created")
         return
+    blob = build_zip(spec.module)
+    config = configuration(ctx, spec)
     current = current["Configuration"]
     changes = []
     if current.get("CodeSha256") != code_sha256(blob):

@@ -1,0 +1,96 @@
+"""ddblab new consumer: the files and the one line it writes, and the names it refuses
+without changing anything."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ddblab.core.settings import ROOT
+from ddblab.stack.consumers import declared_now
+from ddblab.stack.reload import Reload
+from ddblab.stack.scaffold import ConsumerRefused, NewConsumer
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    """A project tree with what the command reads and writes: handlers/, tests/, consumers.py."""
+    for folder in ("handlers", "tests/unit", "tests/integration", "ddblab/stack"):
+        (tmp_path / folder).mkdir(parents=True)
+    shutil.copy(ROOT / "ddblab/stack/consumers.py", tmp_path / "ddblab/stack/consumers.py")
+    (tmp_path / "handlers/audit.py").write_text("# audit\n")
+    return tmp_path
+
+
+def snapshot(root: Path) -> dict:
+    return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_new_consumer_writes_handler_tests_and_one_line(root):
+    # GIVEN the project as it is
+    before = (root / "ddblab/stack/consumers.py").read_text()
+    # WHEN a consumer is added
+    written = NewConsumer("state_counts", "state", root=root).write()
+    # THEN its handler and tests are written, and the description gains exactly one line
+    assert [str(p) for p in written] == ["handlers/state_counts.py", "tests/unit/test_state_counts.py",
+                                         "tests/integration/test_state_counts_live.py", "ddblab/stack/consumers.py"]
+    after = (root / "ddblab/stack/consumers.py").read_text()
+    added = [line for line in after.splitlines() if line not in before.splitlines()]
+    assert added == ['    Consumer("state_counts", index="state"),']
+    assert declared_now(root / "ddblab/stack/consumers.py") == {"replicate", "audit", "state_counts"}
+    handler = (root / "handlers/state_counts.py").read_text()
+    assert "__NAME__" not in handler and '{"state_counts": {"records"' in handler
+    compile(handler, "state_counts.py", "exec")
+    assert "import boto3" in handler and not [line for line in handler.splitlines()
+                                               if line.startswith(("import ", "from ")) and line.split()[1].split(".")[0]
+                                               not in ("__future__", "json", "boto3", "botocore", "environment", "projection")]
+
+
+@pytest.mark.parametrize("name, index, reason", [
+    ("State", "", "'State' is not a consumer name: 2 to 40 characters, lower-case letters, digits and _, starting with "
+                  "a letter (it names a handler module, a function and a table)"),
+    ("x", "", "'x' is not a consumer name"),
+    ("state-counts", "", "'state-counts' is not a consumer name"),
+    ("json", "", "'json' is taken by Python or by the stack itself (it would shadow a module): choose another name"),
+    ("users_by_location", "", "'users_by_location' is taken by Python or by the stack itself"),
+    ("projection", "", "'projection' is taken by Python or by the stack itself"),
+    ("replicate", "", "replicate is a consumer already (ddblab/stack/consumers.py)"),
+    ("audit", "", "audit is a consumer already"),
+    ("counts", "email", "--index 'email': an attribute name (letters, digits, _), other than email and sequence"),
+    ("counts", "a b", "--index 'a b': an attribute name"),
+])
+def test_new_consumer_refuses_bad_or_taken_names_and_changes_nothing(root, name, index, reason):
+    before = snapshot(root)
+    with pytest.raises(ConsumerRefused) as refused:
+        NewConsumer(name, index, root=root).write()
+    assert reason in str(refused.value)
+    assert snapshot(root) == before
+
+
+def test_new_consumer_refuses_a_handler_file_that_exists(root):
+    (root / "handlers/counts.py").write_text("# mine\n")
+    before = snapshot(root)
+    with pytest.raises(ConsumerRefused) as refused:
+        NewConsumer("counts", root=root).write()
+    assert "handlers/counts.py exists already: remove it or choose another name" in str(refused.value)
+    assert snapshot(root) == before
+
+
+def test_dev_save_of_a_handler_no_function_uses_says_what_to_run():
+    line = Reload(("state_counts.py",)).line()
+    assert line.endswith('state_counts.py: used by no function - a new consumer? add the line Consumer("state_counts"), '
+                         "to ddblab/stack/consumers.py (or start from the template: make consumer NAME=...), then: "
+                         "make bootstrap")
+    assert Reload(("audit.py",)).line().endswith("audit.py: in the stack description, but its function is not "
+                                                 "deployed yet - run: make bootstrap")
+
+
+def test_tools_list_every_function_of_the_stack_description():
+    # GIVEN the stack description's functions (the API's, then each consumer's, in order)
+    from ddblab.commands import invoke, logs, outputs
+    from ddblab.stack.consumers import function_modules
+    assert function_modules() == ("users_api", "replicate", "audit")
+    # THEN logs colours each by position, invoke offers each, outputs names each consumer's table
+    assert list(logs.COLOURS) == ["users_api", "replicate", "audit"]
+    assert list(logs.COLOURS.values()) == ["cyan", "green", "magenta"]
+    assert invoke.FUNCTIONS == ("users_api", "replicate", "audit")
+    assert {name for name in outputs.OUTPUTS if name.endswith("_table")} == {"users_table", "target_table"}
