@@ -19,9 +19,9 @@ def configure(parser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})")
 
 
-def require_free(port: int, option: str = "--port") -> None:
+def require_free(port: int, option: str = "--port", target: str = "flow") -> None:
     if port_open(port):
-        raise UserError(f"port {port} is taken - run: make flow ARGS='{option} {port + 10}'")
+        raise UserError(f"port {port} is taken - run: make {target} ARGS='{option} {port + 10}'")
 
 
 def run(args) -> int:

@@ -62,10 +62,14 @@ def render(function: str, message: str) -> str:
     return escape(message)
 
 
+EMPTY_BATCH_SUMMARY = re.compile(r'^\{"[A-Za-z0-9_-]+": \{"records": 0,')
+
+
 def quiet(message: str) -> bool:
-    """Lines that say nothing happened: the platform's START/END/REPORT, and replicate's
-    summary of an empty batch (doctor and logs invoke it so, to see whether it starts)."""
-    return bool(NOISE.match(message)) or message.startswith('{"replicate": {"records": 0,')
+    """Lines that say nothing happened: the platform's START/END/REPORT, and a consumer's
+    summary of an empty batch (replicate's, a template consumer's: doctor, status and logs
+    invoke them so, to see whether they start)."""
+    return bool(NOISE.match(message)) or bool(EMPTY_BATCH_SUMMARY.match(message))
 
 
 class StartWatch:

@@ -41,8 +41,8 @@ def run(args) -> int:
 
     live = Deployed.connect()
     live.require_tables()
-    require_free(args.flow_port, "--flow-port")
-    require_free(args.port)
+    require_free(args.flow_port, "--flow-port", target="ui")
+    require_free(args.port, target="ui")
     process = start_admin(live, args.port)
     if process is not None:
         console.print(f"dynamodb-admin on [bold]http://127.0.0.1:{args.port}[/] (tables "

@@ -31,7 +31,8 @@ def http(method: str, url: str, payload=None, raw: bytes | None = None) -> tuple
 
 def cli(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -m ddblab <args>` as a user runs it, against the stack of `settings`."""
-    env = {**os.environ, "AWS_ENDPOINT_URL": settings.endpoint_url, "STACK_PREFIX": settings.prefix, "NO_COLOR": "1"}
+    env = {**os.environ, "AWS_ENDPOINT_URL": settings.endpoint_url, "STACK_PREFIX": settings.prefix,
+           "RUN_DIR": str(settings.run_dir), "NO_COLOR": "1"}
     return subprocess.run([sys.executable, "-m", "ddblab", *args], cwd=ROOT, capture_output=True, text=True, env=env,
                           timeout=timeout)
 

@@ -62,8 +62,9 @@ def project(tmp_path_factory):
     shutil.copytree(ROOT, copy, ignore=IGNORED, symlinks=True)
     (copy / ".venv").symlink_to(ROOT / ".venv")
     # make must find the shared .venv up to date: never reinstall it from the copy.
-    installed = min((ROOT / ".venv" / marker).stat().st_mtime for marker in (".installed", ".installed-test")
-                    if (ROOT / ".venv" / marker).exists())
+    markers = [ROOT / ".venv" / marker for marker in (".installed", ".installed-test")]
+    assert all(m.exists() for m in markers), "this test runs make in a copy sharing .venv: create it with make venv-test"
+    installed = min(m.stat().st_mtime for m in markers)
     os.utime(copy / "pyproject.toml", (installed - 60, installed - 60))
     port = free_port()
     run_dir = tmp_path_factory.mktemp("consumer-run")

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 import zipfile
@@ -17,13 +14,12 @@ from botocore.exceptions import ClientError
 
 from ddblab import stack
 from ddblab.core.aws import mappings_of
-from ddblab.core.settings import ROOT
 from ddblab.core.waiting import wait_for
 from ddblab.diagnose import checks
 from ddblab.inspect import queue_contents
 from ddblab.stack.code import HANDLERS
 from ddblab.stack.deployed import Deployed
-from tests.integration.helpers import backend_of, user_item
+from tests.integration.helpers import backend_of, cli, user_item
 
 
 def diagnose(live: Deployed, probe: bool = False, deadline: float = 10.0) -> list:
@@ -237,19 +233,12 @@ def test_doctor_latest_mapping_after_writes_named(own, email):
     assert mapping_of(own, "audit")["StartingPosition"] == "TRIM_HORIZON"
 
 
-def cli(live: Deployed, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AWS_ENDPOINT_URL": live.settings.endpoint_url, "STACK_PREFIX": live.settings.prefix,
-           "RUN_DIR": str(live.settings.run_dir), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "ddblab", *args], cwd=ROOT, capture_output=True, text=True, env=env,
-                          timeout=120)
-
-
 def test_function_failing_on_import_shown_by_status_logs_and_doctor_cli(own, email):
     # GIVEN audit deployed with a syntax error, and a record it fails on
     line = deploy_broken_audit(own, email)
     # WHEN status, logs and doctor run as a user runs them
-    status, logs, doctor = cli(own, "status"), cli(own, "logs", "--no-follow", "--function", "audit"), \
-        cli(own, "doctor", "--no-probe")
+    status, logs, doctor = cli(own.settings, "status"), cli(own.settings, "logs", "--no-follow", "--function", "audit"), \
+        cli(own.settings, "doctor", "--no-probe")
     # THEN each shows the error with its line, marks the part failed, and says what to run
     assert status.returncode == 1 and f"line {line}" in status.stdout, status.stdout
     assert not [x for x in status.stdout.splitlines() if x.strip().startswith("ok") and own.names.audit in x.split()[2:3]]
@@ -266,7 +255,7 @@ def test_watch_cli_decodes_filters_and_records_raw(own, email, tmp_path):
     ddb.delete_item(TableName=users, Key={"email": {"S": email}})
     # WHEN watch reads the stream from its start, for that key only, recording raw records
     record = tmp_path / "records.jsonl"
-    result = cli(own, "watch", "--from-start", "--key", email, "--record", str(record), "--stop-after", "2")
+    result = cli(own.settings, "watch", "--from-start", "--key", email, "--record", str(record), "--stop-after", "2")
     # THEN one line per record of that key, in order, the move as old -> new
     assert result.returncode == 0, result.stderr
     lines = [x for x in result.stdout.splitlines() if email in x]
@@ -275,5 +264,5 @@ def test_watch_cli_decodes_filters_and_records_raw(own, email, tmp_path):
     raw = [json.loads(x) for x in record.read_text().splitlines()]
     assert [r["eventName"] for r in raw] == ["INSERT", "MODIFY", "REMOVE"]
     # and --event keeps only those events
-    only = cli(own, "watch", "--from-start", "--event", "MODIFY", "--stop-after", "2")
+    only = cli(own.settings, "watch", "--from-start", "--event", "MODIFY", "--stop-after", "2")
     assert [x.split()[1] for x in only.stdout.splitlines()[1:]] == ["MODIFY"], only.stdout

@@ -99,6 +99,7 @@ def test_flow_page_chain_tail_and_journey_of_a_posted_user(live, page_of, email)
     page.wait_for_selector(f'[data-node="function:{prefix}replicate"].pass', timeout=30_000)
     assert node(page, f"table:{prefix}users_by_location").is_visible()
     assert node(page, f"queue:{prefix}users-dlq").is_visible()
+    assert live.api_url in node(page, "api").inner_text()
 
     # WHEN a user is POSTed through the API
     status, _ = http("POST", live.api_url, {"email": email, "state": "Ohio", "city": "Dayton", "zipcode": "45402"})

@@ -3,13 +3,12 @@ node and link of the stack as designed, a consumer added to the description draw
 others, and doctor's checks placed on the node they are about, the worst one deciding."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ddblab.core.settings import Settings
 from ddblab.diagnose.diagnosis import Check
 from ddblab.flow.chain import chain, health
+from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.describe import describe
-from ddblab.stack.model import Account, Function, Mapping
+from ddblab.stack.model import Account, Consumer
 
 ACCOUNT = Account("aws", "us-east-1", "123456789012")
 
@@ -42,18 +41,16 @@ def test_chain_of_the_designed_stack_has_every_node_and_link():
 
 
 def test_chain_draws_a_consumer_added_to_the_description():
-    # GIVEN a stack with a third consumer that writes a table of its own
-    stack = describe(Settings(), ACCOUNT)
-    counts = replace(stack.tables[1], name="state_counts", indexes=())
-    consumer = Function("state_counts", "state_counts", {}, [{
-        "Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": ACCOUNT.table_arn("state_counts")}])
-    stack = replace(stack, tables=(*stack.tables, counts), functions=(*stack.functions, consumer),
-                    mappings=(*stack.mappings, Mapping("state_counts", "users", batch_size=100)))
-    # WHEN its chain is drawn, THEN the stream feeds its mapping, which feeds it, which feeds its table
+    # GIVEN the stack with a third consumer declared as a user adds one (a view of its own,
+    # queried by state)
+    stack = describe(Settings(), ACCOUNT, consumers=(*CONSUMERS, Consumer("state_counts", index="state")))
+    # WHEN its chain is drawn, THEN the stream feeds its mapping, which feeds it and the
+    # dead-letter queue, and it feeds its own table
     drawn = links(stack)
     assert "mapping:state_counts" in drawn["stream:users"]
     assert drawn["mapping:state_counts"] == ["function:state_counts", "queue:users-dlq"]
     assert drawn["function:state_counts"] == ["table:state_counts"]
+    assert drawn["table:state_counts"] == []
 
 
 def test_health_places_each_check_on_its_node_worst_first():

@@ -11,10 +11,10 @@ from unittest import mock
 
 import projection
 import replicate
-from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fakes import FakeTarget
 from tests.strategies import CITIES, PROFILE, STATES, streams
 
 
@@ -81,32 +81,6 @@ def test_fold_any_split_into_batches_ends_at_the_model(stream, data):
     assert table == model_target(users)
 
 
-class PartialDynamoDB:
-    """A target that takes `budget` write requests, then refuses the rest: as many of a
-    batch's writes as the table took before an outage, in the order replicate sent them."""
-
-    def __init__(self, table: dict, budget: float):
-        self.table, self.budget, self.taken = table, budget, 0
-
-    def batch_write_item(self, RequestItems):
-        if self.budget <= 0:
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "outage"}},
-                              "BatchWriteItem")
-        ((name, requests),) = RequestItems.items()
-        assert name == replicate.TARGET_TABLE and len(requests) <= 25, (name, len(requests))  # BatchWriteItem's rules
-        taken, left = requests[:int(min(self.budget, len(requests)))], requests[int(min(self.budget, len(requests))):]
-        self.budget -= len(taken)
-        self.taken += len(taken)
-        for request in taken:
-            if "PutRequest" in request:
-                item = request["PutRequest"]["Item"]
-                self.table[(item["state"]["S"], item["city_email"]["S"])] = item
-            else:
-                key = request["DeleteRequest"]["Key"]
-                self.table.pop((key["state"]["S"], key["city_email"]["S"]), None)
-        return {"UnprocessedItems": {name: left} if left else {}}
-
-
 class AnyQueue:
     def send_message_batch(self, QueueUrl, Entries):
         return {"Successful": [{"Id": e["Id"]} for e in Entries]}
@@ -126,7 +100,7 @@ def test_replicate_batch_cut_short_by_an_outage_then_retried_ends_at_the_model(s
     expected = {key: projection.item_to_client_form(row) for key, row in model_target(users).items()}
     # (the batch's writes, counted from the model: every old and new place its records touch)
     writes = len({model_key(r["dynamodb"].get(image)) for r in records[cut:] for image in ("OldImage", "NewImage")} - {None})
-    outage = PartialDynamoDB(table, budget)
+    outage = FakeTarget(replicate.TARGET_TABLE, table=table, budget=budget)
     with mock.patch.object(replicate, "_backoff", lambda attempt: None), \
             mock.patch.object(replicate, "sqs", AnyQueue()):
         with mock.patch.object(replicate, "dynamodb", outage):
@@ -140,7 +114,7 @@ def test_replicate_batch_cut_short_by_an_outage_then_retried_ends_at_the_model(s
         assert outage.taken == min(budget, writes)
         assert interrupted == (writes > budget)
         # WHEN the batch is delivered again to a healthy target
-        with mock.patch.object(replicate, "dynamodb", PartialDynamoDB(table, float("inf"))):
+        with mock.patch.object(replicate, "dynamodb", FakeTarget(replicate.TARGET_TABLE, table=table)):
             replicate.handler(batch, None)
     # AND, once delivered again, the table is the model's, as if the outage had never been
     assert table == expected

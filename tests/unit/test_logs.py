@@ -35,3 +35,11 @@ def test_render_data_that_looks_like_markup_printed_literally():
     line = json.dumps({"audit": "MODIFY", "keys": {"email": "[bold]@x.io"}, "changes": {"tags": {"old": ["red"], "new": []}}})
     assert shown(line) == "MODIFY [bold]@x.io  tags: ['red'] -> []"
     assert shown("[/] not json [link]") == "[/] not json [link]"
+
+
+def test_logs_quiet_drops_empty_batch_summaries_of_any_consumer_only():
+    from ddblab.commands.logs import quiet
+    assert quiet('{"replicate": {"records": 0, "writes": 0}}')
+    assert quiet('{"state_counts": {"records": 0, "users": 0, "written": 0}}')
+    assert not quiet('{"state_counts": {"records": 3, "users": 2, "written": 2}}')
+    assert quiet("START RequestId: 1 Version: $LATEST") and not quiet("RuntimeError: a planted bug")
