@@ -11,6 +11,7 @@ import os
 USERS_TABLE = "USERS_TABLE"
 TARGET_TABLE = "TARGET_TABLE"
 QUARANTINE_QUEUE_URL = "QUARANTINE_QUEUE_URL"
+VIEW_TABLE = "VIEW_TABLE"  # a consumer's own table (make consumer)
 
 
 class MissingEnvironment(RuntimeError):

@@ -18,7 +18,10 @@ from __future__ import annotations
 import threading
 import time
 
-from ddblab.core.aws import log_events, mappings_of, queue_url
+from botocore.exceptions import ClientError
+
+from ddblab.core.aws import log_events, mappings_of
+from ddblab.core.kinds import QueueKind
 from ddblab.core.settings import UserError
 from ddblab.diagnose import checks as doctor
 from ddblab.diagnose.diagnosis import Diagnosis
@@ -68,7 +71,6 @@ class Monitor:
         self.stopping = threading.Event()
         self.threads: list = []
         self.clients = 0
-        self.queue_urls: dict = {}  # name -> URL, once found
         # botocore clients are thread-safe: made once, not on every tick
         self.lam, self.logs_client = live.client("lambda"), live.client("logs")
 
@@ -154,17 +156,20 @@ class Monitor:
                 nodes[f"stream:{table.name}"] = self.window.stream_figures(now)
         for mapping in self.stack.mappings:
             nodes[f"mapping:{mapping.function}"] = self.mapping_figures(mapping, now)
-        sqs = self.live.sqs
+        kinds = {getattr(self.stack.names, kind.value): kind for kind in QueueKind}
         for queue in self.stack.queues:
-            url = self.queue_urls.get(queue) or queue_url(sqs, queue)
-            if url:
-                self.queue_urls[queue] = url  # a missing queue is looked for again next time
-            depth = None if url is None else int(sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
-            nodes[f"queue:{queue}"] = {"depth": depth}
+            nodes[f"queue:{queue}"] = {"depth": self.depth(kinds[queue]) if queue in kinds else None}
         nodes["api"] = {"url": self.api_url()}
         return {"version": self.snapshot_data["version"] + 1, "taken": now, "nodes": nodes,
                 "health": health(self.checks, self.stack), "server": self.server_figures()}
+
+    def depth(self, kind: QueueKind) -> int | None:
+        """Messages waiting, as status and doctor count them (None: missing, by doctor's rule for
+        a queue it cannot read; its check says so in red)."""
+        try:
+            return self.live.queue_depth(kind)
+        except ClientError:
+            return None
 
     def api_url(self) -> str | None:
         """The API's invoke URL (asked until the API is there, then kept)."""

@@ -9,6 +9,7 @@ from ddblab.stack.consumers import API_FUNCTION, CONSUMERS
 from ddblab.stack.model import Account, Api, Consumer, Function, Index, Mapping, Names, QueueUrl, Stack, Table
 
 projection = handler_module("projection")  # the key names and separator the handlers use
+environment = handler_module("environment")  # the variables' names, as the handlers read them
 
 CITY_INDEX = projection.CITY_INDEX
 USERS_KEY = (("email", "HASH"),)
@@ -20,7 +21,6 @@ TARGET_KEY = ((projection.PARTITION_KEY, "HASH"), (projection.SORT_KEY, "RANGE")
 # returns; AWS and LocalStack accept up to 10000.
 BATCH_SIZE = 1000
 VIEW_KEY = (("email", "HASH"),)  # a consumer's own table: one row per user
-VIEW_TABLE_ENV = "VIEW_TABLE"  # the variable naming it, in the consumer's environment
 
 
 def view_index(attribute: str) -> Index:
@@ -67,16 +67,17 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
 
     def consumer(c: Consumer) -> Function:
         if c.module == "replicate":  # the built-in view: users_by_location, and the quarantine queue
-            env = {"TARGET_TABLE": n.target, "QUARANTINE_QUEUE_URL": QueueUrl(n.quarantine), **(replicate_env or {})}
+            env = {environment.TARGET_TABLE: n.target, environment.QUARANTINE_QUEUE_URL: QueueUrl(n.quarantine),
+                   **(replicate_env or {})}
             return function(c.module, env, replicate_policy, timeout=c.timeout)
         if not c.view:
             return function(c.module, {}, [stream_read, dlq_send], timeout=c.timeout)
         view_arn = account.table_arn(n.function(c.module))
-        return function(c.module, {VIEW_TABLE_ENV: n.function(c.module)}, [stream_read, dlq_send, {
+        return function(c.module, {environment.VIEW_TABLE: n.function(c.module)}, [stream_read, dlq_send, {
             "Effect": "Allow", "Resource": view_arn, "Action": ["dynamodb:PutItem"]}], timeout=c.timeout)
 
     api_function = (
-        function(API_FUNCTION, {"USERS_TABLE": n.users, "TARGET_TABLE": n.target}, [{
+        function(API_FUNCTION, {environment.USERS_TABLE: n.users, environment.TARGET_TABLE: n.target}, [{
             "Effect": "Allow", "Resource": users_arn,
             "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]}, {
             # GET /users?state=..&city=.. reads the view, by its key or through the by_city index.
@@ -95,7 +96,8 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
         queues=n.queues,
         functions=api_function + tuple(consumer(c) for c in consumers),
         mappings=tuple(Mapping(n.function(c.module), n.users, batch_size=BATCH_SIZE, max_record_age=max_record_age,
-                               max_retries=max_retries) for c in consumers),
+                               max_retries=max_retries, parallelization_factor=settings.parallelization_factor)
+                       for c in consumers),
         api=Api(n.api, n.users_api, custom_id=n.api_custom_id),
         consumers=consumers,
     )
