@@ -120,8 +120,8 @@ def test_hot_reload_takes_effect_on_next_record_while_stream_flows(own, tmp_path
         # WHEN the shared projection is saved with a change (a new attribute on every row)
         source = (handlers / "projection.py").read_text()
         (handlers / "projection.py").write_text(source.replace(
-            "    item.update(target_key(image))\n",
-            '    item.update(target_key(image))\n    item["reloaded"] = {"BOOL": True}\n'))
+            "    item.update(key)\n",
+            '    item.update(key)\n    item["reloaded"] = {"BOOL": True}\n'))
         done = reload.saved([handlers / "projection.py"])
         assert set(done.updated) == {f.name for f in own.stack.functions}, done.line()
         after = len(written)
