@@ -59,7 +59,8 @@ def run(args) -> int:
         raise UserError(f"this would create or update {plan}. It costs nothing at rest but storage; "
                         "to go ahead run: ddblab deploy-aws --yes-deploy-to-aws")
     print(f"deploying {plan}")
-    pkg = package(session.client, bucket, prefix, region, settings.stage)
+    pkg = package(session.client, bucket, prefix, region, settings.stage,
+                  parallelization_factor=settings.parallelization_factor)
     result = deploy(session.client, name, pkg)
     print(f"stack {name}: {result.action} in {result.seconds:.0f} s")
     for key, value in result.outputs.items():

@@ -28,7 +28,8 @@ def run(args) -> int:
     require_backend(settings)
     # On an emulator the REST API gets the same fixed id the converge gives it.
     pkg = package(settings.client, args.bucket, settings.prefix, settings.region, settings.stage,
-                  api_custom_id=Names(settings.prefix).api_custom_id)
+                  api_custom_id=Names(settings.prefix).api_custom_id,
+                  parallelization_factor=settings.parallelization_factor)
     text = json.dumps(pkg.as_list(), indent=2) + "\n"
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

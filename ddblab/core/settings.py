@@ -67,6 +67,9 @@ class Settings:
     endpoint_origin: str = "default"  # default | environment | remembered | argument
     max_record_age: int = DEFAULT_MAX_RECORD_AGE  # seconds; -1: no limit
     max_retries: int = DEFAULT_MAX_RETRIES  # -1: no limit
+    # How many batches of one stream shard a mapping runs at once (AWS: 1-10; records of one
+    # key stay in order). MiniStack stores it but polls one batch at a time.
+    parallelization_factor: int = 1
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -91,6 +94,7 @@ class Settings:
             endpoint_origin=origin,
             max_record_age=whole_number(env, "MAX_RECORD_AGE", DEFAULT_MAX_RECORD_AGE, low=1),
             max_retries=whole_number(env, "MAX_RETRIES", DEFAULT_MAX_RETRIES, low=0, high=10000),
+            parallelization_factor=parallelization_factor(env.get("PARALLELIZATION_FACTOR", "1")),
         )
         values.update(overrides)
         values["endpoint_url"] = values["endpoint_url"].rstrip("/")
@@ -161,6 +165,12 @@ def whole_number(env, name: str, default: int, low: int, high: int = 604800) -> 
     if number is None or not (number == -1 or low <= number <= high):
         raise UserError(f"{name}={text!r}: give a whole number from {low} to {high}, or -1 for no limit")
     return number
+def parallelization_factor(text: str) -> int:
+    """Batches of one shard in flight at once: 1 to 10, as AWS takes it (no -1 here); unset or empty, 1."""
+    text = text.strip() or "1"
+    if not text.isdigit() or not 1 <= int(text) <= 10:
+        raise UserError(f"PARALLELIZATION_FACTOR={text!r}: give a whole number from 1 to 10 (what AWS accepts)")
+    return int(text)
 
 
 def remembered_endpoint(run_dir: Path) -> str | None:

@@ -58,7 +58,7 @@ def ensure_bucket(s3, bucket: str, region: str) -> None:
 
 
 def package(client, bucket: str, prefix: str, region: str, stage: str = "dev", api_custom_id: str = "",
-            files: dict | None = None) -> Package:
+            files: dict | None = None, parallelization_factor: int = 1) -> Package:
     """Build each function's zip (the converge's builder) and upload it under a key named by
     its content: a code change is a new key, so an update sees a changed S3Key (CloudFormation
     never re-reads an unchanged one), and unchanged code is not uploaded again.
@@ -66,7 +66,7 @@ def package(client, bucket: str, prefix: str, region: str, stage: str = "dev", a
     s3, names = client("s3"), Names(prefix)
     ensure_bucket(s3, bucket, region)
     result = Package(bucket, {"Prefix": prefix, "StageName": stage, "ApiCustomId": api_custom_id,
-                              "CodeBucket": bucket})
+                              "CodeBucket": bucket, "ParallelizationFactor": str(parallelization_factor)})
     for module, parameter in code_key_parameters().items():
         blob = build_zip(module, (files or {}).get(module))
         key = f"{prefix}functions/{module}-{hashlib.sha256(blob).hexdigest()[:16]}.zip"

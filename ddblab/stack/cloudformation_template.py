@@ -171,6 +171,7 @@ def mappings(stack: Stack) -> dict:
         "EventSourceArn": GetAtt(f"{logical(m.table, 'Table')}.StreamArn"),
         "StartingPosition": m.starting_position, "BatchSize": m.batch_size, "MaximumRetryAttempts": m.max_retries,
         "MaximumRecordAgeInSeconds": m.max_record_age, "BisectBatchOnFunctionError": m.bisect, "Enabled": True,
+        "ParallelizationFactor": Ref("ParallelizationFactor"),
         "DestinationConfig": {"OnFailure": {"Destination": GetAtt(f"{logical(stack.names.dlq, 'Queue')}.Arn")}},
     }} for m in stack.mappings}
 
@@ -227,6 +228,9 @@ def parameters(stack: Stack) -> dict:
                         "Description": "Emulators only: a fixed REST API id, so the API URL survives a restart. "
                                        "Leave empty on AWS."},
         "CodeBucket": {"Type": "String", "Description": "S3 bucket holding the function zips (the stack's region)."},
+        "ParallelizationFactor": {"Type": "Number", "Default": 1, "MinValue": 1, "MaxValue": 10,
+                                  "Description": "Batches of one stream shard each mapping runs at once; each user's "
+                                                 "records stay in order (the fold is per user)."},
     }
     for fn in stack.functions:
         params[code_key_parameter(fn)] = {"Type": "String", "Description": f"S3 key of the {fn.module} zip "

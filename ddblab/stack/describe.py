@@ -96,7 +96,8 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
         queues=n.queues,
         functions=api_function + tuple(consumer(c) for c in consumers),
         mappings=tuple(Mapping(n.function(c.module), n.users, batch_size=BATCH_SIZE, max_record_age=max_record_age,
-                               max_retries=max_retries) for c in consumers),
+                               max_retries=max_retries, parallelization_factor=settings.parallelization_factor)
+                       for c in consumers),
         api=Api(n.api, n.users_api, custom_id=n.api_custom_id),
         consumers=consumers,
     )

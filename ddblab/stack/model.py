@@ -110,6 +110,9 @@ class Mapping:
     max_retries: int = 10
     max_record_age: int = 3600
     bisect: bool = True
+    # Batches of one shard in flight at once; AWS keeps each partition key's records in order
+    # across them. The fold is per key, so any such interleaving ends at the same target.
+    parallelization_factor: int = 1
 
     @property
     def label(self) -> str:

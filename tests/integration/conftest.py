@@ -28,6 +28,9 @@ from tests.compose import localstack_environment
 
 USED = {}  # which backend the session fixture used, for the summary
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... under make test's workers (pytest-xdist)
+# The run's id, the same on each of its workers: two runs on one emulator (the whole suite, and
+# one file run beside it) never share a worker's stack.
+RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:4]
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -70,9 +73,9 @@ def backend_settings(tmp_path_factory):
     wanted = os.environ.get("TEST_BACKEND", "auto")
     # The tests converge a stack of their own (names prefixed test-): on an emulator you
     # started with make up, they never touch your users, queues or functions. Each worker of
-    # make test has a prefix of its own (test-gw0-, ...), so workers never share a resource;
+    # make test has a prefix of its own (test-gw0<run>-, ...), so workers never share a resource;
     # with none answering, each worker starts an embedded MiniStack of its own.
-    base = Settings.from_env(prefix=Settings.from_env().prefix + "test-" + (f"{WORKER}-" if WORKER else ""))
+    base = Settings.from_env(prefix=Settings.from_env().prefix + "test-" + (f"{WORKER}{RUN}-" if WORKER else ""))
     if wanted == "localstack":
         if not docker_answers():
             pytest.exit("TEST_BACKEND=localstack needs a Docker engine and none answers (docker info failed) - "

@@ -24,7 +24,7 @@ from tests.integration.helpers import http, target_rows, user_item
 
 
 def package(settings, files=None) -> cfn.Package:
-    return cfn.package(settings.client, "test-cfn-code", settings.prefix, settings.region, settings.stage,
+    return cfn.package(settings.client, f"{settings.prefix}code", settings.prefix, settings.region, settings.stage,
                        api_custom_id=Names(settings.prefix).api_custom_id, files=files)
 
 
@@ -138,7 +138,8 @@ def snapshot(settings) -> dict:
                                   "statements": normalised(document["Statement"])}
         held["mappings"][fn.name] = [{k: m.get(k) for k in (
             "EventSourceArn", "StartingPosition", "BatchSize", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
-            "BisectBatchOnFunctionError", "DestinationConfig", "State")} for m in mappings_of(lam, fn.name)]
+            "BisectBatchOnFunctionError", "ParallelizationFactor", "DestinationConfig", "State")}
+            for m in mappings_of(lam, fn.name)]
     api_id = next(a["id"] for a in paged(apigw, "get_rest_apis", "items") if a["name"] == names.api)
     held["api"] = {r["path"]: {m: {k: apigw.get_integration(restApiId=api_id, resourceId=r["id"], httpMethod=m).get(k)
                                    for k in ("type", "httpMethod", "uri")} for m in r.get("resourceMethods", {})}

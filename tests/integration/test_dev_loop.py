@@ -119,9 +119,9 @@ def test_hot_reload_takes_effect_on_next_record_while_stream_flows(own, tmp_path
         wait_for(lambda: len(written) > 5 and target_rows(own, written[0]), "the stream flowing", timeout=30)
         # WHEN the shared projection is saved with a change (a new attribute on every row)
         source = (handlers / "projection.py").read_text()
-        (handlers / "projection.py").write_text(source.replace(
-            "    item.update(key)\n",
-            '    item.update(key)\n    item["reloaded"] = {"BOOL": True}\n'))
+        changed = source.replace("    item.update(key)\n", '    item.update(key)\n    item["reloaded"] = {"BOOL": True}\n')
+        assert changed != source, "projection.project no longer has the line this test changes: pick another"
+        (handlers / "projection.py").write_text(changed)
         done = reload.saved([handlers / "projection.py"])
         assert set(done.updated) == {f.name for f in own.stack.functions}, done.line()
         after = len(written)

@@ -83,3 +83,21 @@ def test_settings_refuse_a_failure_setting_out_of_range_in_one_line(monkeypatch,
     with pytest.raises(UserError) as refused:
         Settings.from_env()
     assert f"{name}={value!r}: give a whole number from" in str(refused.value)
+
+
+def test_settings_parallelization_factor_reaches_every_mapping(monkeypatch):
+    # GIVEN PARALLELIZATION_FACTOR=4 in the environment, WHEN the stack is described
+    monkeypatch.setenv("PARALLELIZATION_FACTOR", "4")
+    stack = describe(Settings.from_env(), Account("aws", "us-east-1", "123456789012"))
+    # THEN each mapping runs 4 batches of a shard at once; unset, one (AWS's default)
+    assert [m.parallelization_factor for m in stack.mappings] == [4] * len(stack.mappings)
+    monkeypatch.delenv("PARALLELIZATION_FACTOR")
+    assert Settings.from_env().parallelization_factor == 1
+
+
+@pytest.mark.parametrize("value", ["0", "11", "-1", "two", "1.5"])
+def test_settings_refuse_a_parallelization_factor_out_of_range_in_one_line(monkeypatch, value):
+    monkeypatch.setenv("PARALLELIZATION_FACTOR", value)
+    with pytest.raises(UserError) as refused:
+        Settings.from_env()
+    assert str(refused.value) == f"PARALLELIZATION_FACTOR={value!r}: give a whole number from 1 to 10 (what AWS accepts)"

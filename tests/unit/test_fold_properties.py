@@ -14,6 +14,7 @@ import replicate
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ddblab.events import stream_record, user_image
 from tests.fakes import FakeTarget
 from tests.strategies import CITIES, PROFILE, STATES, streams
 
@@ -79,6 +80,57 @@ def test_fold_any_split_into_batches_ends_at_the_model(stream, data):
     for start, end in zip([0] + cuts, cuts + [len(records)], strict=True):
         projection.apply(table, projection.fold(records[start:end]).writes.values())
     assert table == model_target(users)
+
+
+def key_of(record: dict) -> str:
+    return record["dynamodb"]["Keys"]["email"]["S"]
+
+
+def concurrent_lanes(records: list, factor: int, data) -> list:
+    """The stream as a mapping with ParallelizationFactor=factor shares it out: each key's
+    records all go to one lane, in stream order (AWS hashes the key; here any key may draw any
+    lane), and each lane cuts its records into batches. One list of batches per lane."""
+    lane_of = {key: data.draw(st.integers(0, factor - 1)) for key in sorted({key_of(r) for r in records})}
+    lanes = []
+    for lane in range(factor):
+        mine = [r for r in records if lane_of[key_of(r)] == lane]
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(mine)), max_size=4)))
+        lanes.append([mine[start:end] for start, end in zip([0] + cuts, cuts + [len(mine)], strict=True)])
+    return lanes
+
+
+@PROFILE
+@given(streams(), st.integers(1, 10), st.data())
+def test_fold_concurrent_batches_keeping_each_keys_order_end_at_the_model(stream, factor, data):
+    # GIVEN a stream shared out into `factor` lanes of batches, each key's records in one lane, in order
+    records, users = stream
+    lanes = concurrent_lanes(records, factor, data)
+    # WHEN the lanes run at once: their batches' writes interleave in any order, one lane's
+    # batches one after the other (a lane's next batch waits for the one before it)
+    pending = [[write for batch in lane for write in projection.fold(batch).writes.values()] for lane in lanes]
+    turns = data.draw(st.permutations([lane for lane, writes in enumerate(pending) for _ in writes]))
+    table: dict = {}
+    for lane in turns:
+        projection.apply(table, [pending[lane].pop(0)])
+    # THEN the target is the model's, whatever the interleaving
+    assert table == model_target(users)
+
+
+def test_fold_batches_of_one_key_out_of_order_end_elsewhere():
+    # GIVEN a user created in Brooklyn, NY, then moved to Austin, TX, in two batches
+    ada_ny = user_image("ada@example.com", "NY", "Brooklyn")
+    ada_tx = user_image("ada@example.com", "TX", "Austin")
+    created, moved = [stream_record("INSERT", new=ada_ny)], [stream_record("MODIFY", new=ada_tx, old=ada_ny)]
+    # WHEN the batches run in stream order, THEN the one row is in Austin
+    in_order = projection.apply(projection.apply({}, projection.fold(created).writes.values()),
+                                projection.fold(moved).writes.values())
+    assert list(in_order) == [("TX", "Austin#ada@example.com")]
+    # WHEN the move runs before the creation (what keeping each key in one lane rules out),
+    # THEN the stale Brooklyn row stays beside the Austin one: one user in two places. The order
+    # per key is what the property above rests on.
+    reversed_order = projection.apply(projection.apply({}, projection.fold(moved).writes.values()),
+                                      projection.fold(created).writes.values())
+    assert sorted(reversed_order) == [("NY", "Brooklyn#ada@example.com"), ("TX", "Austin#ada@example.com")]
 
 
 class AnyQueue:

@@ -85,3 +85,15 @@ def test_template_command_out_writes_the_rendered_template(tmp_path, capsys):
     out = tmp_path / "template.yaml"
     assert template_command.run(type("Args", (), {"out": out})()) == 0
     assert out.read_text() == to_yaml(render())
+
+
+def test_template_parallelization_factor_a_parameter_every_mapping_takes():
+    # WHEN the template is rendered
+    template = render()
+    # THEN ParallelizationFactor is a parameter of AWS's range, 1 by default (one batch per shard)
+    assert {k: template["Parameters"]["ParallelizationFactor"][k] for k in ("Type", "Default", "MinValue", "MaxValue")} == \
+        {"Type": "Number", "Default": 1, "MinValue": 1, "MaxValue": 10}
+    # AND every stream mapping takes it
+    resources = yaml.load(to_yaml(template), Loader=Loader)["Resources"]
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mappings and all(m["ParallelizationFactor"] == {"Ref": "ParallelizationFactor"} for m in mappings)

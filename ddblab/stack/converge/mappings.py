@@ -13,11 +13,14 @@ from ddblab.stack.model import Mapping
 def wanted_settings(ctx: Context, spec: Mapping) -> dict:
     return dict(BatchSize=spec.batch_size, MaximumRetryAttempts=spec.max_retries,
                 MaximumRecordAgeInSeconds=spec.max_record_age, BisectBatchOnFunctionError=spec.bisect,
+                ParallelizationFactor=spec.parallelization_factor,
                 DestinationConfig={"OnFailure": {"Destination": ctx.stack.account.queue_arn(ctx.stack.names.dlq)}})
 
 
 def drift(current: dict, wanted: dict) -> list:
     have = {k: current.get(k) for k in wanted}
+    # A mapping created without it runs one batch at a time (AWS's default, 1): not a change to make.
+    have["ParallelizationFactor"] = current.get("ParallelizationFactor", 1)
     have["DestinationConfig"] = {"OnFailure": (current.get("DestinationConfig") or {}).get("OnFailure", {})}
     changed = [k for k in wanted if have[k] != wanted[k]]
     if (current.get("FilterCriteria") or {}).get("Filters"):
