@@ -28,8 +28,29 @@ def handler_module(name: str):
 
 
 def sources(module: str, handlers: Path = HANDLERS) -> dict:
-    """Names in the zip -> source paths: the handler module and the shared modules."""
-    return {f"{name}.py": Path(handlers) / f"{name}.py" for name in {module, *SHARED_MODULES}}
+    """Names in the zip -> source paths: the handler module (a file, or a package: every .py in
+    handlers/<module>/, as <module>/<file>.py) and the shared modules."""
+    files = {}
+    for name in {module, *SHARED_MODULES}:
+        package = Path(handlers) / name
+        if (package / "__init__.py").exists():
+            files.update({f"{name}/{path.name}": path for path in sorted(package.glob("*.py"))})
+        else:
+            files[f"{name}.py"] = Path(handlers) / f"{name}.py"
+    return files
+
+
+def module_of(path: Path, handlers: Path = HANDLERS) -> str | None:
+    """The handler module a file of handlers/ belongs to (a package's files: the package), or
+    None when it is no handler code."""
+    path, handlers = Path(path).resolve(), Path(handlers).resolve()
+    if path.suffix != ".py":
+        return None
+    if path.parent == handlers:
+        return path.stem
+    if path.parent.parent == handlers and (path.parent / "__init__.py").exists():
+        return path.parent.name
+    return None
 
 
 def check_compiles(files: dict) -> None:
