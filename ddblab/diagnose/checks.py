@@ -154,6 +154,11 @@ def last_result(d: Diagnosis, spec: Mapping, m: dict) -> list:
         return [Check("mapping", spec.label, Status.FAIL, f"last batch {result}: {d.failure_reason(spec.function)}",
                       d.fix_for_function(spec.function))]
     if d.backend == Backend.LOCALSTACK and result == "No records processed":
+        # LocalStack never reports a failed batch here: a function that cannot start fails
+        # every batch all the same, so the link is broken, as MiniStack's FAILED result says.
+        if d.start_error(spec.function) is not None:
+            return [Check("mapping", spec.label, Status.FAIL, f"every batch fails: {d.failure_reason(spec.function)}",
+                          d.fix_for_function(spec.function))]
         return [Check("mapping", spec.label, Status.NOTE, "last result 'No records processed': LocalStack 4.14 never "
                       "updates it; the function's log and the probe tell what happened")]
     return []

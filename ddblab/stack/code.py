@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
+import importlib.util
 import io
 import sys
 import zipfile
@@ -21,15 +22,49 @@ SHARED_MODULES = ("projection", "environment")  # zipped with every function
 
 
 def handler_module(name: str):
-    """handlers/<name>.py, imported under its flat name (as the functions import it)."""
-    if str(HANDLERS) not in sys.path:
-        sys.path.append(str(HANDLERS))
-    return importlib.import_module(name)
+    """handlers/<name>.py, imported under its flat name (as the functions import it), by path:
+    handlers/ never goes on sys.path, so only the handlers the tools load are importable, not
+    every file there. The shared modules first, since the handlers import them flat."""
+    if name in sys.modules:  # loaded already (by the tests, or as handlers.<name> under mutmut)
+        return sys.modules[name]
+    for shared in SHARED_MODULES if name not in SHARED_MODULES else ():  # the shared ones import no handler
+        handler_module(shared)
+    spec = importlib.util.spec_from_file_location(name, HANDLERS / f"{name}.py")
+    assert spec is not None and spec.loader is not None, name
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def sources(module: str, handlers: Path = HANDLERS) -> dict:
-    """Names in the zip -> source paths: the handler module and the shared modules."""
-    return {f"{name}.py": Path(handlers) / f"{name}.py" for name in {module, *SHARED_MODULES}}
+    """Names in the zip -> source paths: the handler module (a file, or a package: every .py in
+    handlers/<module>/, as <module>/<file>.py) and the shared modules."""
+    files = {}
+    for name in {module, *SHARED_MODULES}:
+        package = Path(handlers) / name
+        if (package / "__init__.py").exists():
+            files.update({f"{name}/{path.name}": path for path in sorted(package.glob("*.py"))})
+        else:
+            files[f"{name}.py"] = Path(handlers) / f"{name}.py"
+    return files
+
+
+def module_of(path: Path, handlers: Path = HANDLERS) -> str | None:
+    """The handler module a file of handlers/ belongs to (a package's files: the package), or
+    None when it is no handler code."""
+    path, handlers = Path(path).resolve(), Path(handlers).resolve()
+    if path.suffix != ".py":
+        return None
+    if path.parent == handlers:
+        return path.stem
+    if path.parent.parent == handlers and (path.parent / "__init__.py").exists():
+        return path.parent.name
+    return None
 
 
 def check_compiles(files: dict) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import wait_for
-from ddblab.stack.code import HANDLERS, SHARED_MODULES, build_zip, check_compiles, code_sha256, sources
+from ddblab.stack.code import HANDLERS, SHARED_MODULES, build_zip, check_compiles, code_sha256, module_of, sources
 from ddblab.stack.model import Function
 
 HOT_RELOAD_BUCKET = "hot-reload"  # LocalStack's BUCKET_MARKER_LOCAL default
@@ -97,15 +97,16 @@ class Reloader:
         return self._deploy(self.functions, tuple(sorted(f"{m}.py" for m in {fn.module for fn in self.functions})))
 
     def saved(self, paths) -> Reload:
-        """React to saved files (paths anywhere; only handlers/*.py count)."""
-        paths = [Path(p) for p in paths if Path(p).suffix == ".py" and Path(p).parent.resolve() == self.handlers.resolve()]
+        """React to saved files (paths anywhere; only handlers/*.py and handlers/<package>/*.py count)."""
+        modules = {Path(p): module_of(Path(p), self.handlers) for p in paths}
+        paths = [p for p, module in modules.items() if module is not None]
         present = [p for p in paths if p.exists()]
-        names = tuple(sorted(p.name for p in paths))
+        names = tuple(sorted(str(p.resolve().relative_to(self.handlers.resolve())) for p in paths))
         try:
             check_compiles({p.name: p for p in present})
         except UserError as error:
             return Reload(names, refused=str(error))
-        return self._deploy(affected(self.functions, {p.stem for p in paths}), names)
+        return self._deploy(affected(self.functions, {modules[p] for p in paths}), names)
 
     def _deploy(self, functions, names: tuple) -> Reload:
         started = time.monotonic()
@@ -146,10 +147,11 @@ class Reloader:
         stage.mkdir(parents=True, exist_ok=True)
         changed = False
         for name, source in files.items():
-            target = stage / name
+            target = stage / name  # a package's files in a directory of their own
+            target.parent.mkdir(parents=True, exist_ok=True)
             data = Path(source).read_bytes()
             if not target.exists() or target.read_bytes() != data:
-                temporary = stage / f".{name}.tmp"
+                temporary = target.with_name(f".{target.name}.tmp")
                 temporary.write_bytes(data)
                 temporary.replace(target)  # whole files only: the runtime never sees half a save
                 changed = True

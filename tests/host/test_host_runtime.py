@@ -216,3 +216,22 @@ def test_init_hook_converges_the_stack_and_a_second_converge_changes_nothing(tmp
         assert report.summary() == "everything unchanged"
     finally:
         host.stop()
+
+
+def listening_addresses(port: int) -> set:
+    """The local addresses with a listening TCP socket on this port (/proc/net/tcp: state 0A)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+def test_localstack_and_its_functions_listen_on_loopback_only(host):
+    # GIVEN LocalStack on the host (it takes any credentials), with a function environment running
+    _, settings = host
+    invoke(settings, function(settings), {})
+    # THEN its gateway listens on 127.0.0.1 only (4.14.0 alone would bind 0.0.0.0)
+    assert listening_addresses(settings.port) == {"127.0.0.1"}

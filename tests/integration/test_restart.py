@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from ddblab import stack
 from ddblab.core.settings import ROOT, Settings
+from ddblab.core.waiting import wait_for
 from ddblab.data import batches, reconciliation
 from ddblab.emulator.health import free_port, health
 from ddblab.emulator.ministack import MiniStack
@@ -83,3 +85,27 @@ def test_down_discard_keeps_nothing(restartable):
     assert list(settings.run_dir.glob("snapshot/*.jsonl")) == []
     up = cli(env, "up")
     assert "written back" not in up and count(client, "users") == 0
+
+
+def test_dev_running_survives_down_and_up(restartable):
+    settings, env = restartable
+    # GIVEN make dev running
+    dev = subprocess.Popen([sys.executable, "-m", "ddblab", "dev", "--zip"], cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"},
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(dev.stdout.readline, "")), daemon=True)
+    reader.start()
+    said = lambda text: any(text in line for line in lines)  # noqa: E731 - one condition, named for the waits
+    try:
+        wait_for(lambda: said("watching"), "make dev watching", timeout=60)
+        # WHEN the emulator is stopped (make down), then started again (make up)
+        cli(env, "down")
+        wait_for(lambda: said("stopped answering: waiting for it and the stack to come back"),
+                 "make dev saying it waits", timeout=60)
+        cli(env, "up")
+        # THEN make dev is still there, and watching the stack again
+        wait_for(lambda: said("the stack is back"), "make dev watching again", timeout=60)
+        assert dev.poll() is None, "".join(lines)
+    finally:
+        dev.terminate()
+        dev.wait(timeout=30)

@@ -8,7 +8,7 @@ import pytest
 
 from ddblab.core.settings import ROOT
 
-SOURCES = sorted([*(ROOT / "ddblab").rglob("*.py"), *(ROOT / "handlers").glob("*.py")])
+SOURCES = sorted([*(ROOT / "ddblab").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")])
 
 # (what, a pattern that is a copy of it, the files that may hold it: the one definition)
 RULES = [

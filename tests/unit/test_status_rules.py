@@ -5,9 +5,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ddblab.commands.status import Row, row
+from ddblab.core.kinds import Backend
 from ddblab.diagnose.checks import last_result
 from ddblab.diagnose.diagnosis import Check, Diagnosis
-from ddblab.diagnose.function_errors import error_clauses
+from ddblab.diagnose.function_errors import StartError, error_clauses
 from ddblab.inspect.queue_contents import Message
 from ddblab.stack.model import Mapping
 
@@ -67,3 +68,23 @@ def test_error_clauses_take_a_tracebacks_last_line_never_its_first():
            "    raise RuntimeError('a planted bug')", "RuntimeError: a planted bug", "END RequestId: 1",
            "[ERROR] KeyError: 'state'\nTraceback (most recent call last):\n  File \"x\"\nKeyError: 'state'"]
     assert error_clauses(log) == ["RuntimeError: a planted bug", "[ERROR] KeyError: 'state'", "KeyError: 'state'"]
+
+
+def test_last_result_on_localstack_fails_while_the_function_cannot_start():
+    # GIVEN LocalStack, whose LastProcessingResult stays "No records processed" whatever happens,
+    # and a function that cannot start (every batch fails)
+    broken = Seen(errors=[], letters=[], start_error=StartError("state_counts", "Runtime.UserCodeSyntaxError",
+                                                                 "Syntax error in module 'state_counts': line 3"))
+    broken.__dict__["backend"] = Backend.LOCALSTACK
+    (check,) = last_result(broken, MAPPING, {"LastProcessingResult": "No records processed"})
+    # THEN the mapping's link is failed, with the function's error and the fix
+    assert check.status == "fail"
+    assert check.detail == ("every batch fails: the function cannot start: Runtime.UserCodeSyntaxError: "
+                            "Syntax error in module 'state_counts': "
+                            "line 3")
+    assert check.fix == "make logs ARGS='--function state_counts --since 15m'"
+    # AND with a function that starts, it is only the note that LocalStack never updates the result
+    fine = Seen(errors=[], letters=[])
+    fine.__dict__["backend"] = Backend.LOCALSTACK
+    (check,) = last_result(fine, MAPPING, {"LastProcessingResult": "No records processed"})
+    assert check.status == "note" and "never updates it" in check.detail

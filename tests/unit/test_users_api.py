@@ -143,7 +143,7 @@ class FakeDynamoDB:
 @pytest.fixture
 def table(monkeypatch):
     fake = FakeDynamoDB()
-    monkeypatch.setattr(users_api, "dynamodb", fake)
+    monkeypatch.setattr(users_api.routes, "dynamodb", fake)
     return fake
 
 
@@ -289,7 +289,7 @@ def test_handler_delete_existing_user_204_then_404(table, event):
     EndpointConnectionError(endpoint_url="http://localhost:4566"),
 ], ids=["no-table", "throttled", "no-endpoint"])
 def test_handler_table_unavailable_503_not_500(monkeypatch, capsys, event, method, path, body, error):
-    monkeypatch.setattr(users_api, "dynamodb", FakeDynamoDB(error=error))
+    monkeypatch.setattr(users_api.routes, "dynamodb", FakeDynamoDB(error=error))
     status, answer = call(event(method, path, body))
     assert (status, answer) == (503, {"message": "the users table is unavailable; try again"})
     # AND the function's log says what the table answered
@@ -298,5 +298,5 @@ def test_handler_table_unavailable_503_not_500(monkeypatch, capsys, event, metho
 
 @EVENTS
 def test_handler_client_error_without_error_section_503(monkeypatch, event):
-    monkeypatch.setattr(users_api, "dynamodb", FakeDynamoDB(error=ClientError({}, "PutItem")))
+    monkeypatch.setattr(users_api.routes, "dynamodb", FakeDynamoDB(error=ClientError({}, "PutItem")))
     assert call(event("POST", "/users", GOOD))[0] == 503

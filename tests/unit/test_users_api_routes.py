@@ -21,7 +21,7 @@ EVENTS = pytest.mark.parametrize("event", [api_event_v1, api_event_v2], ids=["pa
 @pytest.fixture
 def table(monkeypatch):
     fake = FakeDynamoDB()
-    monkeypatch.setattr(users_api, "dynamodb", fake)
+    monkeypatch.setattr(users_api.routes, "dynamodb", fake)
     return fake
 
 
@@ -92,7 +92,7 @@ def test_blank_is_a_superset_of_isspace_and_projection_agrees():
 
 
 def test_email_forbidden_ranges_cover_every_bmp_control_format_separator_and_surrogate():
-    ranges = users_api._EMAIL_BAD
+    ranges = users_api.fields._EMAIL_BAD
     for cp in range(0x10000):
         if unicodedata.category(chr(cp)) in ("Cc", "Cf", "Cs", "Zs", "Zl", "Zp"):
             assert any(lo <= cp <= hi for lo, hi in ranges), hex(cp)
@@ -117,7 +117,7 @@ def test_openapi_patterns_are_the_validators():
 def test_check_field_accepts_exactly_what_the_pattern_matches(text, name):
     value = text if name != "email" else text + "@example.com"
     accepted = (users_api.check_email(value) if name == "email" else users_api.check_text(name, value))[1] is None
-    assert accepted == bool(users_api._MATCHERS[name].fullmatch(value)), repr(value)
+    assert accepted == bool(users_api.fields._MATCHERS[name].fullmatch(value)), repr(value)
 
 
 # --- the property: what the API accepts, replicate places ----------------------------------------
@@ -291,7 +291,7 @@ def row(state, city, email):
 ])
 def test_handler_list_by_location_pages_with_token(table, event, query, index, condition):
     first = row("Ohio", "Dayton", "a@b.co")
-    table.pages = [{"Items": [first], "LastEvaluatedKey": users_api.projection.key_of(first) | (
+    table.pages = [{"Items": [first], "LastEvaluatedKey": projection.key_of(first) | (
         {"city": first["city"], "email": first["email"]} if index else {})}, {"Items": []}]
     status, body, _ = call(with_query(event("GET", "/users"), **query, limit="1"))
     assert status == 200 and body["users"] == [{"email": "a@b.co", "state": "Ohio", "city": "Dayton", "active": True}]
@@ -348,7 +348,7 @@ def test_decode_token_by_city_index_key_and_row_key_agree_by_construction():
 def test_handler_list_pages_past_a_user_whose_email_holds_the_separator(table, event):
     # GIVEN a page that ends on a user whose email has a '#' (allowed in an address; the city cannot)
     last = row("Ohio", "Dayton", "a#b@b.co")
-    table.pages = [{"Items": [last], "LastEvaluatedKey": users_api.projection.key_of(last)}, {"Items": []}]
+    table.pages = [{"Items": [last], "LastEvaluatedKey": projection.key_of(last)}, {"Items": []}]
     status, body, _ = call(with_query(event("GET", "/users"), state="Ohio", limit="1"))
     # WHEN the next page is asked for THEN the token is accepted and the query resumes after that user
     status, body, _ = call(with_query(event("GET", "/users"), state="Ohio", next=body["next"]))
@@ -651,7 +651,7 @@ def test_handler_list_without_limit_asks_for_25(table, event):
 @EVENTS
 def test_handler_list_token_is_compact_binary_in_base64url(table, event):
     first = row("Ohio", "Dayton", "a@b.co")
-    table.pages = [{"Items": [first], "LastEvaluatedKey": users_api.projection.key_of(first)}]
+    table.pages = [{"Items": [first], "LastEvaluatedKey": projection.key_of(first)}]
     _, body, _ = call(with_query(event("GET", "/users"), state="Ohio", limit="1"))
     # version 2, kind "s" (by state), the binding to state=Ohio, then city_email after its length; nothing escaped
     assert body["next"] == "AnOnZ93zAA1EYXl0b24jYUBiLmNv"
