@@ -82,7 +82,7 @@ down: ## keep the users table in .run/, then stop what make up started (ARGS=--d
 status: venv ## which emulator answers, and each part of the stack on it
 	@$(LAB) status $(ARGS)
 
-outputs: venv ## print one output for the shell: make -s outputs ARGS=api_url
+outputs: venv ## the stack's outputs; one for the shell: make -s outputs ARGS=api_url
 	@$(LAB) outputs $(ARGS)
 
 seed: venv ## write the 5 walkthrough users through the API and COUNT more in bulk

@@ -1,4 +1,5 @@
-"""Print one output of the deployed stack, for shell use: API=$(ddblab outputs api_url)."""
+"""Print one output of the deployed stack, for shell use: API=$(ddblab outputs api_url);
+with no name, every output, one "name value" line each."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,15 +27,21 @@ OUTPUTS: dict[str, Callable[[Deployed], str]] = {
     **{f"{c.module}_table": view_table(c.module) for c in CONSUMERS if c.view},
 }
 NAMES_ONLY = {"users_table", "target_table", "endpoint", *(f"{c.module}_table" for c in CONSUMERS if c.view)}
-HELP = "print one output of the stack (api_url, users_table, stream_arn, ...), nothing else"
+HELP = "print one output of the stack (api_url, users_table, stream_arn, ...), nothing else; with none, all of them"
 
 
 def configure(parser) -> None:
-    parser.add_argument("name", choices=sorted(OUTPUTS), help="which output")
+    parser.add_argument("name", nargs="?", choices=sorted(OUTPUTS), help="which output (all of them when left out)")
 
 
 def run(args) -> int:
     live = Deployed.connect(announce=False)
+    if args.name is None:
+        live.require_tables()
+        width = max(len(name) for name in OUTPUTS)
+        for name in sorted(OUTPUTS):
+            print(f"{name:<{width}}  {OUTPUTS[name](live) or '(not there - run: make up)'}")
+        return 0
     if args.name not in NAMES_ONLY:
         live.require_tables()
     value = OUTPUTS[args.name](live)

@@ -48,3 +48,13 @@ def test_status_converged_stack_all_ok_and_missing_stack_named(live):
     assert all(row.state == "ok" for row in rows), rows
     absent = Settings.from_env(endpoint_url=live.settings.endpoint_url, prefix="absent-")
     assert not any(row.state == "ok" for row in status.check(absent))
+
+
+def test_outputs_with_no_name_lists_every_output_and_one_name_prints_its_value_alone(live):
+    # WHEN make outputs runs with no name, THEN each output is one "name value" line
+    lines = dict(line.split(None, 1) for line in cli_output(live.settings, "outputs", timeout=60).splitlines())
+    assert lines["api_url"] == live.api_url
+    assert lines["users_table"] == live.names.users
+    assert lines["stream_arn"] == live.stream_arn
+    # AND with a name, only its value, for the shell
+    assert cli_output(live.settings, "outputs", "users_table", timeout=60) == live.names.users + "\n"
