@@ -14,8 +14,10 @@ library and boto3 and nothing of LocalStack's: so this file imports the standard
 The listening socket is made by the executor (an OS-assigned port) and handed over as a file
 descriptor (DDBLAB_INIT_FD), so no port is ever guessed. The handler runs with a deadline of the
 function's timeout; past it, the invocation ends in Sandbox.Timedout and the runtime starts
-afresh (the process re-executes itself on the same socket), as Lambda's does. The process ends
-by itself when its parent (LocalStack) is gone.
+afresh (the process re-executes itself on the same socket), as Lambda's does. A restart stops
+accepting first and reports the timed-out invocation only once the fresh runtime listens, so no
+invocation is ever accepted by a runtime about to go. The process ends by itself when its
+parent (LocalStack) is gone.
 """
 from __future__ import annotations
 
@@ -23,16 +25,18 @@ import importlib
 import io
 import json
 import os
+import queue
 import sys
 import threading
 import time
 import traceback
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 ENV_FD = "DDBLAB_INIT_FD"  # the listening socket, inherited from the executor
 ENV_PARENT = "DDBLAB_INIT_PARENT"  # LocalStack's pid: the init exits when it is gone
 ENV_RESTARTED = "DDBLAB_INIT_RESTARTED"  # set when the runtime restarted itself: do not report ready twice
+ENV_PENDING = "DDBLAB_INIT_PENDING"  # what the runtime before a restart left to report: {"path", "body"}
 HOT_RELOAD = "LOCALSTACK_HOT_RELOADING_PATHS"  # as LocalStack's docker executor sets it
 POLL_SECONDS = 0.2
 RELOAD_DEBOUNCE_SECONDS = 0.5
@@ -130,31 +134,43 @@ def error_payload(error: BaseException, request_id: str) -> dict:
 
 
 class Runtime:
+    """Invocations arrive on the server's one thread and are run, one at a time, by one worker
+    (LocalStack sends one at a time per environment anyway); so once the server has stopped,
+    the inbox holds every invocation accepted and not yet answered."""
+
     def __init__(self, handler, output: Capture, timeout: float, init_error: InitError | None = None):
         self.handler, self.output, self.timeout, self.init_error = handler, output, timeout, init_error
-        self.busy = threading.Lock()  # LocalStack sends one invocation at a time per environment
+        self.inbox: queue.Queue = queue.Queue()
+        self.server: HTTPServer | None = None
+
+    def work(self) -> None:
+        while True:
+            invocation = self.inbox.get()
+            try:
+                self.invoke(invocation)
+            finally:
+                self.inbox.task_done()
 
     def invoke(self, invocation: dict) -> None:
-        with self.busy:
-            request_id = invocation["invoke-id"]
-            os.environ["_X_AMZN_TRACE_ID"] = invocation.get("trace-id") or ""
-            started = time.monotonic()
-            print(f"START RequestId: {request_id} Version: {os.environ.get('AWS_LAMBDA_FUNCTION_VERSION', '$LATEST')}")
-            kind, body = self._run(invocation)
-            if kind == "timeout":
-                print(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} "
-                      f"Task timed out after {self.timeout:.2f} seconds")
-            elapsed = (time.monotonic() - started) * 1000
-            print(f"END RequestId: {request_id}")
-            print(f"REPORT RequestId: {request_id}\tDuration: {elapsed:.2f} ms\tBilled Duration: {int(elapsed) + 1} ms\t"
-                  f"Memory Size: {os.environ.get('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', '128')} MB")
-            post(f"/invocations/{request_id}/logs", {"logs": self.output.take()})
-            if kind == "timeout":
-                post(f"/invocations/{request_id}/error", {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"RequestId: {request_id} Error: Task timed out after {self.timeout:.2f} seconds"})
-                restart()  # the handler's thread cannot be stopped: a fresh runtime, as Lambda's
-            post(f"/invocations/{request_id}/{'response' if kind == 'response' else 'error'}", body)
+        request_id = invocation["invoke-id"]
+        os.environ["_X_AMZN_TRACE_ID"] = invocation.get("trace-id") or ""
+        started = time.monotonic()
+        print(f"START RequestId: {request_id} Version: {os.environ.get('AWS_LAMBDA_FUNCTION_VERSION', '$LATEST')}")
+        kind, body = self._run(invocation)
+        if kind == "timeout":
+            print(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} "
+                  f"Task timed out after {self.timeout:.2f} seconds")
+        elapsed = (time.monotonic() - started) * 1000
+        print(f"END RequestId: {request_id}")
+        print(f"REPORT RequestId: {request_id}\tDuration: {elapsed:.2f} ms\tBilled Duration: {int(elapsed) + 1} ms\t"
+              f"Memory Size: {os.environ.get('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', '128')} MB")
+        post(f"/invocations/{request_id}/logs", {"logs": self.output.take()})
+        if kind == "timeout":
+            # The handler's thread cannot be stopped: a fresh runtime, as Lambda's, which reports this.
+            self.restart({"path": f"/invocations/{request_id}/error", "body": {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"RequestId: {request_id} Error: Task timed out after {self.timeout:.2f} seconds"}})
+        post(f"/invocations/{request_id}/{'response' if kind == 'response' else 'error'}", body)
 
     def _run(self, invocation: dict) -> tuple:
         outcome: dict = {}
@@ -181,16 +197,28 @@ class Runtime:
             return "error", outcome["error"]
         return "response", outcome["body"]
 
+    def restart(self, pending: dict | None = None) -> None:
+        """Stop accepting, then start afresh on the same socket: after a timeout (pending: its
+        error, reported by the fresh runtime), or for a hot reload (once every invocation
+        already accepted has been answered)."""
+        if self.server is not None:
+            self.server.shutdown()  # what arrives now waits in the socket's backlog for the fresh runtime
+        if pending is None:
+            self.inbox.join()
+        else:
+            os.environ[ENV_PENDING] = json.dumps(pending)
+        restart()
+
 
 def restart() -> None:
-    """A fresh interpreter on the same listening socket (what a timeout or a hot reload needs)."""
+    """A fresh interpreter on the same listening socket."""
     sys.stdout.flush()
     os.environ[ENV_RESTARTED] = "1"
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]] if hasattr(sys, "orig_argv") else
              [sys.executable, *sys.argv])
 
 
-def serve(runtime: Runtime, listener) -> ThreadingHTTPServer:
+def serve(runtime: Runtime, listener) -> HTTPServer:
     class Invocations(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server's name
             if self.path != "/invoke":
@@ -198,17 +226,19 @@ def serve(runtime: Runtime, listener) -> ThreadingHTTPServer:
                 self.end_headers()
                 return
             invocation = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            runtime.inbox.put(invocation)
             self.send_response(202)
             self.end_headers()
-            threading.Thread(target=runtime.invoke, args=(invocation,), daemon=True).start()
 
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Invocations, bind_and_activate=False)
+    server = HTTPServer(("127.0.0.1", 0), Invocations, bind_and_activate=False)
     server.socket.close()
     server.socket = listener
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runtime.server = server
+    threading.Thread(target=runtime.work, daemon=True, name="invocations").start()
+    threading.Thread(target=server.serve_forever, daemon=True, name="server").start()
     return server
 
 
@@ -234,7 +264,7 @@ def snapshot(paths: list) -> dict:
     return state
 
 
-def watch_code(paths: list) -> None:
+def watch_code(paths: list, runtime: Runtime) -> None:
     """Hot reload: once the code under paths changed and stayed still for the debounce, restart."""
     seen = snapshot(paths)
     while True:
@@ -247,7 +277,7 @@ def watch_code(paths: list) -> None:
                 if settled == now:
                     break
                 now = settled
-            restart()
+            runtime.restart()
 
 
 def main() -> None:
@@ -275,7 +305,11 @@ def main() -> None:
     serve(runtime, listener)
     reload_paths = [p for p in os.environ.get(HOT_RELOAD, "").split(",") if p]
     if reload_paths:
-        threading.Thread(target=watch_code, args=(reload_paths,), daemon=True).start()
+        threading.Thread(target=watch_code, args=(reload_paths, runtime), daemon=True).start()
+    pending = os.environ.pop(ENV_PENDING, None)
+    if pending:  # what the runtime before the restart left to report, now that this one listens
+        left = json.loads(pending)
+        post(left["path"], left["body"])
     if not os.environ.get(ENV_RESTARTED):
         post(f"/status/{os.environ['LOCALSTACK_RUNTIME_ID']}/ready", {})
     threading.Event().wait()
