@@ -1,9 +1,11 @@
 """Replication speed, measured side by side in one run and reported as ratios: raw
 BatchWriteItem vs the pipeline vs a one-put_item-per-record baseline, latency put ->
 visible over single writes spaced apart, and (--scale) throughput and emulator memory as
-the work grows. Prints one table, writes the same figures as JSON (path printed last).
+the work grows; then the users API under load (1, 8 and 32 clients creating, reading and
+moving users for --api-seconds each: requests/s, p50/p99, 5xx, lost writes). Prints one
+table, writes the same figures as JSON (path printed last).
 
-    ddblab bench [--count 2000] [--rounds 3] [--latency 200] [--scale]
+    ddblab bench [--count 2000] [--rounds 3] [--latency 200] [--scale] [--api-seconds 10]
     ddblab bench --restore 10000     make down / make up's way back for 10,000 users, alone
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rich.table import Table
 
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
+from ddblab.drills import api_load
 from ddblab.drills.throughput import Bench, Result
 from ddblab.emulator.health import answering
 from ddblab.stack.deployed import Deployed
@@ -31,6 +34,9 @@ def configure(parser) -> None:
     parser.add_argument("--latency", type=int, default=200, help="single puts timed per variant (default 200)")
     parser.add_argument("--spacing", type=float, default=0.02, help="seconds between latency puts (default 0.02)")
     parser.add_argument("--scale", action="store_true", help=f"also the pipeline at {', '.join(map(str, SCALE_SIZES))} items")
+    parser.add_argument("--api-seconds", type=float, default=10, metavar="S",
+                        help=f"the users API under load: {', '.join(map(str, api_load.CLIENTS))} clients for S seconds "
+                             "each (default 10; 0 leaves it out)")
     parser.add_argument("--keep", action="store_true", help="keep the bench stacks afterwards")
     parser.add_argument("--restore", type=int, metavar="USERS",
                         help="instead: time make up's write-back of USERS users saved by make down, and the view rebuilt")
@@ -76,6 +82,10 @@ def table(figures: dict, verdicts: dict) -> Table:
             lat = figures[key]
             view.add_row(label, f"p50 {lat['p50']:g} p95 {lat['p95']:g} p99 {lat['p99']:g} max {lat['max']:g}",
                          f"over {lat['samples']} single puts")
+    for level in figures.get("api_load", []):
+        view.add_row(f"API, {level['clients']} clients", f"{level['requests_per_s']:,.0f} req/s",
+                     f"p50 {level['p50_ms']} ms, p99 {level['p99_ms']} ms, {level['requests']:,} requests, "
+                     f"5xx {level['errors_5xx']}, lost {level['lost_writes']}")
     for row in figures.get("scale", []):
         rss = row["emulator_rss_mib"]
         view.add_row(f"scale n={row['n']:,}", f"{row['pipeline_items_per_s']:,.0f}/s",
@@ -84,8 +94,8 @@ def table(figures: dict, verdicts: dict) -> Table:
 
 
 def run(args) -> int:
-    if args.count < 25 or args.rounds < 1 or args.latency < 0:
-        raise UserError("--count must be at least 25, --rounds at least 1, --latency 0 or more")
+    if args.count < 25 or args.rounds < 1 or args.latency < 0 or args.api_seconds < 0:
+        raise UserError("--count must be at least 25, --rounds at least 1, --latency and --api-seconds 0 or more")
     live = Deployed.connect()  # says which backend, or what to run when none answers
     base = live.settings
     if not base.is_local:
@@ -106,6 +116,14 @@ def run(args) -> int:
         bench.run(result, args.latency, args.spacing, progress=lambda text: console.print(f"  {text}"))
         if args.scale:
             bench.scale(result, SCALE_SIZES, progress=lambda text: console.print(f"  {text}"))
+        if args.api_seconds > 0:
+            api = Deployed(bench.stacks["pipeline"])
+            for clients in api_load.CLIENTS:
+                level = api_load.run(api, clients, args.api_seconds).figures()
+                result.api.append(level)
+                console.print(f"  API, {clients} clients: {level['requests_per_s']:,.0f} requests/s, p50 {level['p50_ms']} ms, "
+                              f"p99 {level['p99_ms']} ms, 5xx {level['errors_5xx']}, lost writes {level['lost_writes']} "
+                              f"of {level['users_created']} users created", highlight=False)
     finally:
         if not args.keep:
             bench.teardown()

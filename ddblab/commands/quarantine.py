@@ -1,6 +1,7 @@
 """What the quarantine and dead-letter queues hold - the user, the reason, the age; for a
-dead letter, the batch it stood for - read without consuming anything: each receive uses
-VisibilityTimeout=0, so every message stays visible to the next reader and to recovery.
+dead letter, the batch it stood for - read without consuming anything: each message read is
+hidden while the reading goes on, then all are made visible again at once
+(ddblab/inspect/queue_contents.py says why receiving with VisibilityTimeout=0 would not do).
 
     ddblab quarantine [--queue quarantine|dlq] [--limit 50]
 """

@@ -28,7 +28,9 @@ from ddblab.stack.remove import remove
 VARIANTS = ("raw", "pipeline", "baseline")
 WARMUP_ITEMS = 200  # per variant before the rounds: worker cold starts are not replication speed
 TARGETS = {"replication_over_ceiling": ("at most", 1.25), "speedup_over_baseline": ("at least", 5.0),
-           "latency_p99_ms": ("at most", 100.0)}
+           "latency_p99_ms": ("at most", 100.0),
+           # the users API under load (drills/api_load.py), over every number of clients
+           "api_errors_5xx": ("at most", 0), "api_lost_writes": ("at most", 0)}
 
 
 def count(client, table: str) -> int:
@@ -73,6 +75,7 @@ class Result:
     latencies_s: list = field(default_factory=list)  # pipeline, single puts spaced apart
     baseline_latencies_s: list = field(default_factory=list)
     scale: list = field(default_factory=list)  # [{"n":..., "pipeline_items_per_s":..., "emulator_rss_mib":...}]
+    api: list = field(default_factory=list)  # api_load.Load.figures() for each number of clients
 
     def median(self, variant: str) -> float:
         return statistics.median(self.rates[variant])
@@ -95,6 +98,8 @@ class Result:
                                  "max": round(max(samples) * 1000, 1)}
         if self.scale:
             figures["scale"] = self.scale
+        if self.api:
+            figures["api_load"] = self.api
         return figures
 
     def verdicts(self) -> dict:
@@ -104,6 +109,9 @@ class Result:
                   "speedup_over_baseline": figures["speedup_over_baseline"]}
         if "latency_ms" in figures:
             values["latency_p99_ms"] = figures["latency_ms"]["p99"]
+        if self.api:
+            values["api_errors_5xx"] = sum(level["errors_5xx"] + level["transport_errors"] for level in self.api)
+            values["api_lost_writes"] = sum(level["lost_writes"] for level in self.api)
         out = {}
         for name, value in values.items():
             how, limit = TARGETS[name]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
+import importlib.util
 import io
 import sys
 import zipfile
@@ -21,10 +22,23 @@ SHARED_MODULES = ("projection", "environment")  # zipped with every function
 
 
 def handler_module(name: str):
-    """handlers/<name>.py, imported under its flat name (as the functions import it)."""
-    if str(HANDLERS) not in sys.path:
-        sys.path.append(str(HANDLERS))
-    return importlib.import_module(name)
+    """handlers/<name>.py, imported under its flat name (as the functions import it), by path:
+    handlers/ never goes on sys.path, so only the handlers the tools load are importable, not
+    every file there. The shared modules first, since the handlers import them flat."""
+    if name in sys.modules:  # loaded already (by the tests, or as handlers.<name> under mutmut)
+        return sys.modules[name]
+    for shared in SHARED_MODULES if name not in SHARED_MODULES else ():  # the shared ones import no handler
+        handler_module(shared)
+    spec = importlib.util.spec_from_file_location(name, HANDLERS / f"{name}.py")
+    assert spec is not None and spec.loader is not None, name
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def sources(module: str, handlers: Path = HANDLERS) -> dict:

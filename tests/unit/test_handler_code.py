@@ -33,3 +33,16 @@ def test_affected_a_package_file_redeploys_its_function_only():
     functions = [SimpleNamespace(module=m) for m in ("users_api", "replicate", "audit")]
     assert [f.module for f in affected(functions, {"users_api"})] == ["users_api"]
     assert [f.module for f in affected(functions, {"projection"})] == ["users_api", "replicate", "audit"]
+
+
+def test_handler_module_loads_by_path_without_putting_handlers_on_sys_path():
+    # GIVEN a fresh interpreter, as a command starts
+    import subprocess
+    import sys
+    script = ("import sys; from ddblab.stack.code import HANDLERS, handler_module; audit = handler_module('audit'); "
+              "print(str(HANDLERS) in sys.path, audit.projection is sys.modules['projection'], "
+              "'replicate' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            cwd=HANDLERS.parent)
+    # THEN audit and the module it shares are loaded, and nothing else of handlers/ is importable by accident
+    assert result.stdout.split() == ["False", "True", "False"], result.stderr
