@@ -13,6 +13,7 @@ from ddblab.data import snapshot
 from ddblab.emulator import localstack
 from ddblab.emulator.health import health
 from ddblab.emulator.lifecycle import down
+from ddblab.emulator.localstack_host import LocalStackHost
 from ddblab.emulator.ministack import MiniStack
 
 HELP = "save your data (the users table), then stop what up started (--discard: keep nothing)"
@@ -24,7 +25,8 @@ def configure(parser) -> None:
 
 def keep(settings: Settings) -> None:
     """Save the tables that feed the stream, if the emulator make up started still answers."""
-    if not (MiniStack(settings).pid() is not None or localstack.started_here(settings)):
+    if not (MiniStack(settings).pid() is not None or localstack.started_here(settings)
+            or LocalStackHost(settings).pid() is not None):
         return  # down stops nothing: nothing is lost
     if health(settings.endpoint_url) is None:
         print("data: the emulator does not answer, so nothing could be saved")

@@ -157,8 +157,8 @@ def _fingerprint(*parts) -> str:
 
 
 def _package_files() -> list:
-    return sorted(p for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                  and p.suffix in (".py", ".toml", ".txt"))
+    """What the installed package is built from (not what an install leaves beside it: build/, egg-info)."""
+    return sorted([PACKAGE / "pyproject.toml", *(PACKAGE / "ddblab_localstack_host").glob("*.py")])
 
 
 def _pins(*names: str) -> list:

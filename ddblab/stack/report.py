@@ -35,10 +35,14 @@ class Report:
 def print_report(report: Report, settings) -> None:
     from rich.table import Table
 
+    from ddblab.core.kinds import Backend
     from ddblab.core.output import console
-    from ddblab.emulator.health import backend_label
+    from ddblab.emulator.health import backend_label, health, is_host_runtime
+    name = backend_label(report.backend)
+    if report.backend == Backend.LOCALSTACK and is_host_runtime(health(settings.endpoint_url)):
+        name = Backend.LOCALSTACK_HOST.value
     styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim"}
-    console.print(f"stack on {backend_label(report.backend)} at {settings.endpoint_url}"
+    console.print(f"stack on {name} at {settings.endpoint_url}"
                   + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), highlight=False)
     table = Table()
     for column in ("kind", "name", "action", "detail"):

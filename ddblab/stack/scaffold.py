@@ -57,7 +57,7 @@ class NewConsumer:
             return f"{name!r} is taken by Python or by the stack itself (it would shadow a module): choose another name"
         if name in declared_now(self.description):
             return f"{name} is a consumer already (ddblab/stack/consumers.py)"
-        existing = [path for path in self.files if path.exists()]
+        existing = [path for path in [*self.files, self.root / "handlers" / name] if path.exists()]
         if existing:
             return f"{existing[0].relative_to(self.root)} exists already: remove it or choose another name"
         if self.index and (not ATTRIBUTE.fullmatch(self.index) or self.index in ("email", "sequence")):

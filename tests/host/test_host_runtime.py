@@ -11,6 +11,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from ddblab import stack
-from ddblab.core.settings import Settings
+from ddblab.core.settings import ROOT, Settings
 from ddblab.core.waiting import wait_for
 from ddblab.emulator.health import free_port
 from ddblab.emulator.localstack_host import LocalStackHost
@@ -235,3 +237,40 @@ def test_localstack_and_its_functions_listen_on_loopback_only(host):
     invoke(settings, function(settings), {})
     # THEN its gateway listens on 127.0.0.1 only (4.14.0 alone would bind 0.0.0.0)
     assert listening_addresses(settings.port) == {"127.0.0.1"}
+
+
+def test_make_down_keeps_the_users_and_make_up_brings_them_back_through_the_stream(tmp_path):
+    # GIVEN LocalStack on the host started as make up starts it, with three users replicated
+    port = free_port()
+    env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "RUN_DIR": str(tmp_path),
+           "EMULATOR": "localstack-host", "STACK_PREFIX": "", "NO_COLOR": "1"}
+
+    def ddblab(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "ddblab", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, f"ddblab {' '.join(args)}: {done.stderr}{done.stdout}"
+        return done.stdout
+    settings = Settings.from_env(endpoint_url=env["AWS_ENDPOINT_URL"], run_dir=tmp_path, prefix="")
+    try:
+        ddblab("up")
+        ddb = settings.client("dynamodb")
+        emails = [f"keep{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(3)]
+        for email in emails:
+            ddb.put_item(TableName="users", Item={"email": {"S": email}, "state": {"S": "Ohio"}, "city": {"S": "Akron"}})
+        # WHEN make down, then make up
+        said = ddblab("down")
+        assert "data: kept 3 items of users" in said, said
+        ddblab("up")
+        # THEN the users are back, and the stream rebuilt users_by_location from them
+        back = {item["email"]["S"] for item in ddb.scan(TableName="users")["Items"]}
+        assert back == set(emails)
+
+        def rebuilt():
+            rows = ddb.query(TableName="users_by_location", KeyConditionExpression="#s = :s",
+                             ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":s": {"S": "Ohio"}})
+            return {row["email"]["S"] for row in rows["Items"]} == set(emails)
+        wait_for(rebuilt, "users_by_location rebuilt from the restored users", timeout=60)
+    finally:
+        env["EMULATOR"] = "auto"
+        subprocess.run([sys.executable, "-m", "ddblab", "down", "--discard"], cwd=ROOT, env=env, capture_output=True,
+                       timeout=120)

@@ -50,7 +50,7 @@ class FakeLocalStack:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/_localstack_lambda/{RUNTIME_ID}"
 
-    def next(self, timeout: float = 10.0) -> tuple:
+    def next(self, timeout: float = 30.0) -> tuple:  # a deadline: generous for a loaded CI machine
         return self.posts.get(timeout=timeout)
 
     def close(self):
@@ -167,7 +167,7 @@ def test_code_that_cannot_load_reports_status_error_as_the_runtime_names_it(star
     path, body = fake.next()
     assert path == f"/_localstack_lambda/{RUNTIME_ID}/status/{RUNTIME_ID}/error"
     assert body == {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
-    assert init.process.wait(10) == 1
+    assert init.process.wait(30) == 1
 
 
 def test_timeout_ends_the_invocation_and_the_runtime_answers_again(started, fake):
@@ -183,7 +183,7 @@ def test_timeout_ends_the_invocation_and_the_runtime_answers_again(started, fake
     assert fake.next() == (f"/_localstack_lambda/{RUNTIME_ID}/invocations/{slow}/error", {
         "errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {slow} Error: Task timed out after 1.00 seconds"})
     # THEN a fresh runtime answers the next one on the same socket, without a second ready
-    quick = wait_for(lambda: _invoke_when_listening(init, {"sleep": 0}), "the restarted runtime to listen", timeout=10)
+    quick = wait_for(lambda: _invoke_when_listening(init, {"sleep": 0}), "the restarted runtime to listen", timeout=30)
     path, _ = fake.next()
     assert path.endswith(f"/invocations/{quick}/logs")
     assert fake.next() == (f"/_localstack_lambda/{RUNTIME_ID}/invocations/{quick}/response", True)
@@ -216,7 +216,7 @@ def test_init_exits_when_its_parent_is_killed(started, fake):
     init.process.kill()
     init.process.wait()
     # THEN the init process ends by itself
-    wait_for(lambda: not _alive(child), f"init process {child} to exit after its parent died", timeout=10)
+    wait_for(lambda: not _alive(child), f"init process {child} to exit after its parent died", timeout=30)
 
 
 def _alive(pid: int) -> bool:

@@ -75,6 +75,16 @@ def test_new_consumer_refuses_a_handler_file_that_exists(root):
     assert snapshot(root) == before
 
 
+def test_new_consumer_refuses_a_handler_package_that_exists(root):
+    (root / "handlers/counts").mkdir()
+    (root / "handlers/counts/__init__.py").write_text("# mine\n")
+    before = snapshot(root)
+    with pytest.raises(ConsumerRefused) as refused:
+        NewConsumer("counts", root=root).write()
+    assert "handlers/counts exists already: remove it or choose another name" in str(refused.value)
+    assert snapshot(root) == before
+
+
 def test_dev_save_of_a_handler_no_function_uses_says_what_to_run():
     line = Reload(("state_counts.py",)).line()
     assert line.endswith('state_counts.py: used by no function - a new consumer? add the line Consumer("state_counts"), '
