@@ -10,7 +10,8 @@ correction measured against the project's tests (what is left is listed in the R
 - INSERT records carried "OldImage": {} and REMOVE records "NewImage": {}, which DynamoDB omits.
 - Records said awsRegion us-east-1 whatever the region: the request's region here.
 - Scan and Query failed with an InternalError on any item holding a binary set (moto hands its
-  base64 text to LocalStack's serializer, which wants bytes): decoded here.
+  base64 text to LocalStack's serializer, which wants bytes), and so did any ProjectionExpression
+  over such an item (moto's projection deserialises the set's base64 text as bytes): decoded here.
 - Items were refused over moto's 405,000 bytes, not DynamoDB's documented 400 KB (409,600 bytes,
   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html): here
   DynamoDB's limit, still counted by moto's own rule (close to DynamoDB's, not identical for numbers).
@@ -33,6 +34,7 @@ def dynamodb_moto():
     from localstack.services.plugins import Service
 
     _item_limit_of_dynamodb()
+    _binary_sets_projected()
 
     class MotoDynamoDBProvider(DynamodbApi):
         @handler("Scan", expand=False)
@@ -123,3 +125,18 @@ def _item_limit_of_dynamodb() -> None:
         dict.__setitem__(self, key, value)
 
     LimitedSizeDict.__setitem__ = __setitem__
+
+
+def _binary_sets_projected() -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    to_regular_json = DynamoType.to_regular_json
+
+    def with_binary_sets_as_bytes(self):  # moto decodes a B's base64 there, not a BS's
+        value = to_regular_json(self)
+        if self.type == "BS":
+            value["BS"] = [base64.b64decode(b) if isinstance(b, str) else b for b in value["BS"]]
+        return value
+
+    DynamoType.to_regular_json = with_binary_sets_as_bytes
+

@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ddblab import stack
 from ddblab.core.settings import ROOT, Settings
@@ -274,3 +275,38 @@ def test_make_down_keeps_the_users_and_make_up_brings_them_back_through_the_stre
         env["EMULATOR"] = "auto"
         subprocess.run([sys.executable, "-m", "ddblab", "down", "--discard"], cwd=ROOT, env=env, capture_output=True,
                        timeout=120)
+
+
+def test_moto_answers_as_dynamodb_does_where_the_providers_correct_it(host):
+    # GIVEN a table with a stream and an item holding binaries, a binary set and nested both
+    _, settings = host
+    ddb, streams = settings.client("dynamodb"), settings.client("dynamodbstreams")
+    name = f"moto-{uuid.uuid4().hex[:6]}"
+    arn = ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                           AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                           BillingMode="PAY_PER_REQUEST",
+                           StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+                           )["TableDescription"]["LatestStreamArn"]
+    item = {"k": {"S": "a"}, "b": {"B": b"\x00\x01"}, "bs": {"BS": [b"\x02"]},
+            "m": {"M": {"l": {"L": [{"B": b"\xff"}, {"BS": [b"\x07"]}]}}}}
+    ddb.put_item(TableName=name, Item=item)
+    # THEN Scan, a projection and Query answer the item's binaries as bytes
+    assert ddb.scan(TableName=name)["Items"] == [item]
+    assert ddb.scan(TableName=name, ProjectionExpression="k")["Items"] == [{"k": {"S": "a"}}]
+    assert ddb.query(TableName=name, KeyConditionExpression="k = :k", ProjectionExpression="bs",
+                     ExpressionAttributeValues={":k": {"S": "a"}})["Items"] == [{"bs": {"BS": [b"\x02"]}}]
+    # AND the stream's INSERT carries the binaries once encoded, no OldImage, and the table's region
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    (record,) = streams.get_records(ShardIterator=iterator)["Records"]
+    assert record["dynamodb"]["NewImage"] == item
+    assert "OldImage" not in record["dynamodb"]
+    assert record["awsRegion"] == settings.region
+    # AND an item of DynamoDB's 400 KB is accepted (moto alone refused over 405,000 bytes), one byte more is not
+    limit = {"k": {"S": "big"}, "v": {"S": ""}}
+    limit["v"] = {"S": "x" * (400 * 1024 - len("k") - len("big") - len("v"))}
+    ddb.put_item(TableName=name, Item=limit)
+    limit["v"] = {"S": limit["v"]["S"] + "x"}
+    with pytest.raises(ClientError) as refused:
+        ddb.put_item(TableName=name, Item=limit)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
