@@ -67,8 +67,8 @@ def run(args) -> int:
                 if out:
                     out.write(stream.as_json(record) + "\n")
                 entry = stream.entry(record)
-                created = entry.pop("created", None)
-                entry.pop("sequence", None)
+                created = entry.pop(stream.CREATED, None)
+                entry.pop(stream.log_lines.SEQUENCE, None)
                 stamp = time.strftime("%H:%M:%S", time.localtime(created)) if created else "--:--:--"
                 if created:
                     lags.append(time.time() - created)

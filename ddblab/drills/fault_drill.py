@@ -21,11 +21,14 @@ from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconciliation, users
 from ddblab.emulator.faults import FaultProxy
 from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name, health, is_host_runtime
+from ddblab.stack.code import handler_module
 from ddblab.stack.converge import converge
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import projection
 from ddblab.stack.model import Names
 from ddblab.stack.remove import remove
+
+log_lines = handler_module("log_lines")  # the keys of replicate's summary line
 
 
 @dataclass
@@ -78,10 +81,10 @@ def replicate_log(settings: Settings, since_ms: int) -> dict:
             line = json.loads(event["message"])
         except ValueError:
             continue
-        for kind, counter in (("replicate", "invocations"), ("replicate_failed", "failed_invocations")):
+        for kind, counter in ((log_lines.REPLICATE, "invocations"), (log_lines.REPLICATE_FAILED, "failed_invocations")):
             if kind in line:
                 totals[counter] += 1
-                totals["retries"] += line[kind].get("retries", 0)
+                totals["retries"] += line[kind].get(log_lines.RETRIES, 0)
     return totals
 
 
