@@ -20,12 +20,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ddblab.core.aws import mappings_of
 from ddblab.core.settings import Settings
 from ddblab.core.waiting import wait_for
 from ddblab.data import batches, users
 from ddblab.stack.code import HANDLERS, build_zip, sources
-from ddblab.stack.converge import converge
 from ddblab.stack.consumers import CONSUMERS
+from ddblab.stack.converge import converge
 from ddblab.stack.describe import projection
 from ddblab.stack.model import Names
 from ddblab.stack.remove import remove
@@ -162,7 +163,7 @@ class Bench:
         lam, names = settings.client("lambda"), Names(settings.prefix)
         for consumer in CONSUMERS:
             if consumer.module != "replicate":
-                for mapping in lam.list_event_source_mappings(FunctionName=names.function(consumer.module))["EventSourceMappings"]:
+                for mapping in mappings_of(lam, names.function(consumer.module)):
                     lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
     def teardown(self) -> None:
