@@ -9,6 +9,7 @@ import base64
 import json
 from decimal import Decimal
 
+import log_lines
 import projection
 from boto3.dynamodb.types import Binary, TypeDeserializer
 
@@ -46,20 +47,20 @@ def describe(record: dict) -> dict:
     """The audit entry for one stream record (pure: unit tested without an emulator)."""
     change = record.get("dynamodb", {})
     entry = {
-        "audit": record.get("eventName"),
-        "keys": _decode(change.get("Keys")),
-        "sequence": change.get("SequenceNumber"),
+        log_lines.AUDIT: record.get("eventName"),
+        log_lines.KEYS: _decode(change.get("Keys")),
+        log_lines.SEQUENCE: change.get("SequenceNumber"),
     }
     old_image, new_image = change.get("OldImage") or {}, change.get("NewImage") or {}
     try:
         old, new = _decode(old_image), _decode(new_image)
     except Exception as error:  # a record we cannot read is still reported, never dropped
-        entry["error"] = f"cannot decode images: {error}"
+        entry[log_lines.ERROR] = f"cannot decode images: {error}"
         return entry
     # Compare the typed DynamoDB values, not their JSON forms: N 1 -> BOOL true, or SS -> L,
     # is a change even where the plain values look equal.
-    entry["changes"] = {
-        name: {"old": old.get(name), "new": new.get(name)}
+    entry[log_lines.CHANGES] = {
+        name: {log_lines.OLD: old.get(name), log_lines.NEW: new.get(name)}
         for name in sorted(set(old_image) | set(new_image))
         if not projection.same_value(old_image.get(name), new_image.get(name))}
     return entry

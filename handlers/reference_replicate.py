@@ -5,6 +5,7 @@ import json
 
 import boto3
 import environment
+import log_lines
 import projection
 
 (TARGET_TABLE,) = environment.require(environment.TARGET_TABLE)
@@ -24,6 +25,6 @@ def handler(event, context):
     # One line per batch, as replicate prints: MiniStack waits up to 50 ms for output from a
     # stream-triggered function that prints nothing, which would slow this baseline (and the
     # poller every mapping shares) for a reason that is not its write strategy.
-    summary = {"records": len(event.get("Records", []))}
+    summary = {log_lines.RECORDS: len(event.get("Records", []))}
     print(json.dumps({"reference": summary}))
     return summary

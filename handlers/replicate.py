@@ -16,6 +16,7 @@ import time
 
 import boto3
 import environment
+import log_lines
 import projection
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -162,7 +163,8 @@ def quarantine(poison: list, client=None) -> int:
 def handler(event, context):
     records = event.get("Records", [])
     folded = projection.fold(records)
-    summary = {"records": folded.records, "writes": len(folded.writes), "poison": len(folded.poison)}
+    summary = {log_lines.RECORDS: folded.records, log_lines.WRITES: len(folded.writes),
+               log_lines.POISON: len(folded.poison)}
     deadline = None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         # Give up retrying in time to say so, rather than be cut off by the timeout.
@@ -180,15 +182,16 @@ def handler(event, context):
             stats["retries"] += cleanup["retries"]
         # Quarantine after the writes: if they fail, the retry of the batch quarantines
         # once, rather than every attempt sending the poison again.
-        summary.update(retries=stats["retries"], rejected=len(stats["rejected"]), quarantined=quarantine(poison))
+        summary.update({log_lines.RETRIES: stats["retries"], log_lines.REJECTED: len(stats["rejected"]),
+                        log_lines.QUARANTINED: quarantine(poison)})
     except Exception as error:
         # One line the drill and `make logs` can count, then the batch is retried whole.
         failed = getattr(error, "stats", None) or stats
-        summary.update(retries=failed.get("retries", 0), error=str(error))
-        print(json.dumps({"replicate_failed": summary}))
+        summary.update({log_lines.RETRIES: failed.get("retries", 0), log_lines.ERROR: str(error)})
+        print(json.dumps({log_lines.REPLICATE_FAILED: summary}))
         raise
     # Always one line per batch, even when nothing happened: besides `make logs`, MiniStack
     # waits up to 50 ms for output from a stream-triggered function that prints nothing,
     # and its one poller thread (every mapping's) waits with it.
-    print(json.dumps({"replicate": summary}))
+    print(json.dumps({log_lines.REPLICATE: summary}))
     return summary

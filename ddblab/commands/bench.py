@@ -72,7 +72,7 @@ def table(figures: dict, verdicts: dict) -> Table:
     view.add_column("figure")
     view.add_column("value", justify="right")
     view.add_column("target")
-    for name in ("raw_items_per_s", "pipeline_items_per_s", "baseline_items_per_s"):
+    for name in ("raw_items_per_s", "pipeline_items_per_s", "alone_items_per_s", "baseline_items_per_s"):
         view.add_row(name, f"{figures[name]:,.0f}", "")
     for name, verdict in verdicts.items():
         mark = "[green]met[/]" if verdict["met"] else "[red]NOT met[/]"

@@ -18,11 +18,12 @@ from botocore.exceptions import EndpointConnectionError
 from rich.markup import escape
 
 from ddblab.core.aws import log_events, mappings_of
-from ddblab.core.output import console
+from ddblab.core.output import console, plural
 from ddblab.core.settings import UserError
 from ddblab.diagnose.function_errors import start_error
 from ddblab.emulator.health import require_alive
 from ddblab.inspect.render import change_line
+from ddblab.stack.code import handler_module
 from ddblab.stack.consumers import function_modules
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.model import Names
@@ -33,6 +34,7 @@ PALETTE = ("cyan", "green", "magenta", "yellow", "blue", "bright_red", "bright_c
 COLOURS = {module: PALETTE[i % len(PALETTE)] for i, module in enumerate(function_modules())}
 WIDTH = max(map(len, COLOURS))
 NOISE = re.compile(r"^(START|END|REPORT|INIT_START) RequestId")
+log_lines = handler_module("log_lines")  # the keys of the lines audit and replicate write
 
 
 def since_ms(text: str) -> int:
@@ -50,19 +52,21 @@ def render(function: str, message: str) -> str:
         entry = json.loads(message)
     except ValueError:
         return escape(message)
-    if isinstance(entry, dict) and "audit" in entry:
+    if isinstance(entry, dict) and log_lines.AUDIT in entry:
         return change_line(entry)
-    if isinstance(entry, dict) and ("replicate" in entry or "replicate_failed" in entry):
-        s = entry.get("replicate") or entry["replicate_failed"]
-        refused = f", {s['rejected']} refused by the target" if s.get("rejected") else ""
-        line = (f"{s.get('records', 0)} records -> {s.get('writes', 0)} writes, {s.get('quarantined', 0)} "
-                f"quarantined{refused}, {s.get('retries', 0)} retries")
-        return escape(line) if "replicate" in entry else \
-            f"[red]FAILED[/] {escape(line)}: {escape(str(s.get('error')))} (the batch will be retried)"
+    if isinstance(entry, dict) and (log_lines.REPLICATE in entry or log_lines.REPLICATE_FAILED in entry):
+        s = entry.get(log_lines.REPLICATE) or entry[log_lines.REPLICATE_FAILED]
+        rejected = s.get(log_lines.REJECTED)
+        refused = f", {rejected} refused by the target" if rejected else ""
+        retries = plural(s.get(log_lines.RETRIES, 0), "retry")
+        line = (f"{plural(s.get(log_lines.RECORDS, 0), 'record')} -> {plural(s.get(log_lines.WRITES, 0), 'write')}, "
+                f"{s.get(log_lines.QUARANTINED, 0)} quarantined{refused}, {retries}")
+        return escape(line) if log_lines.REPLICATE in entry else \
+            f"[red]FAILED[/] {escape(line)}: {escape(str(s.get(log_lines.ERROR)))} (the batch will be retried)"
     return escape(message)
 
 
-EMPTY_BATCH_SUMMARY = re.compile(r'^\{"[A-Za-z0-9_-]+": \{"records": 0,')
+EMPTY_BATCH_SUMMARY = re.compile(r'^\{"[A-Za-z0-9_-]+": \{"' + re.escape(log_lines.RECORDS) + '": 0,')
 
 
 def quiet(message: str) -> bool:

@@ -12,7 +12,7 @@ import time
 
 from rich.markup import escape
 
-from ddblab.core.output import console
+from ddblab.core.output import console, plural
 from ddblab.core.settings import UserError
 from ddblab.inspect import stream
 from ddblab.inspect.render import change_line
@@ -67,8 +67,8 @@ def run(args) -> int:
                 if out:
                     out.write(stream.as_json(record) + "\n")
                 entry = stream.entry(record)
-                created = entry.pop("created", None)
-                entry.pop("sequence", None)
+                created = entry.pop(stream.CREATED, None)
+                entry.pop(stream.log_lines.SEQUENCE, None)
                 stamp = time.strftime("%H:%M:%S", time.localtime(created)) if created else "--:--:--"
                 if created:
                     lags.append(time.time() - created)
@@ -80,6 +80,6 @@ def run(args) -> int:
             out.close()
         elapsed = time.monotonic() - started
         lag = f", lag behind the writer median {sorted(lags)[len(lags) // 2]:.1f} s, max {max(lags):.1f} s" if lags else ""
-        print(f"watch: {seen} records read, {shown} shown in {elapsed:.1f} s{lag}"
+        print(f"watch: {plural(seen, 'record')} read, {shown} shown in {elapsed:.1f} s{lag}"
               + (f", {reader.renewed} expired iterators renewed" if reader.renewed else ""), file=sys.stderr)
     return 0

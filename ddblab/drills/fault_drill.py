@@ -16,16 +16,20 @@ from dataclasses import dataclass, field
 
 from ddblab.core.aws import log_events
 from ddblab.core.kinds import Backend, QueueKind
+from ddblab.core.output import plural
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconciliation, users
 from ddblab.emulator.faults import FaultProxy
 from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name, health, is_host_runtime
+from ddblab.stack.code import handler_module
 from ddblab.stack.converge import converge
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import projection
 from ddblab.stack.model import Names
 from ddblab.stack.remove import remove
+
+log_lines = handler_module("log_lines")  # the keys of replicate's summary line
 
 
 @dataclass
@@ -78,10 +82,10 @@ def replicate_log(settings: Settings, since_ms: int) -> dict:
             line = json.loads(event["message"])
         except ValueError:
             continue
-        for kind, counter in (("replicate", "invocations"), ("replicate_failed", "failed_invocations")):
+        for kind, counter in ((log_lines.REPLICATE, "invocations"), (log_lines.REPLICATE_FAILED, "failed_invocations")):
             if kind in line:
                 totals[counter] += 1
-                totals["retries"] += line[kind].get("retries", 0)
+                totals["retries"] += line[kind].get(log_lines.RETRIES, 0)
     return totals
 
 
@@ -177,10 +181,6 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             if not keep:
                 remove(settings)
     return result
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def report(result: Result) -> str:

@@ -2,10 +2,14 @@
 machine are not comparable between runs; ratios measured together are).
 
   raw       the emulator's own write speed: BatchWriteItem straight into a table
-  pipeline  users -> stream -> replicate (fold + BatchWriteItem) -> users_by_location
+  pipeline  users -> stream -> replicate (fold + BatchWriteItem) -> users_by_location, with
+            every other consumer (audit, yours) mapped to the stream as in the real stack
+  alone     the same with replicate the stream's only consumer: what the other consumers
+            cost it (on MiniStack every mapping's batches take turns on one poller thread)
   baseline  the same pipeline with a one-put_item-per-record handler (handlers/reference_replicate.py)
 
-Each pipeline variant runs on a stack of its own (bench-fold-, bench-ref-), removed at the end.
+Each pipeline variant runs on a stack of its own (bench-fold-, bench-alone-, bench-ref-),
+removed at the end.
 """
 from __future__ import annotations
 
@@ -16,18 +20,23 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ddblab.core.aws import mappings_of
 from ddblab.core.settings import Settings
 from ddblab.core.waiting import wait_for
 from ddblab.data import batches, users
 from ddblab.stack.code import HANDLERS, build_zip, sources
+from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.converge import converge
 from ddblab.stack.describe import projection
 from ddblab.stack.model import Names
 from ddblab.stack.remove import remove
 
-VARIANTS = ("raw", "pipeline", "baseline")
+VARIANTS = ("raw", "pipeline", "alone", "baseline")
 WARMUP_ITEMS = 200  # per variant before the rounds: worker cold starts are not replication speed
-TARGETS = {"replication_over_ceiling": ("at most", 1.25), "speedup_over_baseline": ("at least", 5.0),
+# issue 21's: the whole pipeline within 5% of the ceiling (not reached on MiniStack, where the
+# other consumers' batches take turns with replicate's: the alone figure says how much they cost)
+TARGETS = {"replication_over_ceiling": ("at most", 1.05), "replicate_alone_over_ceiling": ("at most", 1.05),
+           "speedup_over_baseline": ("at least", 5.0),
            "latency_p99_ms": ("at most", 100.0),
            # the users API under load (drills/api_load.py), over every number of clients
            "api_errors_5xx": ("at most", 0), "api_lost_writes": ("at most", 0)}
@@ -81,14 +90,15 @@ class Result:
         return statistics.median(self.rates[variant])
 
     def figures(self) -> dict:
-        raw, pipeline, baseline = (self.median(v) for v in VARIANTS)
+        raw, pipeline, alone, baseline = (self.median(v) for v in VARIANTS)
         figures = {
             "backend": self.backend, "n": self.n, "rounds": self.rounds,
             "raw_items_per_s": round(raw, 1), "pipeline_items_per_s": round(pipeline, 1),
-            "baseline_items_per_s": round(baseline, 1),
+            "alone_items_per_s": round(alone, 1), "baseline_items_per_s": round(baseline, 1),
             # pipeline time / (2N / raw): every item is written twice (users, then the target),
             # so 2N at the raw rate is the least time the emulator allows. Lower is better.
             "replication_over_ceiling": round(raw / (2 * pipeline), 3),
+            "replicate_alone_over_ceiling": round(raw / (2 * alone), 3),
             "speedup_over_baseline": round(pipeline / baseline, 2),
         }
         for name, samples in (("latency_ms", self.latencies_s), ("baseline_latency_ms", self.baseline_latencies_s)):
@@ -106,6 +116,7 @@ class Result:
         """Each target of issue 12 with its value and whether this run met it."""
         figures = self.figures()
         values = {"replication_over_ceiling": figures["replication_over_ceiling"],
+                  "replicate_alone_over_ceiling": figures["replicate_alone_over_ceiling"],
                   "speedup_over_baseline": figures["speedup_over_baseline"]}
         if "latency_ms" in figures:
             values["latency_p99_ms"] = figures["latency_ms"]["p99"]
@@ -124,7 +135,8 @@ class Bench:
     def __init__(self, base: Settings, n: int):
         self.n = n
         self.base = base
-        self.stacks = {"pipeline": base.sub("bench-fold-"), "baseline": base.sub("bench-ref-")}
+        self.stacks = {"pipeline": base.sub("bench-fold-"), "alone": base.sub("bench-alone-"),
+                       "baseline": base.sub("bench-ref-")}
         self.names = {variant: Names(settings.prefix) for variant, settings in self.stacks.items()}
         self.ddb = base.client("dynamodb", max_pool_connections=16)
         self.raw_table = f"{self.stacks['pipeline'].prefix}raw"  # a plain table, not part of the stack
@@ -136,6 +148,7 @@ class Bench:
         name = self.names["baseline"].replicate
         lam.update_function_code(FunctionName=name, ZipFile=baseline_zip())
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        self.unmap_all_but_replicate(self.stacks["alone"])
         try:
             self.ddb.create_table(TableName=self.raw_table, BillingMode="PAY_PER_REQUEST",
                                   AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"}],
@@ -143,6 +156,15 @@ class Bench:
         except self.ddb.exceptions.ResourceInUseException:
             pass
         self.ddb.get_waiter("table_exists").wait(TableName=self.raw_table)
+
+    @staticmethod
+    def unmap_all_but_replicate(settings: Settings) -> None:
+        """Delete the stream mappings of every function but replicate on this bench stack."""
+        lam, names = settings.client("lambda"), Names(settings.prefix)
+        for consumer in CONSUMERS:
+            if consumer.module != "replicate":
+                for mapping in mappings_of(lam, names.function(consumer.module)):
+                    lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
     def teardown(self) -> None:
         for settings in self.stacks.values():
@@ -197,7 +219,8 @@ class Bench:
             self.throughput(variant, min(self.n, WARMUP_ITEMS))
         result.rates = {v: [] for v in VARIANTS}
         for round_ in range(result.rounds):
-            order = VARIANTS[round_ % 3:] + VARIANTS[:round_ % 3]  # rotate: no variant always goes first
+            first = round_ % len(VARIANTS)
+            order = VARIANTS[first:] + VARIANTS[:first]  # rotate: no variant always goes first
             for variant in order:
                 result.rates[variant].append(self.throughput(variant))
             progress(f"round {round_ + 1}: " + ", ".join(f"{v} {result.rates[v][-1]:,.0f}/s" for v in VARIANTS))

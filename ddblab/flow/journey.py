@@ -23,7 +23,7 @@ def diff(record: dict) -> list:
     change = record.get("dynamodb", {})
     old = stream_data.audit._decode(change.get("OldImage"))
     new = stream_data.audit._decode(change.get("NewImage"))
-    changed = set(described.get("changes") or {})
+    changed = set(described.get(stream_data.log_lines.CHANGES) or {})
     return [{"name": name, "old": old.get(name), "new": new.get(name), "changed": name in changed}
             for name in sorted(set(old) | set(new))]
 

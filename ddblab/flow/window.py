@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from ddblab.diagnose.function_errors import ERROR_LINE
 from ddblab.inspect import stream as stream_data
 
+log_lines = stream_data.log_lines  # the keys of audit's line, which the page reads in the functions' logs
+
 WINDOW = 5000  # stream records kept: the tail, the journeys and the key histories
 MINUTE = 60.0
 RATE_SECONDS = 10  # records/s is counted over this many seconds
 LOOK_BACK = 900  # on start, a function's log is read from this far back (as doctor reads errors): where it got to
 PLATFORM = re.compile(r"^(START|END|REPORT|INIT_START) RequestId: (\S+)")
+SEQUENCE_IN_LINE = json.dumps(log_lines.SEQUENCE)  # as it appears in a JSON line
 
 
 @dataclass
@@ -93,13 +96,13 @@ class FunctionLog:
     def line(self, at: float, message: str) -> None:
         if ERROR_LINE.search(message):
             self.errors.append((at, message[:300]))
-        if '"sequence"' not in message:
+        if SEQUENCE_IN_LINE not in message:  # most lines are about no one record: not parsed
             return
         try:
             entry = json.loads(message)
         except ValueError:
             return
-        sequence = entry.get("sequence") if isinstance(entry, dict) else None
+        sequence = entry.get(log_lines.SEQUENCE) if isinstance(entry, dict) else None
         if sequence:
             self.by_sequence.put(str(sequence), message[:2000])
             if sequence_key(sequence) > sequence_key(self.newest_sequence):
@@ -146,8 +149,9 @@ class Window:
     def add(self, record: dict, read: float | None = None) -> dict:
         sequence = str(record.get("dynamodb", {}).get("SequenceNumber"))
         described = stream_data.entry(record)
-        entry = {"sequence": sequence, "event": record.get("eventName"), "keys": described.get("keys") or {},
-                 "created": described.get("created"), "changed": sorted(described.get("changes") or {}),
+        entry = {"sequence": sequence, "event": record.get("eventName"), "keys": described.get(log_lines.KEYS) or {},
+                 "created": described.get(stream_data.CREATED),
+                 "changed": sorted(described.get(log_lines.CHANGES) or {}),
                  "read": time.time() if read is None else read, "raw": stream_data.as_json(record)}
         with self.lock:
             self.counter += 1

@@ -7,29 +7,34 @@ import time
 
 from rich.markup import escape
 
+from ddblab.inspect.stream import CREATED
+from ddblab.stack.code import handler_module
+
+log_lines = handler_module("log_lines")  # the keys of audit's line
 EVENT_STYLES = {"INSERT": "green", "MODIFY": "yellow", "REMOVE": "red"}
-SHOWN = ("audit", "keys", "changes")  # the fields the line is made of; every other one follows it
+SHOWN = (log_lines.AUDIT, log_lines.KEYS, log_lines.CHANGES)  # the fields the line is made of; every other one follows it
 
 
 def change_line(entry: dict) -> str:
     """An audit entry ({audit, keys, changes, ...}) as one line: the event, the keys, what
     changed (INSERT/REMOVE: the item once, without its key; MODIFY: old -> new), then every
     other field of the entry as name=value, so a field added to the audit line is never hidden."""
-    event = str(entry.get("audit"))
-    keys = entry.get("keys") or {}
-    changes = entry.get("changes") or {}
+    event = str(entry.get(log_lines.AUDIT))
+    keys = entry.get(log_lines.KEYS) or {}
+    changes = entry.get(log_lines.CHANGES) or {}
+    old, new = log_lines.OLD, log_lines.NEW
     if event in ("INSERT", "REMOVE"):  # the whole item is new, or gone: show it once
-        side = "new" if event == "INSERT" else "old"
+        side = new if event == "INSERT" else old
         shown = " ".join(f"{k}={c.get(side)!r}" for k, c in changes.items() if k not in keys)
     else:
-        shown = "; ".join(f"{k}: {c.get('old')!r} -> {c.get('new')!r}" for k, c in changes.items())
+        shown = "; ".join(f"{k}: {c.get(old)!r} -> {c.get(new)!r}" for k, c in changes.items())
     rest = []
     for name, value in entry.items():
         if name in SHOWN:
             continue
-        if name == "created" and isinstance(value, (int, float)):
+        if name == CREATED and isinstance(value, (int, float)):
             value = time.strftime("%H:%M:%S", time.localtime(value))
-        rest.append(f"{name}={value}" if name != "error" else f"error: {value}")
+        rest.append(f"{name}={value}" if name != log_lines.ERROR else f"{name}: {value}")
     style = EVENT_STYLES.get(event, "bold")
     line = f"[{style}]{escape(f'{event:<6}')}[/] {escape(','.join(str(v) for v in keys.values()))}"
     if shown:

@@ -21,15 +21,17 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
 
 audit = handler_module("audit")
+log_lines = handler_module("log_lines")  # the keys of audit's line, as the handler writes them
 EVENTS = ("INSERT", "MODIFY", "REMOVE")
+CREATED = "created"  # added to audit's entry by entry(): when the record was written (epoch seconds)
 
 
 def entry(record: dict) -> dict:
-    """The record as audit logs it ({audit, keys, changes, sequence}), plus when it was written."""
+    """The record as audit logs it (log_lines.AUDIT_LINE), plus CREATED: when it was written."""
     described = audit.describe(record)
     created = epoch(record.get("dynamodb", {}).get("ApproximateCreationDateTime"))
     if created is not None:
-        described["created"] = created
+        described[CREATED] = created
     return described
 
 

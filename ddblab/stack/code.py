@@ -18,7 +18,7 @@ from pathlib import Path
 from ddblab.core.settings import ROOT, UserError
 
 HANDLERS = ROOT / "handlers"
-SHARED_MODULES = ("projection", "environment")  # zipped with every function
+SHARED_MODULES = ("projection", "environment", "log_lines")  # zipped with every function
 
 
 def handler_module(name: str):

@@ -31,7 +31,7 @@ if "MUTANT_UNDER_TEST" in os.environ:
     # imports no handler); a handler file that no function uses would have every mutant
     # "survive", with no word why.
     from ddblab.stack.consumers import function_modules
-    MUTATED = ("environment", "projection", *function_modules())
+    MUTATED = ("environment", "log_lines", "projection", *function_modules())
     files = {p.stem for p in Path("handlers").glob("*.py")} | {p.parent.name for p in Path("handlers").glob("*/__init__.py")}
     assert files - {"reference_replicate"} == set(MUTATED), \
         "a file in handlers/ is used by no function of ddblab/stack/consumers.py: mutmut could never switch its mutants on"

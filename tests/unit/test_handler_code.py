@@ -11,10 +11,10 @@ from ddblab.stack.reload import affected
 
 
 def test_sources_package_handler_zipped_whole_with_the_shared_modules():
-    assert sorted(sources("users_api")) == ["environment.py", "projection.py", "users_api/__init__.py",
+    assert sorted(sources("users_api")) == ["environment.py", "log_lines.py", "projection.py", "users_api/__init__.py",
                                             "users_api/fields.py", "users_api/gateway.py", "users_api/paging.py",
                                             "users_api/routes.py"]
-    assert sorted(sources("audit")) == ["audit.py", "environment.py", "projection.py"]
+    assert sorted(sources("audit")) == ["audit.py", "environment.py", "log_lines.py", "projection.py"]
 
 
 def test_build_zip_package_handler_holds_its_directory():
