@@ -152,6 +152,8 @@ def last_result(d: Diagnosis, spec: Mapping, m: dict) -> list:
         if letter is not None:
             return [Check("mapping", spec.label, Status.NOTE, f"that failed batch went to the dead-letter queue "
                           f"{queue_contents.ago(letter.age)} ago; nothing failed since", "make redrive, once it is fixed")]
+        if (fixed := updated_after_failure(d, spec)) is not None:
+            return [fixed]
         return [Check("mapping", spec.label, Status.FAIL, f"last batch {result}: {d.failure_reason(spec.function)}",
                       d.fix_for_function(spec.function))]
     if d.backend == Backend.LOCALSTACK and result == "No records processed":
@@ -163,6 +165,25 @@ def last_result(d: Diagnosis, spec: Mapping, m: dict) -> list:
         return [Check("mapping", spec.label, Status.NOTE, "last result 'No records processed': LocalStack 4.14 never "
                       "updates it; the function's log and the probe tell what happened")]
     return []
+
+
+def updated_after_failure(d: Diagnosis, spec: Mapping) -> Check | None:
+    """A backend keeps a mapping's last result until another batch comes (MiniStack: FAILED,
+    after a fix was deployed and the failed batch redriven): when the function starts and was
+    updated after its last failure, that result says nothing of the code deployed now."""
+    if d.start_error(spec.function) is not None:
+        return None
+    failed, updated = d.failed_at(spec.function), d.updated_at(spec.function)
+    if failed is None or updated is None or updated <= failed:
+        return None
+    return Check("mapping", spec.label, Status.WARN,
+                 f"last batch FAILED at {clock(failed)}, before the function was updated at {clock(updated)}: "
+                 "the next record will tell whether the fix holds",
+                 "make doctor (its probe sends a record through), or write one, then make status")
+
+
+def clock(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
 
 
 def first_record_time(d: Diagnosis) -> float | None:
@@ -252,8 +273,10 @@ def function(d: Diagnosis, spec) -> list:
         checks.append(Check("function", spec.name, Status.PASS, f"Active, last update {update}, starts cleanly"))
     errors = [clause for _, clause in d.errors(spec.name)]
     if errors:
-        checks.append(Check("function", spec.name, Status.WARN, f"{plural(len(errors), 'recent error line')} in its log, "
-                            f"the last: {errors[-1]}", f"make logs ARGS='--function {spec.module} --since 15m'"))
+        updated, failed = d.updated_at(spec.name), d.failed_at(spec.name)
+        before = f" (all before its update at {clock(updated)})" if updated and failed and failed < updated else ""
+        checks.append(Check("function", spec.name, Status.WARN, f"{plural(len(errors), 'recent error line')} in its log"
+                            f"{before}, the last: {errors[-1]}", f"make logs ARGS='--function {spec.module} --since 15m'"))
     return checks
 
 
@@ -311,14 +334,30 @@ def queues(d: Diagnosis) -> list:
         if not depth:
             checks.append(Check("queue", name, Status.PASS, "empty"))
             continue
-        oldest = queue_contents.peek(d.live.sqs, url, kind, limit=10)
+        oldest = d.dead_letters if kind == QueueKind.DLQ else queue_contents.peek(d.live.sqs, url, kind, limit=10)
         age = queue_contents.ago(oldest[0].age) if oldest else "?"
         what = "records replicate could not place" if kind == QueueKind.QUARANTINE else \
             "batches whose retries ran out: their changes never reached the function"
         checks.append(Check("queue", name, Status.FAIL if kind == QueueKind.DLQ else Status.WARN,
                             f"{plural(depth, 'message')}, the oldest {age} old: {what}",
-                            "make quarantine (read them), then make redrive (or make reconcile ARGS=--fix)"))
+                            "make quarantine (read them), then " + (
+                                redrive_fix(d.spec, oldest) if kind == QueueKind.DLQ else REPAIR)))
     return checks
+
+
+REPAIR = "make redrive (or make reconcile ARGS=--fix)"  # replicate's: its view can be recomputed too
+
+
+def redrive_fix(stack, letters: list) -> str:
+    """What puts these dead letters right. make redrive replays a batch to the consumer that
+    failed it; make reconcile recomputes only a view that declares how (replicate's), so for a
+    replay-only consumer (audit, or one added with make consumer) it is never the fix."""
+    replay_only = sorted({c.module for m in letters if (c := stack.consumer(m.function)) is not None and not c.reconcile})
+    if not replay_only:
+        return REPAIR
+    names = " and ".join(replay_only)
+    verb = "is" if len(replay_only) == 1 else "are"
+    return f"make redrive once it is fixed ({names} {verb} not reconcilable: replay to repair)"
 
 
 def api(d: Diagnosis) -> list:

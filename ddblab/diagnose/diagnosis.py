@@ -2,7 +2,9 @@
 and the command that fixes it) and the Diagnosis (the stack as it stands, asked once)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 from botocore.exceptions import ClientError
@@ -37,6 +39,7 @@ class Diagnosis:
     backend: str = ""
     _start_errors: dict = field(default_factory=dict)
     _errors: dict = field(default_factory=dict)
+    _updated: dict = field(default_factory=dict)
 
     @property
     def settings(self):
@@ -79,6 +82,22 @@ class Diagnosis:
             self._errors[function] = error_events(self.logs, function)
         return self._errors[function]
 
+    def failed_at(self, function: str) -> float | None:
+        """When the function's last failure was logged (seconds since the epoch): the last error
+        in its log, or MiniStack's own line about it; None when neither says."""
+        times = [ms / 1000 for ms, _ in self.errors(function)[-1:]]
+        logged = self.ministack_failures.get(function)
+        if logged is not None and logged.at is not None:
+            times.append(logged.at)
+        return max(times) if times else None
+
+    def updated_at(self, function: str) -> float | None:
+        """When the function's code or configuration last changed (its LastModified)."""
+        if function not in self._updated:
+            config = find(self.lam.get_function_configuration, "ResourceNotFoundException", FunctionName=function)
+            self._updated[function] = epoch_of(config.get("LastModified")) if config else None
+        return self._updated[function]
+
     @cached_property
     def dead_letters(self) -> list:
         """The messages waiting in the dead-letter queue (read, left there), oldest first."""
@@ -111,3 +130,15 @@ class Diagnosis:
     @property
     def stream_arn(self) -> str | None:
         return (self.users_table or {}).get("LatestStreamArn")
+
+
+def epoch_of(stamp) -> float | None:
+    """A Lambda LastModified (`2026-12-06T21:40:32.123+0000`, or a datetime) in seconds since the epoch."""
+    if isinstance(stamp, datetime):
+        return stamp.timestamp()
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$", str(stamp or ""))
+    if not match:
+        return None
+    zone = (match[3] or "+0000").replace("Z", "+0000").replace(":", "")
+    parsed = datetime.strptime(match[1] + zone, "%Y-%m-%dT%H:%M:%S%z")
+    return parsed.timestamp() + float(match[2] or 0)

@@ -36,6 +36,7 @@ class StartError:
     function: str
     kind: str  # errorType
     message: str
+    at: float | None = None  # when it was logged (seconds since the epoch), where the log says
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}" if self.kind else self.message
@@ -118,6 +119,7 @@ def recent_errors(logs, function: str, since_seconds: int = 900, limit: int = 3)
     return [clause for _, clause in error_events(logs, function, since_seconds)][-limit:]
 
 
+MINISTACK_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[ ,]")
 MINISTACK_FAILURES = (
     re.compile(r"ESM: Lambda (?P<function>\S+) failed processing DynamoDB stream batch from \S+ "
                r"\(errorType=(?P<kind>[^ ]*) errorMessage=(?P<message>.*)\)$"),
@@ -140,5 +142,12 @@ def ministack_failures(log_file: Path, max_bytes: int = 2_000_000) -> dict:
         for pattern in MINISTACK_FAILURES:
             match = pattern.search(line)
             if match:
-                found[match["function"]] = StartError(match["function"], match["kind"], match["message"])
+                found[match["function"]] = StartError(match["function"], match["kind"], match["message"],
+                                                      logged_at(line))
     return found
+
+
+def logged_at(line: str) -> float | None:
+    """The time a MiniStack log line starts with (`2026-12-06 21:40:32 INFO ...`, local time)."""
+    stamp = MINISTACK_TIME.match(line)
+    return time.mktime(time.strptime(stamp[1], "%Y-%m-%d %H:%M:%S")) if stamp else None

@@ -1,16 +1,24 @@
 """status is doctor's checks, one row per part: the worst verdict wins, a failed batch that
-went to the dead-letter queue is not a failing mapping, and a reason is one clause."""
+went to the dead-letter queue is not a failing mapping, nor is one that failed before the
+function was updated (a warning until the next record tells), a reason is one clause, and a
+dead letter of a replay-only consumer is repaired by redrive, never by reconcile."""
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
+import pytest
+
 from ddblab.commands.status import Row, row
-from ddblab.core.kinds import Backend
-from ddblab.diagnose.checks import last_result
-from ddblab.diagnose.diagnosis import Check, Diagnosis
-from ddblab.diagnose.function_errors import StartError, error_clauses
+from ddblab.core.kinds import Backend, QueueKind
+from ddblab.core.settings import Settings
+from ddblab.diagnose.checks import last_result, queues, redrive_fix
+from ddblab.diagnose.diagnosis import Check, Diagnosis, epoch_of
+from ddblab.diagnose.function_errors import StartError, error_clauses, ministack_failures
 from ddblab.inspect.queue_contents import Message
-from ddblab.stack.model import Mapping
+from ddblab.stack.consumers import CONSUMERS
+from ddblab.stack.describe import describe
+from ddblab.stack.model import Account, Consumer, Mapping
 
 MAPPING = Mapping("state_counts", "users", batch_size=1000)
 
@@ -36,6 +44,7 @@ class Seen(Diagnosis):
         super().__init__(live=SimpleNamespace(settings=None))
         self._errors = {"state_counts": errors}
         self._start_errors = {"state_counts": start_error}
+        self._updated = {"state_counts": None}  # when the function was last updated: not known unless a test says
         self.__dict__["dead_letters"] = letters
         self.__dict__["ministack_failures"] = {}
 
@@ -88,3 +97,85 @@ def test_last_result_on_localstack_fails_while_the_function_cannot_start():
     fine.__dict__["backend"] = Backend.LOCALSTACK
     (check,) = last_result(fine, MAPPING, {"LastProcessingResult": "No records processed"})
     assert check.status == "note" and "never updates it" in check.detail
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    """Clock times in UTC, so the expected ones can be written by hand."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_last_result_failed_before_the_function_was_updated_is_a_warning_naming_the_next_step(utc):
+    # GIVEN the last batch failed at t=100 s (its error logged), nothing dead-lettered, and the
+    # function updated at t=160 s (a fix deployed); it starts cleanly
+    seen = Seen(errors=[(100_000, "RuntimeError: a planted bug")], letters=[])
+    seen._updated["state_counts"] = 160.0
+    # WHEN the backend still says FAILED (it keeps the last result until another batch comes)
+    (check,) = last_result(seen, MAPPING, {"LastProcessingResult": "FAILED"})
+    # THEN it is a warning that the failure came before the update, with what tells: the next record
+    assert check.status == "warn"
+    assert check.detail == ("last batch FAILED at 00:01:40, before the function was updated at 00:02:40: "
+                            "the next record will tell whether the fix holds")
+    assert check.fix == "make doctor (its probe sends a record through), or write one, then make status"
+
+
+def test_last_result_failed_after_the_update_or_while_the_function_cannot_start_stays_a_failure():
+    # GIVEN an update at t=50 s and a failure logged after it, at t=100 s
+    after = Seen(errors=[(100_000, "RuntimeError: a planted bug")], letters=[])
+    after._updated["state_counts"] = 50.0
+    assert last_result(after, MAPPING, {"LastProcessingResult": "FAILED"})[0].status == "fail"
+    # GIVEN an update after the failure, but a function that still cannot start
+    broken = Seen(errors=[(100_000, "RuntimeError: old")], letters=[],
+                  start_error=StartError("state_counts", "Runtime.UserCodeSyntaxError", "line 3"))
+    broken._updated["state_counts"] = 160.0
+    assert last_result(broken, MAPPING, {"LastProcessingResult": "FAILED"})[0].status == "fail"
+    # GIVEN an update, and no word of when the failure was (no error in the log, no MiniStack line)
+    unknown = Seen(errors=[], letters=[])
+    unknown._updated["state_counts"] = 160.0
+    assert last_result(unknown, MAPPING, {"LastProcessingResult": "FAILED"})[0].status == "fail"
+
+
+def test_failure_and_update_times_read_from_ministack_and_lambda(utc, tmp_path):
+    log = tmp_path / "ministack.log"
+    log.write_text("2026-12-06 21:40:30 INFO [lambda] ESM: Lambda state_counts processed 1 DynamoDB stream records from users\n"
+                   "2026-12-06 21:40:32 ERROR [lambda] ESM: Lambda state_counts failed processing DynamoDB stream batch "
+                   "from users (errorType=Runtime.HandlerError errorMessage=a planted bug)\n")
+    (failure,) = ministack_failures(log).values()
+    assert failure.at == 1796593232 and str(failure) == "Runtime.HandlerError: a planted bug"
+    assert epoch_of("2026-12-06T21:40:32.125+0000") == 1796593232.125
+    assert epoch_of("2026-12-06T23:40:32+02:00") == 1796593232
+    assert epoch_of("") is None
+
+
+STACK = describe(Settings(), Account("aws", "us-east-1", "123456789012"),
+                 consumers=CONSUMERS + (Consumer("state_counts", index="state"),))
+
+
+def dead_letter(function: str) -> Message:
+    return Message("dlq", f"m-{function}", 100.0, "(a batch)", "MaxRecordAgeExceeded", f"{function}: batch of 1", function)
+
+
+def test_redrive_fix_never_offers_reconcile_alone_for_a_replay_only_consumer():
+    # replicate's view is recomputed by make reconcile; audit and state_counts are replay only
+    assert redrive_fix(STACK, [dead_letter("replicate")]) == "make redrive (or make reconcile ARGS=--fix)"
+    assert redrive_fix(STACK, [dead_letter("state_counts")]) == (
+        "make redrive once it is fixed (state_counts is not reconcilable: replay to repair)")
+    assert redrive_fix(STACK, [dead_letter("replicate"), dead_letter("audit"), dead_letter("state_counts")]) == (
+        "make redrive once it is fixed (audit and state_counts are not reconcilable: replay to repair)")
+
+
+def test_queue_check_of_a_replay_only_consumers_dead_letter_names_the_redrive():
+    # GIVEN one dead letter of state_counts waiting, and an empty quarantine queue
+    seen = Seen(errors=[], letters=[dead_letter("state_counts")])
+    seen.__dict__["spec"] = STACK
+    seen.live = SimpleNamespace(settings=None, sqs=None, queue_url=lambda kind: f"http://q/{kind}",
+                                queue_depth=lambda kind: 1 if kind == QueueKind.DLQ else 0)
+    # THEN doctor's (and status's) line for the queue fails and says to redrive, not to reconcile
+    quarantine, dlq = queues(seen)
+    assert quarantine.status == "pass" and dlq.status == "fail"
+    assert dlq.fix == ("make quarantine (read them), then make redrive once it is fixed "
+                       "(state_counts is not reconcilable: replay to repair)")
