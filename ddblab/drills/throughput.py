@@ -24,8 +24,8 @@ from ddblab.core.settings import Settings
 from ddblab.core.waiting import wait_for
 from ddblab.data import batches, users
 from ddblab.stack.code import HANDLERS, build_zip, sources
-from ddblab.stack.converge import converge
 from ddblab.stack.consumers import CONSUMERS
+from ddblab.stack.converge import converge
 from ddblab.stack.describe import projection
 from ddblab.stack.model import Names
 from ddblab.stack.remove import remove
@@ -161,9 +161,10 @@ class Bench:
         """Delete the stream mappings of every function but replicate on this bench stack."""
         lam, names = settings.client("lambda"), Names(settings.prefix)
         for consumer in CONSUMERS:
-            if consumer.module != "replicate":
-                for mapping in lam.list_event_source_mappings(FunctionName=names.function(consumer.module))["EventSourceMappings"]:
-                    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+            if consumer.module == "replicate":
+                continue
+            for mapping in lam.list_event_source_mappings(FunctionName=names.function(consumer.module))["EventSourceMappings"]:
+                lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
     def teardown(self) -> None:
         for settings in self.stacks.values():
