@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.markup import escape
 
 from ddblab.core.kinds import Status
-from ddblab.core.output import console
+from ddblab.core.output import console, plural
 from ddblab.core.settings import Settings
 from ddblab.diagnose import checks
 from ddblab.stack.deployed import Deployed
@@ -40,7 +40,8 @@ def run(args) -> int:
         failed += check.failed
         warned += check.status == Status.WARN
     if failed:
-        console.print(f"[bold red]{failed} check(s) failed[/]: run the command on each FAIL line, then make doctor again")
+        console.print(f"[bold red]{plural(failed, 'check')} failed[/]: run the command on each FAIL line, then make doctor again")
         return 1
-    console.print(f"[green]the chain is whole[/]{f' ({warned} warning(s) above)' if warned else ''}")
+    above = f" ({plural(warned, 'warning')} above)" if warned else ""
+    console.print(f"[green]the chain is whole[/]{above}")
     return 0

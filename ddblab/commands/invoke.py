@@ -17,6 +17,7 @@ import json
 import sys
 import time
 
+from ddblab.core.output import plural
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import wait_for
 from ddblab.stack.consumers import function_modules
@@ -141,7 +142,7 @@ def run(args) -> int:
         batches = [records[i:i + args.batch_size] for i in range(0, len(records), args.batch_size)]
         worst = 0
         for number, batch in enumerate(batches, 1):
-            print(f"=== batch {number} of {len(batches)}: {len(batch)} records")
+            print(f"=== batch {number} of {len(batches)}: {plural(len(batch), 'record')}")
             started = int(time.time() * 1000)
             worst = max(worst, show(live, name, started, invoke(lam, name, {"Records": batch}), not args.no_logs))
         return worst

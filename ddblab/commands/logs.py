@@ -18,7 +18,7 @@ from botocore.exceptions import EndpointConnectionError
 from rich.markup import escape
 
 from ddblab.core.aws import log_events, mappings_of
-from ddblab.core.output import console
+from ddblab.core.output import console, plural
 from ddblab.core.settings import UserError
 from ddblab.diagnose.function_errors import start_error
 from ddblab.emulator.health import require_alive
@@ -58,8 +58,9 @@ def render(function: str, message: str) -> str:
         s = entry.get(log_lines.REPLICATE) or entry[log_lines.REPLICATE_FAILED]
         rejected = s.get(log_lines.REJECTED)
         refused = f", {rejected} refused by the target" if rejected else ""
-        line = (f"{s.get(log_lines.RECORDS, 0)} records -> {s.get(log_lines.WRITES, 0)} writes, "
-                f"{s.get(log_lines.QUARANTINED, 0)} quarantined{refused}, {s.get(log_lines.RETRIES, 0)} retries")
+        retries = plural(s.get(log_lines.RETRIES, 0), "retry")
+        line = (f"{plural(s.get(log_lines.RECORDS, 0), 'record')} -> {plural(s.get(log_lines.WRITES, 0), 'write')}, "
+                f"{s.get(log_lines.QUARANTINED, 0)} quarantined{refused}, {retries}")
         return escape(line) if log_lines.REPLICATE in entry else \
             f"[red]FAILED[/] {escape(line)}: {escape(str(s.get(log_lines.ERROR)))} (the batch will be retried)"
     return escape(message)

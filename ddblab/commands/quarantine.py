@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.markup import escape
 
 from ddblab.core.kinds import QueueKind
-from ddblab.core.output import console
+from ddblab.core.output import console, plural
 from ddblab.inspect import queue_contents
 from ddblab.stack.deployed import Deployed
 
@@ -29,7 +29,7 @@ def run(args) -> int:
         depth = live.queue_depth(kind)
         messages = queue_contents.peek(live.sqs, live.queue_url(kind), kind, limit=args.limit) if depth else []
         more = f", showing {len(messages)}" if len(messages) < depth else ""
-        console.print(f"[bold]{name}[/]: {depth} message(s){more}", highlight=False)
+        console.print(f"[bold]{name}[/]: {plural(depth, 'message')}{more}", highlight=False)
         for m in messages:
             console.print(f"  {queue_contents.ago(m.age):>4} ago  {escape(m.user)}  [red]{escape(m.reason)}[/]  "
                           f"[dim]{escape(m.detail)}[/]", highlight=False, soft_wrap=True)

@@ -1,5 +1,6 @@
 """Seed the pipeline: the five walkthrough users through the HTTP API, then COUNT generated
-users written to `users` in batches; wait until users_by_location has caught up, and show
+users written to `users` in batches; wait until users_by_location has caught up (and each
+consumer's own table holds a row for every user), and show
 the users in New York.
 
     ddblab seed [--count 1000]
@@ -18,7 +19,7 @@ from rich.table import Table
 from ddblab.core.output import console
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
-from ddblab.data import batches, reconciliation, users
+from ddblab.data import batches, reconciliation, users, views
 from ddblab.emulator.health import require_alive
 from ddblab.stack.deployed import Deployed
 from ddblab.stack.describe import projection
@@ -102,5 +103,13 @@ def run(args) -> int:
     except WaitTimeout as error:
         raise UserError(f"{error}\n  the pipeline is behind or stuck: look at `make logs` and run `make reconcile`") from None
     console.print(f"   caught up in {time.monotonic() - started:.1f} s: {drift.target_items} items, drift 0")
+    own = views.view_tables(live.stack)
+    if own:  # the consumers' own tables: the stream fills them beside users_by_location
+        try:
+            wait_for(lambda: not views.behind(live.dynamodb, live.names.users, own),
+                     f"{', '.join(own)} to hold a row for every user", timeout=args.timeout, interval=0.5)
+        except WaitTimeout as error:
+            raise UserError(f"{error}\n  the pipeline is behind or stuck: look at `make logs` and `make status`") from None
+        console.print(f"   {', '.join(own)}: a row for every user, {time.monotonic() - started:.1f} s after the writes")
     show_state(live.dynamodb, live.names.target, "New York")
     return 0

@@ -19,30 +19,42 @@ def configure(parser) -> None:
 
 
 def bring_back(settings: Settings, timeout: float = 300) -> dict:
-    """Write the saved tables back, then wait for the views to be rebuilt by the stream;
-    returns the figures (items, seconds written back, seconds until the view was in step)."""
-    from ddblab.data import reconciliation, snapshot
+    """Wait until every table of the stack is ACTIVE; write the saved tables back, then wait
+    for every view to be rebuilt by the stream (users_by_location in step, each consumer's
+    table holding a row for every user); returns the figures (items, seconds written back,
+    seconds until every view was in step)."""
+    from ddblab.data import reconciliation, snapshot, views
     from ddblab.stack.deployed import Deployed
     live = Deployed(settings)
     started = time.monotonic()
-    restored = snapshot.restore(live.dynamodb, settings, snapshot.source_tables(live.stack))
-    for k in restored:
-        print(f"data: {k.note}" if k.note else f"data: {k.items} items written back to {k.table} in {k.seconds:.1f} s")
-    if not any(k.items for k in restored):
-        return {}
-    # Counting is cheap (the emulator's one poller thread is rebuilding meanwhile); compare once the count is there.
-    placed = sum(k.placed for k in restored)
+    tables = [t.name for t in live.stack.tables]
+    own = views.view_tables(live.stack)
     try:
+        wait_for(lambda: not views.not_active(live.dynamodb, tables), f"every table ({', '.join(tables)}) to be ACTIVE",
+                 timeout=timeout, interval=0.2)
+        restored = snapshot.restore(live.dynamodb, settings, snapshot.source_tables(live.stack))
+        for k in restored:
+            print(f"data: {k.note}" if k.note else f"data: {k.items} items written back to {k.table} in {k.seconds:.1f} s")
+        if not any(k.items for k in restored):
+            return {}
+        # Counting is cheap (the emulator's one poller thread is rebuilding meanwhile); compare once the count is there.
+        placed, items = sum(k.placed for k in restored), sum(k.items for k in restored)
         wait_for(lambda: snapshot.count(live.dynamodb, live.names.target) >= placed,
                  f"{live.names.target} to hold the {placed} users written back", timeout=timeout, interval=0.5)
         drift = wait_for(lambda: (d := reconciliation.compare(live.dynamodb, live.names.users, live.names.target)).total == 0
                          and d, f"{live.names.target} to be rebuilt by the stream", timeout=timeout, interval=0.5)
+        for table in own:
+            wait_for(lambda table=table: snapshot.count(live.dynamodb, table) >= items,
+                     f"{table} to hold a row for each of the {items} users written back", timeout=timeout, interval=0.5)
+        wait_for(lambda: not views.behind(live.dynamodb, live.names.users, own),
+                 f"{', '.join(own)} to hold a row for every user", timeout=timeout, interval=0.5)
     except WaitTimeout as error:
         raise UserError(f"{error} - the pipeline is behind or stuck: look at make logs, make status") from None
     total = time.monotonic() - started
-    print(f"data: {live.names.target} rebuilt by the stream ({drift.target_items} items, drift 0); everything back "
-          f"in {total:.1f} s")
-    return {"items": sum(k.items for k in restored), "written_s": round(sum(k.seconds for k in restored), 2),
+    rebuilt = "".join(f", {table} (a row for every user)" for table in own)
+    print(f"data: {live.names.target} rebuilt by the stream ({drift.target_items} items, drift 0){rebuilt}; "
+          f"everything back in {total:.1f} s")
+    return {"items": items, "written_s": round(sum(k.seconds for k in restored), 2),
             "in_step_s": round(total, 2)}
 
 

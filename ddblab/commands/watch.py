@@ -12,7 +12,7 @@ import time
 
 from rich.markup import escape
 
-from ddblab.core.output import console
+from ddblab.core.output import console, plural
 from ddblab.core.settings import UserError
 from ddblab.inspect import stream
 from ddblab.inspect.render import change_line
@@ -80,6 +80,6 @@ def run(args) -> int:
             out.close()
         elapsed = time.monotonic() - started
         lag = f", lag behind the writer median {sorted(lags)[len(lags) // 2]:.1f} s, max {max(lags):.1f} s" if lags else ""
-        print(f"watch: {seen} records read, {shown} shown in {elapsed:.1f} s{lag}"
+        print(f"watch: {plural(seen, 'record')} read, {shown} shown in {elapsed:.1f} s{lag}"
               + (f", {reader.renewed} expired iterators renewed" if reader.renewed else ""), file=sys.stderr)
     return 0

@@ -2,6 +2,8 @@
 and the event source mappings of exactly one function."""
 from __future__ import annotations
 
+import re
+
 from botocore.exceptions import ClientError
 
 
@@ -39,6 +41,12 @@ def mappings_of(lam, function: str) -> list:
     so `replicate` would also list the mappings of `test-replicate`."""
     found = paged(lam, "list_event_source_mappings", "EventSourceMappings", FunctionName=function)
     return [m for m in found if function_name(m.get("FunctionArn", "")) == function]
+
+
+def processing_result(mapping: dict) -> str:
+    """A mapping's LastProcessingResult as the backend says it ("?" when it says nothing), but
+    in good grammar: MiniStack says "OK - 1 records"."""
+    return re.sub(r"\b1 records\b", "1 record", mapping.get("LastProcessingResult") or "?")
 
 
 def rest_api_ids(apigw, name: str) -> list:

@@ -15,6 +15,14 @@ class _Console(Console):
         raise SystemExit(0)
 
 
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """`1 message`, `2 messages`, `2 retries`: a count with its noun in the right number."""
+    if count == 1:
+        return f"{count} {one}"
+    regular = one[:-1] + "ies" if one.endswith("y") and one[-2:-1] not in "aeiou" else one + "s"
+    return f"{count} {many or regular}"
+
+
 _tty = sys.stdout.isatty()
 console = _Console(width=None if _tty else 120, no_color=bool(os.environ.get("NO_COLOR")) or not _tty,
                    highlight=_tty)

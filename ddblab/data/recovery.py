@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from ddblab.core.aws import error_code, error_message, function_name
 from ddblab.core.kinds import QueueKind
+from ddblab.core.output import plural
 from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
 
@@ -53,7 +54,9 @@ class Message:
         if self.queue == QueueKind.QUARANTINE:
             return f"quarantine: {', '.join(sorted(self.emails)) or '?'} ({self.body.get('reason', 'no reason given')})"
         info = self.body.get("DDBStreamBatchInfo", {})
-        return (f"dead letter of {self.function or '?'}: {info.get('batchSize', '?')} records, sequence "
+        size = info.get("batchSize")
+        records = plural(size, "record") if isinstance(size, int) else "? records"
+        return (f"dead letter of {self.function or '?'}: {records}, sequence "
                 f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')} "
                 f"({self.body.get('requestContext', {}).get('condition', '?')})")
 
@@ -251,7 +254,7 @@ def replay(lam, function: str, records: list) -> str:
             returned = None
         failures = returned.get("batchItemFailures") if isinstance(returned, dict) else None
         if failures:
-            return f"{function} reported {len(failures)} record(s) it could not apply (batchItemFailures)"
+            return f"{function} reported {plural(len(failures), 'record')} it could not apply (batchItemFailures)"
     return ""
 
 

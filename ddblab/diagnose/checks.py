@@ -15,8 +15,9 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
-from ddblab.core.aws import find, mappings_of
+from ddblab.core.aws import find, mappings_of, processing_result
 from ddblab.core.kinds import Backend, QueueKind, Status
+from ddblab.core.output import plural
 from ddblab.data.users import to_item, walkthrough
 from ddblab.diagnose import filters
 from ddblab.diagnose.diagnosis import BOOTSTRAP, Check, Diagnosis
@@ -138,12 +139,12 @@ def mapping(d: Diagnosis, spec: Mapping) -> list:
     checks += filter_check(d, spec, m)
     if not any(c.failed for c in checks):
         checks.insert(0, Check("mapping", spec.label, Status.PASS, f"{uuid} Enabled, BatchSize {m.get('BatchSize')}, "
-                               f"{position or '?'}, on the current stream, last result: {m.get('LastProcessingResult') or '?'}"))
+                               f"{position or '?'}, on the current stream, last result: {processing_result(m)}"))
     return checks
 
 
 def last_result(d: Diagnosis, spec: Mapping, m: dict) -> list:
-    result = m.get("LastProcessingResult") or "?"
+    result = processing_result(m)
     if "FAILED" in result.upper() or "PROBLEM" in result.upper():
         # Failed only while nothing moved past it: a batch sent to the dead-letter queue has left
         # the stream, and the mapping goes on (the waiting dead letter is the queue's check).
@@ -251,7 +252,7 @@ def function(d: Diagnosis, spec) -> list:
         checks.append(Check("function", spec.name, Status.PASS, f"Active, last update {update}, starts cleanly"))
     errors = [clause for _, clause in d.errors(spec.name)]
     if errors:
-        checks.append(Check("function", spec.name, Status.WARN, f"{len(errors)} recent error line(s) in its log, "
+        checks.append(Check("function", spec.name, Status.WARN, f"{plural(len(errors), 'recent error line')} in its log, "
                             f"the last: {errors[-1]}", f"make logs ARGS='--function {spec.module} --since 15m'"))
     return checks
 
@@ -315,7 +316,7 @@ def queues(d: Diagnosis) -> list:
         what = "records replicate could not place" if kind == QueueKind.QUARANTINE else \
             "batches whose retries ran out: their changes never reached the function"
         checks.append(Check("queue", name, Status.FAIL if kind == QueueKind.DLQ else Status.WARN,
-                            f"{depth} message(s), the oldest {age} old: {what}",
+                            f"{plural(depth, 'message')}, the oldest {age} old: {what}",
                             "make quarantine (read them), then make redrive (or make reconcile ARGS=--fix)"))
     return checks
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ddblab.core.aws import log_events
 from ddblab.core.kinds import Backend, QueueKind
+from ddblab.core.output import plural
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconciliation, users
@@ -180,10 +181,6 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             if not keep:
                 remove(settings)
     return result
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def report(result: Result) -> str:

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ddblab.core.aws import mappings_of
 from ddblab.core.settings import Settings
 from ddblab.core.waiting import wait_for
 from ddblab.data import batches, users
@@ -161,10 +162,9 @@ class Bench:
         """Delete the stream mappings of every function but replicate on this bench stack."""
         lam, names = settings.client("lambda"), Names(settings.prefix)
         for consumer in CONSUMERS:
-            if consumer.module == "replicate":
-                continue
-            for mapping in lam.list_event_source_mappings(FunctionName=names.function(consumer.module))["EventSourceMappings"]:
-                lam.delete_event_source_mapping(UUID=mapping["UUID"])
+            if consumer.module != "replicate":
+                for mapping in mappings_of(lam, names.function(consumer.module)):
+                    lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
     def teardown(self) -> None:
         for settings in self.stacks.values():

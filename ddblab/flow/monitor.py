@@ -20,7 +20,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from ddblab.core.aws import log_events, mappings_of
+from ddblab.core.aws import log_events, mappings_of, processing_result
 from ddblab.core.kinds import QueueKind
 from ddblab.core.settings import UserError
 from ddblab.diagnose import checks as doctor
@@ -188,7 +188,7 @@ class Monitor:
     def mapping_figures(self, mapping, now: float) -> dict:
         found = mappings_of(self.lam, mapping.function)
         current = found[-1] if found else {}
-        return {"state": current.get("State", "missing"), "last_result": current.get("LastProcessingResult") or "?",
+        return {"state": current.get("State", "missing"), "last_result": processing_result(current),
                 "batch_size": current.get("BatchSize"), **self.window.behind(self.logs[mapping.function], now)}
 
     def server_figures(self) -> dict:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ddblab.core.aws import function_name
 from ddblab.core.kinds import QueueKind
+from ddblab.core.output import plural
 from ddblab.stack.code import handler_module
 
 
@@ -53,7 +54,7 @@ def peek(sqs, queue_url: str, kind: str, limit: int = 100) -> list:
     finally:
         hidden = make_visible(sqs, queue_url, handles)
         if hidden:
-            print(f"note: {hidden} message(s) of {queue_url.rsplit('/', 1)[-1]} could not be made visible again at once: "
+            print(f"note: {plural(hidden, 'message')} of {queue_url.rsplit('/', 1)[-1]} could not be made visible again at once: "
                   f"they come back by themselves within {HIDE_SECONDS} s", file=sys.stderr)
     return sorted(seen.values(), key=lambda m: m.sent or 0)
 

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from ddblab.core.aws import processing_result
+from ddblab.core.output import plural
 from ddblab.diagnose import filters
 from ddblab.diagnose.checks import auth_token_needed, missing_grants
 from ddblab.inspect import queue_contents
@@ -72,3 +74,23 @@ def test_message_that_is_not_json_still_listed():
 
 def test_age_reads_in_the_largest_unit():
     assert [queue_contents.ago(s) for s in (5, 125, 7300, 90000, None)] == ["5s", "2m", "2h", "1d", "?"]
+
+
+@pytest.mark.parametrize("said, shown", [
+    ("OK - 1 records", "OK - 1 record"),  # MiniStack's words for a batch of one
+    ("OK - 25 records", "OK - 25 records"),
+    ("OK - 1000 records", "OK - 1000 records"),
+    ("FAILED", "FAILED"),
+    (None, "?"),
+])
+def test_processing_result_quoted_in_good_grammar(said, shown):
+    assert processing_result({"LastProcessingResult": said} if said else {}) == shown
+
+
+@pytest.mark.parametrize("count, one, many, words", [
+    (0, "message", None, "0 messages"), (1, "message", None, "1 message"), (2, "message", None, "2 messages"),
+    (1, "batch", "batches", "1 batch"), (3, "batch", "batches", "3 batches"),
+    (1, "retry", None, "1 retry"), (0, "retry", None, "0 retries"), (2, "key", None, "2 keys"),
+])
+def test_plural_one_is_singular_every_other_count_plural(count, one, many, words):
+    assert plural(count, one, many) == words

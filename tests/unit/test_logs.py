@@ -31,6 +31,11 @@ def test_render_replicate_summary_and_failure():
     assert shown(failed) == "FAILED 3 records -> 4 writes, 0 quarantined, 0 retries: throttled (the batch will be retried)"
 
 
+def test_render_replicate_summary_of_one_says_one_record_one_write_one_retry():
+    one = json.dumps({"replicate": {"records": 1, "writes": 1, "poison": 0, "retries": 1, "rejected": 0, "quarantined": 0}})
+    assert shown(one) == "1 record -> 1 write, 0 quarantined, 1 retry"
+
+
 def test_render_data_that_looks_like_markup_printed_literally():
     line = json.dumps({"audit": "MODIFY", "keys": {"email": "[bold]@x.io"}, "changes": {"tags": {"old": ["red"], "new": []}}})
     assert shown(line) == "MODIFY [bold]@x.io  tags: ['red'] -> []"

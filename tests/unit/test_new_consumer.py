@@ -66,22 +66,19 @@ def test_new_consumer_refuses_bad_or_taken_names_and_changes_nothing(root, name,
     assert snapshot(root) == before
 
 
-def test_new_consumer_refuses_a_handler_file_that_exists(root):
-    (root / "handlers/counts.py").write_text("# mine\n")
+@pytest.mark.parametrize("mine, taken", [
+    ("handlers/counts.py", "handlers/counts.py"),  # a module of the same name
+    ("handlers/counts/__init__.py", "handlers/counts"),  # a package of the same name
+], ids=["file", "package"])
+def test_new_consumer_refuses_a_handler_that_exists(root, mine, taken):
+    # GIVEN handler code of the user's own under the new consumer's name
+    (root / mine).parent.mkdir(exist_ok=True)
+    (root / mine).write_text("# mine\n")
     before = snapshot(root)
+    # WHEN a consumer of that name is added THEN it is refused and nothing changes
     with pytest.raises(ConsumerRefused) as refused:
         NewConsumer("counts", root=root).write()
-    assert "handlers/counts.py exists already: remove it or choose another name" in str(refused.value)
-    assert snapshot(root) == before
-
-
-def test_new_consumer_refuses_a_handler_package_that_exists(root):
-    (root / "handlers/counts").mkdir()
-    (root / "handlers/counts/__init__.py").write_text("# mine\n")
-    before = snapshot(root)
-    with pytest.raises(ConsumerRefused) as refused:
-        NewConsumer("counts", root=root).write()
-    assert "handlers/counts exists already: remove it or choose another name" in str(refused.value)
+    assert f"{taken} exists already: remove it or choose another name" in str(refused.value)
     assert snapshot(root) == before
 
 

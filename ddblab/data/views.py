@@ -1,0 +1,44 @@
+"""Whether every table of the stack is ready to be read: ACTIVE (indexes too), and each
+consumer's own table (one row per user, key `email`: model.Consumer's `view`) holding a row
+for every user in `users`. What `make up` waits for after writing data back, and `make seed`
+after writing users, before either says the stack is in step: the stream rebuilds every view,
+not only users_by_location, and a first query must not see one half rebuilt."""
+from __future__ import annotations
+
+from ddblab.data import batches
+
+VIEW_KEY = "email"  # a consumer's table is keyed by the user's email (describe.VIEW_KEY)
+
+
+def view_tables(stack) -> list:
+    """The tables consumers keep of their own, as the stack description declares them."""
+    return [stack.names.function(c.module) for c in stack.consumers if c.view]
+
+
+def not_active(client, tables) -> list:
+    """The tables (or a table's index) not ACTIVE yet, as 'name (STATUS)'."""
+    waiting = []
+    for table in tables:
+        described = client.describe_table(TableName=table)["Table"]
+        states = [("", described.get("TableStatus", "ACTIVE"))] + [
+            (f" index {index['IndexName']}", index.get("IndexStatus", "ACTIVE"))
+            for index in described.get("GlobalSecondaryIndexes", [])]
+        waiting += [f"{table}{where} ({state})" for where, state in states if state != "ACTIVE"]
+    return waiting
+
+
+def rows_missing(client, users_table: str, view_table: str) -> int:
+    """How many users of users_table have no row in view_table: one page of emails, and their
+    look-ups, in memory at a time."""
+    missing = 0
+    pages = client.get_paginator("scan").paginate(TableName=users_table, ProjectionExpression="#e",
+                                                  ExpressionAttributeNames={"#e": VIEW_KEY})
+    for page in pages:
+        keys = [{VIEW_KEY: item[VIEW_KEY]} for item in page["Items"]]
+        missing += len(keys) - len(batches.get_all(client, view_table, keys))
+    return missing
+
+
+def behind(client, users_table: str, tables: list) -> list:
+    """The view tables that do not hold a row for every user yet, as 'name (N users missing)'."""
+    return [f"{table} (no row for {n} of the users)" for table in tables if (n := rows_missing(client, users_table, table))]

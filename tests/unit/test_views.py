@@ -1,0 +1,76 @@
+"""Whether every table is ready to be read: ACTIVE, and each consumer's own table holding a row
+for every user (what make up and make seed wait for), on a fake DynamoDB client."""
+from __future__ import annotations
+
+from ddblab.core.settings import Settings
+from ddblab.data import views
+from ddblab.stack.consumers import CONSUMERS
+from ddblab.stack.describe import describe
+from ddblab.stack.model import Account, Consumer
+
+
+class Pages:
+    def __init__(self, client):
+        self.client = client
+
+    def paginate(self, TableName, ProjectionExpression, ExpressionAttributeNames):
+        assert ProjectionExpression == "#e" and ExpressionAttributeNames == {"#e": "email"}
+        items = [{"email": {"S": email}} for email in self.client.tables[TableName]]
+        for start in range(0, len(items), 2):  # pages of two: the count must add up across pages
+            yield {"Items": items[start:start + 2]}
+
+
+class FakeDynamoDB:
+    """Tables as {email: item}; describe_table answers the status set in `status`."""
+
+    def __init__(self, tables: dict, status: dict | None = None):
+        self.tables, self.status = tables, status or {}
+
+    def get_paginator(self, operation):
+        assert operation == "scan"
+        return Pages(self)
+
+    def batch_get_item(self, RequestItems):
+        (table, request), = RequestItems.items()
+        found = [self.tables[table][k["email"]["S"]] for k in request["Keys"] if k["email"]["S"] in self.tables[table]]
+        return {"Responses": {table: found}, "UnprocessedKeys": {}}
+
+    def describe_table(self, TableName):
+        table_status, indexes = self.status.get(TableName, ("ACTIVE", {}))
+        return {"Table": {"TableName": TableName, "TableStatus": table_status, "GlobalSecondaryIndexes": [
+            {"IndexName": name, "IndexStatus": state} for name, state in indexes.items()]}}
+
+
+def row(email: str) -> dict:
+    return {"email": {"S": email}, "sequence": {"S": "1"}}
+
+
+def test_view_tables_are_the_consumers_that_keep_a_view():
+    # GIVEN the stack with one more consumer line keeping a view (replicate and audit keep none of their own)
+    stack = describe(Settings(prefix="dev1-"), Account("aws", "us-east-1", "123456789012"),
+                     consumers=CONSUMERS + (Consumer("state_counts", index="state"), Consumer("mailer", view=False)))
+    # THEN its table alone is a view to wait for
+    assert views.view_tables(stack) == ["dev1-state_counts"]
+
+
+def test_behind_names_a_view_without_a_row_for_every_user():
+    # GIVEN five users, a view holding rows for three of them and a tombstone of a deleted user
+    users = {f"u{i}@example.com": row(f"u{i}@example.com") for i in range(5)}
+    client = FakeDynamoDB({"users": users, "state_counts": {e: row(e) for e in
+                                                            ["u0@example.com", "u2@example.com", "u4@example.com",
+                                                             "gone@example.com"]},
+                           "other_view": dict(users)})
+    # THEN the view lacking two rows is named with how many, the complete one is not
+    assert views.behind(client, "users", ["state_counts", "other_view"]) == ["state_counts (no row for 2 of the users)"]
+    # WHEN the stream writes the two rows THEN nothing is behind
+    client.tables["state_counts"].update({e: row(e) for e in ["u1@example.com", "u3@example.com"]})
+    assert views.behind(client, "users", ["state_counts", "other_view"]) == []
+
+
+def test_not_active_names_each_table_and_index_still_being_made():
+    client = FakeDynamoDB({}, status={"users": ("ACTIVE", {}), "state_counts": ("CREATING", {"by_state": "CREATING"}),
+                                      "users_by_location": ("ACTIVE", {"by_city": "ACTIVE"})})
+    assert views.not_active(client, ["users", "users_by_location", "state_counts"]) == [
+        "state_counts (CREATING)", "state_counts index by_state (CREATING)"]
+    client.status["state_counts"] = ("ACTIVE", {"by_state": "ACTIVE"})
+    assert views.not_active(client, ["users", "users_by_location", "state_counts"]) == []
