@@ -44,8 +44,12 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    args = parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
-    run(lambda: args.run(args))
+
+    def command() -> int:
+        # Inside run(): importing a command imports the handlers it reads, which can fail (UserError)
+        args = parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
+        return args.run(args)
+    run(command)
 
 
 def run(call) -> None:

@@ -23,7 +23,7 @@ from ddblab import stack
 from ddblab.core.kinds import Backend
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import wait_for
-from ddblab.emulator.health import emulator_name, is_host_runtime, require_backend
+from ddblab.emulator.health import backend_answering, require_backend
 from ddblab.stack.deployed import Deployed
 from tests.integration.helpers import http
 
@@ -129,9 +129,7 @@ def main() -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    backend = emulator_name(settings.endpoint_url)
-    if backend == Backend.LOCALSTACK and is_host_runtime(document):
-        backend = Backend.LOCALSTACK_HOST
+    backend = backend_answering(settings.endpoint_url, document)
     if backend not in (Backend.MINISTACK, Backend.LOCALSTACK_HOST):
         print(f"error: captures are kept for MiniStack and LocalStack on the host; {backend} answers on "
               f"{settings.endpoint_url}", file=sys.stderr)

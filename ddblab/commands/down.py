@@ -8,6 +8,7 @@ every view and consumer table from them. Queues, logs and stream positions are n
 """
 from __future__ import annotations
 
+from ddblab.core.output import plural
 from ddblab.core.settings import Settings, UserError
 from ddblab.data import snapshot
 from ddblab.emulator import localstack
@@ -42,7 +43,7 @@ def keep(settings: Settings) -> None:
         raise UserError(f"could not save {', '.join(tables)}: {error} - nothing was stopped; to stop without "
                         "keeping the data: make down ARGS=--discard") from None
     for k in kept:
-        print(f"data: kept {k.items} items of {k.table} in {k.path} ({k.seconds:.1f} s); make up writes them back "
+        print(f"data: kept {plural(k.items, 'item')} of {k.table} in {k.path} ({k.seconds:.1f} s); make up writes them back "
               "and the stream rebuilds the views from them")
     if kept:
         print("data: not kept: queue messages, logs, stream positions (make down ARGS=--discard keeps nothing)")

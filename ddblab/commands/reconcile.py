@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import time
 
+from ddblab.core.output import plural
 from ddblab.data.reconciliation import compare, describe, repair
 from ddblab.stack.deployed import Deployed
 
@@ -35,7 +36,7 @@ def users_by_location(live: Deployed, fix: bool, examples: int) -> int:
         started = time.monotonic()
         done = repair(live.dynamodb, live.names.target, drift)
         after = compare(live.dynamodb, live.names.users, live.names.target)
-        print(f"fixed: {done.written} writes in {time.monotonic() - started:.2f} s; drift now {after.total}")
+        print(f"fixed: {plural(done.written, 'write')} in {time.monotonic() - started:.2f} s; drift now {after.total}")
         for what, reason in done.refused:
             print(f"  not written (the table refused it): {what}: {reason}")
         return 0 if after.total == 0 else 1

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from rich.progress import Progress
 from rich.table import Table
 
-from ddblab.core.output import console
+from ddblab.core.output import console, plural
 from ddblab.core.settings import UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconciliation, users, views
@@ -45,7 +45,7 @@ def send_json(url: str, payload: dict, method: str = "PUT") -> tuple:
 def show_state(client, table: str, state: str, limit: int = 10) -> None:
     from ddblab.commands.query import query
     items = query(client, table, state=state)
-    console.print(f"{table}: state = {state!r} ({len(items)} users)", highlight=False)
+    console.print(f"{table}: state = {state!r} ({plural(len(items), 'user')})", highlight=False)
     table_view = Table()
     for column in ("city", "email", "active"):
         table_view.add_column(column)
@@ -102,7 +102,7 @@ def run(args) -> int:
             interval=0.2)
     except WaitTimeout as error:
         raise UserError(f"{error}\n  the pipeline is behind or stuck: look at `make logs` and run `make reconcile`") from None
-    console.print(f"   caught up in {time.monotonic() - started:.1f} s: {drift.target_items} items, drift 0")
+    console.print(f"   caught up in {time.monotonic() - started:.1f} s: {plural(drift.target_items, 'item')}, drift 0")
     own = views.view_tables(live.stack)
     if own:  # the consumers' own tables: the stream fills them beside users_by_location
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from ddblab.commands import bootstrap
+from ddblab.core.output import plural
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.emulator.lifecycle import up
@@ -34,25 +35,26 @@ def bring_back(settings: Settings, timeout: float = 300) -> dict:
                  timeout=timeout, interval=0.2)
         restored = snapshot.restore(live.dynamodb, settings, snapshot.source_tables(live.stack))
         for k in restored:
-            print(f"data: {k.note}" if k.note else f"data: {k.items} items written back to {k.table} in {k.seconds:.1f} s")
+            written = f"{plural(k.items, 'item')} written back to {k.table} in {k.seconds:.1f} s"
+            print(f"data: {k.note or written}")
         if not any(k.items for k in restored):
             return {}
         # Counting is cheap (the emulator's one poller thread is rebuilding meanwhile); compare once the count is there.
         placed, items = sum(k.placed for k in restored), sum(k.items for k in restored)
         wait_for(lambda: snapshot.count(live.dynamodb, live.names.target) >= placed,
-                 f"{live.names.target} to hold the {placed} users written back", timeout=timeout, interval=0.5)
+                 f"{live.names.target} to hold the {plural(placed, 'user')} written back", timeout=timeout, interval=0.5)
         drift = wait_for(lambda: (d := reconciliation.compare(live.dynamodb, live.names.users, live.names.target)).total == 0
                          and d, f"{live.names.target} to be rebuilt by the stream", timeout=timeout, interval=0.5)
         for table in own:
             wait_for(lambda table=table: snapshot.count(live.dynamodb, table) >= items,
-                     f"{table} to hold a row for each of the {items} users written back", timeout=timeout, interval=0.5)
+                     f"{table} to hold a row for each of the {plural(items, 'user')} written back", timeout=timeout, interval=0.5)
         wait_for(lambda: not views.behind(live.dynamodb, live.names.users, own),
                  f"{', '.join(own)} to hold a row for every user", timeout=timeout, interval=0.5)
     except WaitTimeout as error:
         raise UserError(f"{error} - the pipeline is behind or stuck: look at make logs, make status") from None
     total = time.monotonic() - started
     rebuilt = "".join(f", {table} (a row for every user)" for table in own)
-    print(f"data: {live.names.target} rebuilt by the stream ({drift.target_items} items, drift 0){rebuilt}; "
+    print(f"data: {live.names.target} rebuilt by the stream ({plural(drift.target_items, 'item')}, drift 0){rebuilt}; "
           f"everything back in {total:.1f} s")
     return {"items": items, "written_s": round(sum(k.seconds for k in restored), 2),
             "in_step_s": round(total, 2)}

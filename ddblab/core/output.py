@@ -23,6 +23,11 @@ def plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {many or regular}"
 
 
+def count_of(count, one: str) -> str:
+    """plural() of a count a backend may not give: `? items` then."""
+    return plural(count, one) if isinstance(count, int) else f"? {one}s"
+
+
 _tty = sys.stdout.isatty()
 console = _Console(width=None if _tty else 120, no_color=bool(os.environ.get("NO_COLOR")) or not _tty,
                    highlight=_tty)

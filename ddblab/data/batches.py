@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from botocore.exceptions import ClientError
 
 from ddblab.core.aws import error_message
+from ddblab.core.output import plural
 from ddblab.core.settings import UserError
 from ddblab.stack.code import handler_module
 
@@ -42,7 +43,7 @@ def write_chunk(client, table: str, chunk: list, attempts: int = 10) -> None:
         pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
         if not pending:
             return
-    raise UserError(f"{len(pending)} writes to {table} were still unprocessed after {attempts} tries")
+    raise UserError(f"{plural(len(pending), 'write')} to {table} left unprocessed after {attempts} tries")
 
 
 def write_sorting_refusals(write, chunk: list, refused: list, lock: threading.Lock) -> None:
@@ -108,5 +109,5 @@ def get_all(client, table: str, keys: list, attempts: int = 10) -> list:
             if not pending:
                 break
         else:
-            raise UserError(f"{len(pending)} reads from {table} were still unprocessed after {attempts} tries")
+            raise UserError(f"{plural(len(pending), 'read')} from {table} left unprocessed after {attempts} tries")
     return found

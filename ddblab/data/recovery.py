@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from ddblab.core.aws import error_code, error_message, function_name
 from ddblab.core.kinds import QueueKind
-from ddblab.core.output import plural
+from ddblab.core.output import count_of, plural
 from ddblab.data.reconciliation import scan
 from ddblab.stack.code import handler_module
 
@@ -54,9 +54,7 @@ class Message:
         if self.queue == QueueKind.QUARANTINE:
             return f"quarantine: {', '.join(sorted(self.emails)) or '?'} ({self.body.get('reason', 'no reason given')})"
         info = self.body.get("DDBStreamBatchInfo", {})
-        size = info.get("batchSize")
-        records = plural(size, "record") if isinstance(size, int) else "? records"
-        return (f"dead letter of {self.function or '?'}: {records}, sequence "
+        return (f"dead letter of {self.function or '?'}: {count_of(info.get('batchSize'), 'record')}, sequence "
                 f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')} "
                 f"({self.body.get('requestContext', {}).get('condition', '?')})")
 

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from ddblab.core.aws import find, mappings_of, processing_result
 from ddblab.core.kinds import Backend, QueueKind, Status
-from ddblab.core.output import plural
+from ddblab.core.output import count_of, plural
 from ddblab.data.users import to_item, walkthrough
 from ddblab.diagnose import filters
 from ddblab.diagnose.diagnosis import BOOTSTRAP, Check, Diagnosis
@@ -81,7 +81,7 @@ def tables(d: Diagnosis) -> list:
             continue
         status = found["Table"].get("TableStatus", "ACTIVE")
         checks.append(Check("table", table.name, Status.PASS if status == "ACTIVE" else Status.FAIL,
-                            f"{status}, {found['Table'].get('ItemCount', '?')} items", "" if status == "ACTIVE" else
+                            f"{status}, {count_of(found['Table'].get('ItemCount'), 'item')}", "" if status == "ACTIVE" else
                             "wait a few seconds and run make doctor again"))
     return checks
 

@@ -21,7 +21,7 @@ from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconciliation, users
 from ddblab.emulator.faults import FaultProxy
-from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name, health, is_host_runtime
+from ddblab.emulator.health import MINISTACK_HEALTH_PATH, backend_answering
 from ddblab.stack.code import handler_module
 from ddblab.stack.converge import converge
 from ddblab.stack.deployed import Deployed
@@ -108,8 +108,8 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
     """Run the drill; say() gets lines worth keeping, status() the progress of the moment.
     max_record_age: how long the mappings retry a failing batch before dead-lettering it
     (default: the stack's own, an hour)."""
-    backend = emulator_name(base.endpoint_url)
-    on_host = backend == Backend.LOCALSTACK and is_host_runtime(health(base.endpoint_url))
+    backend = backend_answering(base.endpoint_url)
+    on_host = backend == Backend.LOCALSTACK_HOST
     if backend != Backend.MINISTACK and not on_host:
         found = ("LocalStack in Docker answers there" if backend == Backend.LOCALSTACK else
                  f"the emulator there did not answer {MINISTACK_HEALTH_PATH} as MiniStack does (an emulator of unknown kind)")

@@ -140,9 +140,17 @@ def is_host_runtime(document: dict | None) -> bool:
     return document is not None and isinstance(document.get(HOST_RUNTIME_KEY), dict)
 
 
-def answering(endpoint_url: str, document: dict | None = None) -> str:
-    """How messages name the backend answering on this endpoint (document: its health, if read)."""
+def backend_answering(endpoint_url: str, document: dict | None = None) -> Backend:
+    """Which backend answers on this endpoint: emulator_name's answer, with LocalStack's runtime
+    on the host (EMULATOR=localstack-host) told apart from LocalStack in Docker. document: the
+    endpoint's health, if already read. The one place that tells the two LocalStacks apart."""
     name = emulator_name(endpoint_url)
     if name == Backend.LOCALSTACK and is_host_runtime(document if document is not None else health(endpoint_url)):
-        return HOST_RUNTIME_LABEL
-    return backend_label(name)
+        return Backend.LOCALSTACK_HOST
+    return name
+
+
+def answering(endpoint_url: str, document: dict | None = None) -> str:
+    """How messages name the backend answering on this endpoint (document: its health, if read)."""
+    name = backend_answering(endpoint_url, document)
+    return HOST_RUNTIME_LABEL if name == Backend.LOCALSTACK_HOST else backend_label(name)

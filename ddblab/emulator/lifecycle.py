@@ -10,11 +10,10 @@ from ddblab.core.settings import ROOT, Settings, UserError
 from ddblab.emulator import localstack
 from ddblab.emulator.health import (
     answering,
+    backend_answering,
     backend_label,
     docker_answers,
-    emulator_name,
     health,
-    is_host_runtime,
     not_an_emulator,
     port_open,
 )
@@ -46,9 +45,7 @@ def up(settings: Settings) -> str:
 def already_answering(settings: Settings, document: dict, ministack: MiniStack, host: LocalStackHost) -> str:
     """Which emulator answers (said, with whether make up started it); refused when it is not
     the one EMULATOR asks for."""
-    name = emulator_name(settings.endpoint_url)
-    if name == Backend.LOCALSTACK and is_host_runtime(document):
-        name = Backend.LOCALSTACK_HOST
+    name = backend_answering(settings.endpoint_url, document)
     mine = ministack.pid() is not None or localstack.started_here(settings) or host.pid() is not None
     state = "already running" if mine else "already answering (not started by make up)"
     print(f"backend: {backend_label(name)} {state} on {settings.endpoint_url}")

@@ -212,6 +212,16 @@ def prepare() -> tuple:
 INIT_HOOKS = ROOT / "scripts" / "ready.d"  # what docker-compose.yml mounts at /etc/localstack/init/ready.d
 
 
+# LocalStack's stream pollers (lambda_/event_source_mapping/esm_worker.py) wait
+# LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC, 1 s by default, after every poll, a busy one
+# too, and a poll reads one batch of one shard (pollers/stream_poller.py, whose own comment
+# says it "limits the throughput to at most batch size per poll interval"): a change waited up
+# to 1 s before its function saw it. AWS polls each shard 4 times a second ("Polling and
+# batching streams" in the Lambda guide's DynamoDB page); so do these. docker-compose.yml
+# sets the same.
+STREAM_POLLING = {"LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.25"}
+
+
 class LocalStackHost:
     """init_hooks: run the project's LocalStack init hooks (scripts/ready.d), as `docker compose up`
     does; make up converges from outside instead, so it leaves them out."""
@@ -252,6 +262,7 @@ class LocalStackHost:
             "LAMBDA_RUNTIME_EXECUTOR": "host",
             "DDBLAB_LAMBDA_PYTHON": str(functions_python),
             "DDBLAB_ROOT": str(ROOT),  # where the init hook finds the project (the container mounts it)
+            **STREAM_POLLING,
             # Function output in the log, the rest at warnings (see the README's LocalStack log recipe).
             "DEBUG": "1",
             "LOG_LEVEL_OVERRIDES": "root=WARNING,localstack=WARNING,localstack.request=WARNING,"

@@ -35,6 +35,13 @@ def handler_module(name: str):
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[name]
+        # The tools read the handlers' definitions, so a handler saved with an import error
+        # stops them too: say which file and why in one line, not with a traceback.
+        where = f", line {error.lineno}" if isinstance(error, SyntaxError) else ""
+        raise UserError(f"handlers/{name}.py{where} does not import ({type(error).__name__}: {error}); the tools "
+                        "import it too - fix it, then: make bootstrap") from error
     except BaseException:
         del sys.modules[name]
         raise

@@ -37,10 +37,10 @@ def print_report(report: Report, settings) -> None:
 
     from ddblab.core.kinds import Backend
     from ddblab.core.output import console
-    from ddblab.emulator.health import backend_label, health, is_host_runtime
+    from ddblab.emulator.health import backend_answering, backend_label
     name = backend_label(report.backend)
-    if report.backend == Backend.LOCALSTACK and is_host_runtime(health(settings.endpoint_url)):
-        name = Backend.LOCALSTACK_HOST.value
+    if report.backend == Backend.LOCALSTACK:  # which LocalStack: in Docker, or its runtime on the host
+        name = backend_label(backend_answering(settings.endpoint_url))
     styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim"}
     console.print(f"stack on {name} at {settings.endpoint_url}"
                   + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), highlight=False)

@@ -11,9 +11,10 @@ import urllib.request
 
 import pytest
 
+from ddblab.core.kinds import Backend
 from ddblab.core.settings import ROOT, Settings
 from ddblab.core.waiting import wait_for
-from ddblab.emulator.health import emulator_name, health, is_host_runtime
+from ddblab.emulator.health import backend_answering, emulator_name
 from ddblab.inspect import queue_contents
 
 
@@ -110,4 +111,4 @@ def backend_of(settings) -> str:
 def localstack_in_docker(settings) -> bool:
     """LocalStack in its container (TEST_BACKEND=localstack), not its runtime on the host: where
     functions run in Lambda containers and DynamoDB is LocalStack's own (DynamoDB Local)."""
-    return backend_of(settings) == "localstack" and not is_host_runtime(health(settings.endpoint_url))
+    return backend_of(settings) == "localstack" and backend_answering(settings.endpoint_url) == Backend.LOCALSTACK

@@ -13,7 +13,7 @@ import pytest
 
 from ddblab.core.settings import Settings, UserError
 from ddblab.emulator import health as health_module
-from ddblab.emulator.health import backend_label, emulator_name, free_port
+from ddblab.emulator.health import answering, backend_answering, backend_label, emulator_name, free_port
 from ddblab.stack.converge import tables
 from ddblab.stack.converge.context import Context
 from ddblab.stack.describe import describe
@@ -82,6 +82,20 @@ def test_emulator_name_localstack_health_document_answers_localstack():
         assert fake.requests.count("/_ministack/health") == 1
 
 
+def test_backend_answering_tells_localstack_on_the_host_from_localstack_in_docker():
+    # GIVEN LocalStack's health document, once as the container gives it and once with the mark
+    # the host runtime's ready hook adds (localstack_host/hooks.py)
+    on_host = {**LOCALSTACK, "host-runtime": {"dynamodb": "moto", "lambda": "host processes"}}
+    for document, expected in ((LOCALSTACK, "localstack"), (on_host, "localstack-host")):
+        with FakeEmulator({"/_ministack/health": NO_SUCH_BUCKET, "/_localstack/health": (200, document)}) as fake:
+            # THEN the backend says which LocalStack, and messages name it so
+            assert backend_answering(fake.url) == expected
+            assert answering(fake.url).startswith(expected + (" (" if expected == "localstack-host" else ""))
+    # and MiniStack stays MiniStack whatever its health document holds
+    with FakeEmulator(ministack_routes()) as fake:
+        assert backend_answering(fake.url) == "ministack"
+
+
 def test_emulator_name_ministack_health_path_too_slow_unknown_not_localstack():
     # GIVEN MiniStack whose own health path answers after the probe gave up (a busy emulator),
     # while /_localstack/health answers at once with MiniStack's document
@@ -146,7 +160,7 @@ def test_up_unknown_backend_with_emulator_asked_uses_it_with_a_note(tmp_path, ca
 
 def test_drill_unknown_backend_refused_with_what_was_found(monkeypatch, tmp_path):
     from ddblab.drills import fault_drill
-    monkeypatch.setattr(fault_drill, "emulator_name", lambda url: "unknown")
+    monkeypatch.setattr(fault_drill, "backend_answering", lambda url: "unknown")
     with pytest.raises(UserError, match="did not answer /_ministack/health as MiniStack does.*EMULATOR=ministack"):
         fault_drill.drill(Settings.from_env(endpoint_url=f"http://127.0.0.1:{free_port()}", run_dir=tmp_path))
 

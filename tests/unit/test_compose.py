@@ -62,3 +62,11 @@ def test_compose_mounts_the_init_hook_and_the_repository_it_converges():
     assert 'os.environ.get("DDBLAB_ROOT", "/opt/ddb-streams-lab")' in hook
     # and healthy only once the ready.d scripts have run, so make up's converge never races the hook's
     assert "/_localstack/init/ready" in " ".join(service["healthcheck"]["test"])
+
+
+def test_compose_polls_streams_as_often_as_the_host_runtime_and_aws():
+    # AWS polls each shard 4 times a second; LocalStack's default waits 1 s after every poll.
+    # The container and the host runtime are the same LocalStack: they must poll alike.
+    from ddblab.emulator.localstack_host import STREAM_POLLING
+    assert localstack_environment({})["LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC"] == "0.25"
+    assert STREAM_POLLING == {"LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.25"}

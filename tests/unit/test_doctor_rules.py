@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ddblab.core.aws import processing_result
-from ddblab.core.output import plural
+from ddblab.core.output import count_of, plural
 from ddblab.diagnose import filters
 from ddblab.diagnose.checks import auth_token_needed, missing_grants
 from ddblab.inspect import queue_contents
@@ -94,3 +94,8 @@ def test_processing_result_quoted_in_good_grammar(said, shown):
 ])
 def test_plural_one_is_singular_every_other_count_plural(count, one, many, words):
     assert plural(count, one, many) == words
+
+
+@pytest.mark.parametrize("count, words", [(1, "1 item"), (1005, "1005 items"), (None, "? items"), ("?", "? items")])
+def test_count_of_a_figure_the_backend_may_not_give(count, words):
+    assert count_of(count, "item") == words

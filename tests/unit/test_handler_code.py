@@ -3,9 +3,14 @@ a handler is a module or a package (handlers/users_api/), zipped whole with the 
 from __future__ import annotations
 
 import io
+import sys
 import zipfile
 from types import SimpleNamespace
 
+import pytest
+
+from ddblab.core.settings import UserError
+from ddblab.stack import code
 from ddblab.stack.code import HANDLERS, build_zip, module_of, sources
 from ddblab.stack.reload import affected
 
@@ -46,3 +51,21 @@ def test_handler_module_loads_by_path_without_putting_handlers_on_sys_path():
                             cwd=HANDLERS.parent)
     # THEN audit and the module it shares are loaded, and nothing else of handlers/ is importable by accident
     assert result.stdout.split() == ["False", "True", "False"], result.stderr
+
+
+@pytest.mark.parametrize("source, said", [
+    ("import not_a_module_anywhere\n", "handlers/broken.py does not import (ModuleNotFoundError: No module named "
+                                       "'not_a_module_anywhere'); the tools import it too - fix it, then: make bootstrap"),
+    ("x = (\n", "handlers/broken.py, line 1 does not import (SyntaxError: "),
+])
+def test_handler_module_that_does_not_import_says_which_file_in_one_line(tmp_path, monkeypatch, source, said):
+    # GIVEN a handler saved with an import-time error, beside the shared modules it would import
+    for shared in code.SHARED_MODULES:
+        (tmp_path / f"{shared}.py").write_bytes((HANDLERS / f"{shared}.py").read_bytes())
+    (tmp_path / "broken.py").write_text(source)
+    monkeypatch.setattr(code, "HANDLERS", tmp_path)
+    # WHEN a tool imports it THEN a UserError names the file and the error, and nothing half-imported stays
+    with pytest.raises(UserError) as raised:
+        code.handler_module("broken")
+    assert str(raised.value).startswith(said)
+    assert "broken" not in sys.modules
