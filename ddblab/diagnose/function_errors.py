@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,36 +85,58 @@ def _start_error(lam, function: str) -> StartError | None:
 
 
 TRACEBACK = "Traceback (most recent call last):"
+PLATFORM_LINE = re.compile(r"^(START|END|REPORT|INIT_START) RequestId: ")
 
 
-def _clauses(lines):
-    """(stamp, clause) for each error among (stamp, line) pairs: a traceback becomes its last
-    line (the exception and its message), never its first; frames are dropped."""
-    in_traceback = False
-    for stamp, line in lines:
+class ErrorLines:
+    """The one rule for which lines of a function's log are its errors, one clause each, fed
+    a log's lines in order, one at a time (MiniStack logs each line of a traceback as an
+    event of its own; AWS a whole traceback in one): a traceback becomes its last line (the
+    exception and its message), never its first; its frames are dropped. doctor, status and
+    the pipeline page all read errors through it, so they name the same last error."""
+
+    def __init__(self) -> None:
+        self.in_traceback = False
+
+    def clause(self, line: str) -> str | None:
+        """The error this line reports, or None when it reports none (or only opens a traceback)."""
         line = line.rstrip()
         if not line.strip():
-            continue
+            return None
         if TRACEBACK in line:
-            in_traceback = True
-        elif in_traceback:
-            if not (line[:1].isspace() or line.startswith(("During handling", "The above exception"))):
-                in_traceback = False
-                yield stamp, line.strip()[:300]
-        elif ERROR_LINE.search(line):
-            yield stamp, line.strip()[:300]
+            self.in_traceback = True
+            return None
+        if self.in_traceback:
+            if line[:1].isspace() or line.startswith(("During handling", "The above exception")):
+                return None
+            self.in_traceback = False
+            # AWS's runtime logs the exception on an [ERROR] line before the traceback, whose
+            # frames end the invocation: END is no error
+            return None if PLATFORM_LINE.match(line) else line.strip()[:300]
+        return line.strip()[:300] if ERROR_LINE.search(line) else None
+
+
+def _clauses(lines: Iterable[tuple]) -> Iterator[tuple]:
+    """(stamp, clause) for each error among (stamp, line, log stream), by ErrorLines' rule,
+    each log stream read apart (two invocations' lines can interleave by time)."""
+    readers: dict = {}
+    for stamp, line, stream in lines:
+        clause = readers.setdefault(stream, ErrorLines()).clause(line)
+        if clause is not None:
+            yield stamp, clause
 
 
 def error_clauses(texts: list) -> list:
     """The errors in these log messages, one clause each."""
-    return [clause for _, clause in _clauses((0, line) for text in texts for line in str(text).splitlines())]
+    return [clause for _, clause in _clauses((0, line, "") for text in texts for line in str(text).splitlines())]
 
 
 def error_events(logs, function: str, since_seconds: int = 900) -> list:
     """(timestamp ms, clause) of each error in the function's recent log, oldest first."""
     events = sorted(log_events(logs, Names.log_group(function), int((time.time() - since_seconds) * 1000)),
                     key=lambda e: e["timestamp"])
-    return list(_clauses((e["timestamp"], line) for e in events for line in e["message"].splitlines()))
+    return list(_clauses((e["timestamp"], line, e.get("logStreamName", "")) for e in events
+                         for line in e["message"].splitlines()))
 
 
 def recent_errors(logs, function: str, since_seconds: int = 900, limit: int = 3) -> list:

@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from ddblab.diagnose.function_errors import ERROR_LINE
+from ddblab.diagnose.function_errors import ErrorLines
 from ddblab.inspect import stream as stream_data
 
 log_lines = stream_data.log_lines  # the keys of audit's line, which the page reads in the functions' logs
@@ -56,7 +56,7 @@ class FunctionLog:
     group: str
     starts: deque = field(default_factory=lambda: deque(maxlen=100_000))  # timestamps (s)
     asked: deque = field(default_factory=lambda: deque(maxlen=1_000))  # when the page's doctor invoked it (s)
-    errors: deque = field(default_factory=lambda: deque(maxlen=10_000))  # (timestamp, line)
+    errors: deque = field(default_factory=lambda: deque(maxlen=10_000))  # (timestamp, clause) by doctor's rule
     by_sequence: Bounded = field(default_factory=lambda: Bounded(WINDOW))  # sequence -> line
     invocations: deque = field(default_factory=lambda: deque(maxlen=200))  # {"end", "lines": its last 5}
     newest_sequence: str | None = None
@@ -65,6 +65,7 @@ class FunctionLog:
     seen: dict = field(default_factory=dict)  # events already taken (an id or a hash) -> timestamp (ms)
     lock: threading.Lock = field(default_factory=threading.Lock)  # the figures thread takes, a journey reads
     open: dict = field(default_factory=dict)  # log stream -> lines of the invocation under way
+    readers: dict = field(default_factory=dict)  # log stream -> its ErrorLines (a traceback spans events)
 
     def take(self, event: dict) -> None:
         with self.lock:
@@ -79,23 +80,29 @@ class FunctionLog:
         self.seen[ident] = event["timestamp"]
         at, message = event["timestamp"] / 1000, event["message"].rstrip()
         self.cursor_ms = max(self.cursor_ms, event["timestamp"])
+        stream = event.get("logStreamName", "")
         platform = PLATFORM.match(message)
-        lines = self.open.setdefault(event.get("logStreamName", ""), [])
+        lines = self.open.setdefault(stream, [])
+        reader = self.readers.setdefault(stream, ErrorLines())
+        for text in message.splitlines():  # the platform's lines too: END closes a traceback
+            clause = reader.clause(text)
+            if clause is not None:
+                self.errors.append((at, clause))
         if platform and platform[1] == "START":
             self.starts.append(at)
-            self.open[event.get("logStreamName", "")] = []
+            self.open[stream] = []
         elif platform and platform[1] == "REPORT":
             self.invocations.append({"end": at, "lines": lines[-5:]})
             self.last_report = at if self.last_report is None else max(self.last_report, at)
-            self.open.pop(event.get("logStreamName", ""), None)
+            self.open.pop(stream, None)
+            self.readers.pop(stream, None)
         elif not platform:
             lines.append(message[:2000])
             del lines[:-5]
-            self.line(at, message)
+            self.note_record(message)
 
-    def line(self, at: float, message: str) -> None:
-        if ERROR_LINE.search(message):
-            self.errors.append((at, message[:300]))
+    def note_record(self, message: str) -> None:
+        """Keep a line about one record (a JSON line with a `sequence`) by its sequence."""
         if SEQUENCE_IN_LINE not in message:  # most lines are about no one record: not parsed
             return
         try:

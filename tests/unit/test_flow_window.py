@@ -2,7 +2,8 @@
 stream window stays within its size and hands a page that fell behind the newest records,
 records/s counts the last ten seconds, a consumer's lag is read from its log, exactly when it
 logs each record's sequence and approximately when it logs per batch, and a function's log
-is counted once per event, over the last minute, errors by doctor's rule."""
+is counted once per event, over the last minute, errors by doctor's rule (a traceback counts once,
+as its exception line)."""
 from __future__ import annotations
 
 import json
@@ -97,17 +98,47 @@ def test_function_log_counts_each_event_once_over_the_last_minute():
     log = FunctionLog("/aws/lambda/replicate")
     events = [log_event(NOW - 90, "START RequestId: old Version: $LATEST"),
               log_event(NOW - 5, "START RequestId: r1 Version: $LATEST"),
-              log_event(NOW - 5, "Traceback (most recent call last):"),
               log_event(NOW - 5, '{"replicate": {"records": 2}}'),
+              log_event(NOW - 5, "Traceback (most recent call last):"),
+              log_event(NOW - 5, "RuntimeError: throttled"),
               log_event(NOW - 4, "END RequestId: r1"),
               log_event(NOW - 4, "REPORT RequestId: r1\tDuration: 5 ms")]
-    for event in events + events[1:3]:  # read twice: the overlap of two reads
+    for event in events + events[1:5]:  # read twice: the overlap of two reads
         log.take(event)
     assert log.last_minute(NOW) == {"invocations": 1, "start_checks": 0, "errors": 1,
-                                    "last_error": "Traceback (most recent call last):"}
-    assert list(log.invocations)[-1] == {"end": NOW - 4, "lines": ["Traceback (most recent call last):",
-                                                                    '{"replicate": {"records": 2}}']}
+                                    "last_error": "RuntimeError: throttled"}
+    assert list(log.invocations)[-1] == {"end": NOW - 4, "lines": ['{"replicate": {"records": 2}}',
+                                                                    "Traceback (most recent call last):",
+                                                                    "RuntimeError: throttled"]}
     assert log.last_minute(NOW + 60)["invocations"] == 0
+
+
+def test_function_log_last_error_is_a_tracebacks_exception_line_as_doctor_says():
+    # GIVEN a consumer failing as MiniStack logs it, each line of the traceback an event of its own
+    # (two invocations, on two log streams whose lines interleave), then as AWS logs it: the
+    # exception on an [ERROR] line, the traceback in the same event, its frames ending it
+    log = FunctionLog("/aws/lambda/state_counts")
+    frames = ['  File "/var/task/state_counts.py", line 35, in view', '    return {"state": stat}',
+              "                     ^^^^"]
+    for stream in ("s1", "s2"):
+        log.take(log_event(NOW - 9, "START RequestId: r-" + stream + " Version: $LATEST", stream))
+    for stream in ("s1", "s2"):
+        log.take(log_event(NOW - 9, "Traceback (most recent call last):", stream))
+    for line in frames:
+        for stream in ("s1", "s2"):
+            log.take(log_event(NOW - 9, line, stream))
+    log.take(log_event(NOW - 8, "NameError: name 'stat' is not defined", "s1"))
+    log.take(log_event(NOW - 8, "END RequestId: r-s1", "s1"))
+    log.take(log_event(NOW - 8, "KeyError: 'state'", "s2"))
+    # THEN the page counts one error per traceback, and the last is its exception's line
+    assert log.last_minute(NOW) == {"invocations": 2, "start_checks": 0, "errors": 2, "last_error": "KeyError: 'state'"}
+    # WHEN the AWS form comes: its [ERROR] line is the error, the END after its frames is not
+    log.take(log_event(NOW - 5, "START RequestId: r3 Version: $LATEST", "s3"))
+    log.take(log_event(NOW - 5, "[ERROR] NameError: name 'stat' is not defined\nTraceback (most recent call last):\n"
+                                + "\n".join(frames), "s3"))
+    log.take(log_event(NOW - 5, "END RequestId: r3", "s3"))
+    assert log.last_minute(NOW)["last_error"] == "[ERROR] NameError: name 'stat' is not defined"
+    assert log.last_minute(NOW)["errors"] == 3
 
 
 def test_function_log_about_a_record_by_its_sequence_or_its_invocation():

@@ -77,6 +77,10 @@ def test_error_clauses_take_a_tracebacks_last_line_never_its_first():
            "    raise RuntimeError('a planted bug')", "RuntimeError: a planted bug", "END RequestId: 1",
            "[ERROR] KeyError: 'state'\nTraceback (most recent call last):\n  File \"x\"\nKeyError: 'state'"]
     assert error_clauses(log) == ["RuntimeError: a planted bug", "[ERROR] KeyError: 'state'", "KeyError: 'state'"]
+    # AWS's form: the exception on the [ERROR] line, then the frames, then END: END is no error
+    aws = ["[ERROR] NameError: name 'stat' is not defined\nTraceback (most recent call last):\n"
+           '  File "/var/task/state_counts.py", line 35, in view\n    return {"state": stat}', "END RequestId: 2"]
+    assert error_clauses(aws) == ["[ERROR] NameError: name 'stat' is not defined"]
 
 
 def test_last_result_on_localstack_fails_while_the_function_cannot_start():
