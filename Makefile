@@ -8,9 +8,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/ddblab
 COUNT ?= 1000
-# make test's pytest-xdist workers: the integration tests mostly wait on the emulator, so more
-# workers than cores pay off; TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 4
+# make test's pytest-xdist workers. auto: 4 for the whole suite or a folder (the integration
+# tests mostly wait on the emulator, so more workers than cores pay off); test files named in
+# ARGS in the test process itself unless their tests took 30 s or more last time (a worker's
+# start costs more than it saves); tests/conftest.py decides. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= auto
 ARGS ?=
 # make query STATE="New York" CITY=Brooklyn  (or ARGS='--state Ohio')
 STATE ?=
