@@ -24,3 +24,15 @@ RETRIES = "retries"  # BatchWriteItem calls retried
 REJECTED = "rejected"  # writes the target table refused for good (their records are quarantined)
 QUARANTINED = "quarantined"  # records sent to the quarantine queue
 REPLICATE_SUMMARY = (RECORDS, WRITES, POISON, RETRIES, REJECTED, QUARANTINED)
+
+# users_api: one line per request, {USERS_API: {METHOD, ROUTE, STATUS, MS}}, or only
+# {USERS_API_ERROR: what DynamoDB answered} when the table could not be reached (a 503).
+# On MiniStack the line also ends the invocation sooner: it waits up to 50 ms for a silent
+# function's first output line (ministack core/lambda_runtime.py, _drain_stderr_bounded).
+USERS_API = "users_api"
+USERS_API_ERROR = "users_api_error"
+METHOD = "method"
+ROUTE = "route"  # "/users" or "/users/{email}" - the route, never the address itself
+STATUS = "status"  # the HTTP status answered
+MS = "ms"  # the handler's time, in milliseconds
+USERS_API_LINE = (METHOD, ROUTE, STATUS, MS)

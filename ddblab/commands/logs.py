@@ -63,7 +63,19 @@ def render(function: str, message: str) -> str:
                 f"{s.get(log_lines.QUARANTINED, 0)} quarantined{refused}, {retries}")
         return escape(line) if log_lines.REPLICATE in entry else \
             f"[red]FAILED[/] {escape(line)}: {escape(str(s.get(log_lines.ERROR)))} (the batch will be retried)"
+    if isinstance(entry, dict) and isinstance(entry.get(log_lines.USERS_API), dict):
+        return request_line(entry[log_lines.USERS_API])
+    if isinstance(entry, dict) and log_lines.USERS_API_ERROR in entry:
+        return f"[red]503[/] the users table did not answer: {escape(str(entry[log_lines.USERS_API_ERROR]))}"
     return escape(message)
+
+
+def request_line(request: dict) -> str:
+    """users_api's line for one request: method, route, status (red when 5xx), time."""
+    status = request.get(log_lines.STATUS)
+    shown = f"[red]{status}[/]" if isinstance(status, int) and status >= 500 else escape(str(status))
+    route = request.get(log_lines.ROUTE) or "(not a users route)"
+    return f"{escape(str(request.get(log_lines.METHOD)))} {escape(route)} -> {shown} ({request.get(log_lines.MS)} ms)"
 
 
 EMPTY_BATCH_SUMMARY = re.compile(r'^\{"[A-Za-z0-9_-]+": \{"' + re.escape(log_lines.RECORDS) + '": 0,')

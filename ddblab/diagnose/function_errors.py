@@ -19,15 +19,17 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from ddblab.core.aws import error_code, log_events
+from ddblab.stack.code import handler_module
 from ddblab.stack.model import Names
 
+log_lines = handler_module("log_lines")  # the keys of the handlers' failure lines
 EMPTY_BATCH: dict[str, list] = {"Records": []}
 # Errors that mean the code never ran: AWS's runtime names, and MiniStack's wording.
 INIT_ERRORS = re.compile(r"Runtime\.(ImportModuleError|UserCodeSyntaxError|HandlerNotFound|MalformedHandlerName)"
                          r"|Worker init failed|Worker process exited immediately|No JSON init response")
 # Lines of a function's own log that report a failure.
-ERROR_LINE = re.compile(r"\[ERROR\]|Traceback|errorMessage|replicate_failed|users_api_error|Task timed out"
-                        r"|Runtime\.\w+Error|Worker init failed")
+ERROR_LINE = re.compile(r"\[ERROR\]|Traceback|errorMessage|Task timed out|Runtime\.\w+Error|Worker init failed|"
+                        + "|".join((log_lines.REPLICATE_FAILED, log_lines.USERS_API_ERROR)))
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import quote
 
 import boto3
 import environment
+import log_lines
 import projection
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -164,11 +166,23 @@ dynamodb = boto3.client("dynamodb")
 
 
 def handler(event, context):
+    started = time.perf_counter()
+    request = None
     try:
-        return route(parse_request(event), dynamodb)
+        request = parse_request(event)
+        answer = route(request, dynamodb)
     except Refused as refused:
-        return refused.response()
+        answer = refused.response()
     except (ClientError, BotoCoreError) as error:
         # The client did nothing wrong: say so, and that a retry may work.
-        print(json.dumps({"users_api_error": str(error)}))
+        print(json.dumps({log_lines.USERS_API_ERROR: str(error)}))
         return response(503, {"message": "the users table is unavailable; try again"})
+    print(json.dumps({log_lines.USERS_API: access_line(request, answer, started)}))
+    return answer
+
+
+def access_line(request: Request | None, answer: dict, started: float) -> dict:
+    """What one request did, for the function's log: no address, no body, no query."""
+    route_name = None if request is None or request.rest is None else "/users/{email}" if request.rest else "/users"
+    return {log_lines.METHOD: request.method if request else None, log_lines.ROUTE: route_name,
+            log_lines.STATUS: answer["statusCode"], log_lines.MS: round((time.perf_counter() - started) * 1000, 1)}

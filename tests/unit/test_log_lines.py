@@ -44,7 +44,8 @@ def copies(source: str) -> list:
 def test_declared_keys_are_the_ones_the_tools_have_always_read():
     # written by hand: README and saved log files quote these names
     assert DECLARED == {"audit", "keys", "sequence", "changes", "old", "new", "error", "replicate", "replicate_failed",
-                        "records", "writes", "poison", "retries", "rejected", "quarantined"}
+                        "records", "writes", "poison", "retries", "rejected", "quarantined",
+                        "users_api", "users_api_error", "method", "route", "status", "ms"}
 
 
 @pytest.mark.parametrize("event", ["INSERT", "MODIFY", "REMOVE"])
@@ -102,3 +103,4 @@ def test_copies_catches_a_key_spelt_out(copy):
 def test_copies_leaves_a_dict_of_the_readers_own_alone():
     assert copies('entry = {"sequence": sequence, "keys": keys}') == []
     assert copies('totals["retries"] += 1') == []
+

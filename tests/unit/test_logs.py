@@ -48,3 +48,12 @@ def test_logs_quiet_drops_empty_batch_summaries_of_any_consumer_only():
     assert quiet('{"state_counts": {"records": 0, "users": 0, "written": 0}}')
     assert not quiet('{"state_counts": {"records": 3, "users": 2, "written": 2}}')
     assert quiet("START RequestId: 1 Version: $LATEST") and not quiet("RuntimeError: a planted bug")
+
+
+def test_render_users_api_request_lines_and_the_table_unavailable_line():
+    ok = json.dumps({"users_api": {"method": "PATCH", "route": "/users/{email}", "status": 200, "ms": 4.2}})
+    assert shown(ok) == "PATCH /users/{email} -> 200 (4.2 ms)"
+    elsewhere = json.dumps({"users_api": {"method": "GET", "route": None, "status": 404, "ms": 0.3}})
+    assert shown(elsewhere) == "GET (not a users route) -> 404 (0.3 ms)"
+    down = json.dumps({"users_api_error": "Could not connect to the endpoint URL"})
+    assert shown(down) == "503 the users table did not answer: Could not connect to the endpoint URL"

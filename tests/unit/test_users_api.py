@@ -300,3 +300,26 @@ def test_handler_table_unavailable_503_not_500(monkeypatch, capsys, event, metho
 def test_handler_client_error_without_error_section_503(monkeypatch, event):
     monkeypatch.setattr(users_api.routes, "dynamodb", FakeDynamoDB(error=ClientError({}, "PutItem")))
     assert call(event("POST", "/users", GOOD))[0] == 503
+
+
+@pytest.mark.parametrize(("method", "path", "body", "expected"), [
+    ("POST", "/users", {**GOOD, "email": "grace@example.com"}, ("POST", "/users", 201)),
+    ("GET", "/users/ada@example.com", None, ("GET", "/users/{email}", 200)),
+    ("PATCH", "/users", None, ("PATCH", "/users", 405)),
+    ("GET", "/users/nobody@example.com", None, ("GET", "/users/{email}", 404)),
+])
+def test_handler_logs_one_line_per_request_without_the_address(monkeypatch, capsys, method, path, body, expected):
+    # GIVEN the API on a table holding ada@example.com
+    table = FakeDynamoDB()
+    monkeypatch.setattr(users_api.routes, "dynamodb", table)
+    call(api_event_v1("PUT", "/users/ada@example.com", {k: v for k, v in GOOD.items() if k != "email"}))
+    capsys.readouterr()
+    # WHEN one request is answered
+    call(api_event_v1(method, path, body))
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    # THEN one line says what it was and how it ended, in the declared keys, and never the address
+    assert list(line) == ["users_api"]
+    entry = line["users_api"]
+    assert sorted(entry) == ["method", "ms", "route", "status"]
+    assert (entry["method"], entry["route"], entry["status"]) == expected
+    assert entry["ms"] >= 0 and "@example.com" not in json.dumps(line)
