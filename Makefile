@@ -1,4 +1,4 @@
-# ddb-streams-lab: `make help` lists every target. Each target calls the one CLI, ddblab
+# ddb-streams-lab: `make help` lists every target and the settings. Each target calls the one CLI, ddblab
 # (installed into .venv): `.venv/bin/ddblab --help` lists the same commands.
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -8,9 +8,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/ddblab
 COUNT ?= 1000
-# make test's pytest-xdist workers: the integration tests mostly wait on the emulator, so more
-# workers than cores pay off; TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 4
+# make test's pytest-xdist workers. auto: 4 for the whole suite or a folder (the integration
+# tests mostly wait on the emulator, so more workers than cores pay off); test files named in
+# ARGS in the test process itself unless their tests took 30 s or more last time (a worker's
+# start costs more than it saves); tests/conftest.py decides. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= auto
 ARGS ?=
 # make query STATE="New York" CITY=Brooklyn  (or ARGS='--state Ohio')
 STATE ?=
@@ -29,10 +31,32 @@ help: ## list the targets
 	@echo
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
-	@echo "  settings: EMULATOR=auto|localstack|ministack|localstack-host  AWS_ENDPOINT_URL=http://localhost:4566  COUNT=1000"
-	@echo "  failing batches: MAX_RECORD_AGE=3600 (seconds; MiniStack and AWS honour it) MAX_RETRIES=10 (LocalStack and AWS)"
-	@echo "  options for a command: ARGS='...', e.g. make logs ARGS='--function audit'; or call the CLI:"
-	@echo "  .venv/bin/ddblab --help, .venv/bin/ddblab <command> --help"
+	@echo "settings, with their defaults: on the command line (make up EMULATOR=ministack) or exported"
+	@sed -n 's/^#> /  /p' $(MAKEFILE_LIST)
+	@echo
+	@echo "the CLI behind every target: .venv/bin/ddblab --help, .venv/bin/ddblab <command> --help"
+
+# The settings make help lists, one a line: NAME=default, then what it does. The README's
+# "Settings" table names the same ones (tests/unit/test_command_list.py keeps them in step,
+# and with every variable ddblab/core/settings.py reads).
+#> EMULATOR=auto                 ministack, localstack (Docker), localstack-host; auto: LocalStack where Docker answers
+#> AWS_ENDPOINT_URL=http://localhost:4566  the emulator every command talks to (make up remembers the one it used)
+#> STACK_PREFIX=                 prepended to every resource name: stacks of your own side by side on one emulator
+#> COUNT=1000                    make seed: the generated users written after the walkthrough's five
+#> ARGS=                         options for the command behind a target, e.g. make logs ARGS='--function audit'
+#> MAX_RECORD_AGE=3600           seconds a failing batch is retried before the dead-letter queue (MiniStack, AWS)
+#> MAX_RETRIES=10                retries of a failing batch before the dead-letter queue (LocalStack, AWS)
+#> PARALLELIZATION_FACTOR=1      batches of one shard in flight at once, 1-10 (AWS; MiniStack polls one at a time)
+#> TEST_WORKERS=auto             make test's workers: 4 for the suite or a folder, none for files in ARGS under 30 s
+#> HYPOTHESIS_PROFILE=ci         make test's property tests: ci (every example) or dev (a fifth, while you edit)
+#> LOCALSTACK_IMAGE=localstack/localstack:4.14.0  EMULATOR=localstack's image (a newer one needs LOCALSTACK_AUTH_TOKEN)
+#> LOCALSTACK_AUTH_TOKEN=        passed to LocalStack from your environment, never stored
+#> LOCALSTACK_PYTHON=            EMULATOR=localstack-host: a Python 3.13 (else one on PATH or pyenv, or built once)
+#> PYTHON=python3                the Python (3.10 or newer) that creates .venv
+#> AWS_DEFAULT_REGION=us-east-1  the region of every client and ARN (AWS_REGION too)
+#> API_STAGE=dev                 the API's stage, in its URL
+#> RUN_DIR=.run                  where make up keeps the endpoint, pid and log files and make down the snapshot
+#> ALLOW_REMOTE_ENDPOINT=        1: let the tools talk to an endpoint that is not local (refused otherwise)
 
 # Python started by make keeps its bytecode (__pycache__, ignored by git). Container images often
 # set PYTHONDONTWRITEBYTECODE=1; then every test worker, CLI call and function process compiles

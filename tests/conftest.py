@@ -3,8 +3,10 @@ keys a test module importing a handler needs are set by the package's pytest plu
 ddblab/testing/plugin.py, so any file collects alone: make test ARGS=tests/integration/<file>.)"""
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -25,6 +27,49 @@ def pytest_configure(config):
     for name, values in PROFILES.items():
         hypothesis_settings.register_profile(name, **values)
     hypothesis_settings.load_profile(profile)
+
+
+# make test's workers when TEST_WORKERS is not given (make passes -n auto). Each worker costs
+# a Python start and, for integration tests, a stack (or an embedded MiniStack) of its own:
+# about 10 s of wall time on these 2 cores, which the whole suite wins back many times over
+# (its integration tests mostly wait on the emulator) and a short run does not (measured:
+# README "How fast"). So the whole suite, or a folder, runs on DEFAULT_WORKERS; test files
+# named on the command line run in the test process itself, unless their tests took
+# WORKERS_PAY_OFF seconds or more in the last run that ran them: then on one worker per
+# file, at least two, at most DEFAULT_WORKERS.
+DEFAULT_WORKERS = 4
+WORKERS_PAY_OFF = 30.0
+
+
+def named_files(config) -> list | None:
+    """The test files the command line names, relative to the root; None when it names none, or
+    a folder (the whole suite: testpaths)."""
+    args = config.args if config.args_source == pytest.Config.ArgsSource.ARGS else []
+    paths = [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in args]
+    if not paths or not all(path.is_file() for path in paths):
+        return None
+    return sorted({str(path.relative_to(config.rootpath)) if path.is_relative_to(config.rootpath) else str(path)
+                   for path in paths})
+
+
+def last_seconds(config, files: list) -> float:
+    """How long the tests of these files took in the last run that ran them (0 when none did)."""
+    durations = Path(config.rootpath, config.getini("cache_dir"), "v", *DURATIONS.split("/"))
+    try:
+        last = json.loads(durations.read_text())
+    except (OSError, ValueError):
+        return 0.0
+    return sum(seconds for nodeid, seconds in last.items() if nodeid.split("::")[0] in files)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    files = named_files(config)
+    if files is None:
+        return DEFAULT_WORKERS
+    if last_seconds(config, files) < WORKERS_PAY_OFF:
+        return 0
+    return max(2, min(len(files), DEFAULT_WORKERS))
 
 
 def pytest_report_header(config):

@@ -71,6 +71,10 @@ def run(args) -> int:
         raise UserError("--count must be 0 or more")
     live = Deployed.connect()
     live.require_tables()
+    own = views.view_tables(live.stack)
+    if absent := views.missing(live.dynamodb, own):
+        raise UserError(f"table {', '.join(absent)} does not exist on {live.settings.endpoint_url}: a consumer added "
+                        "since the last converge - run: make bootstrap")
     url = live.api_url
     console.print(f"[bold]1.[/] the walkthrough users, through PUT {url}/<email>")
     outcomes = {"created": 0, "replaced": 0, "unchanged": 0}
@@ -103,7 +107,6 @@ def run(args) -> int:
     except WaitTimeout as error:
         raise UserError(f"{error}\n  the pipeline is behind or stuck: look at `make logs` and run `make reconcile`") from None
     console.print(f"   caught up in {time.monotonic() - started:.1f} s: {plural(drift.target_items, 'item')}, drift 0")
-    own = views.view_tables(live.stack)
     if own:  # the consumers' own tables: the stream fills them beside users_by_location
         try:
             wait_for(lambda: not views.behind(live.dynamodb, live.names.users, own),

@@ -5,6 +5,7 @@ after writing users, before either says the stack is in step: the stream rebuild
 not only users_by_location, and a first query must not see one half rebuilt."""
 from __future__ import annotations
 
+from ddblab.core.aws import find
 from ddblab.data import batches
 
 VIEW_KEY = "email"  # a consumer's table is keyed by the user's email (describe.VIEW_KEY)
@@ -13,6 +14,12 @@ VIEW_KEY = "email"  # a consumer's table is keyed by the user's email (describe.
 def view_tables(stack) -> list:
     """The tables consumers keep of their own, as the stack description declares them."""
     return [stack.names.function(c.module) for c in stack.consumers if c.view]
+
+
+def missing(client, tables) -> list:
+    """The tables that do not exist (a consumer added since the last converge has none yet)."""
+    return [table for table in tables
+            if find(client.describe_table, "ResourceNotFoundException", TableName=table) is None]
 
 
 def not_active(client, tables) -> list:

@@ -2,6 +2,8 @@
 for every user (what make up and make seed wait for), on a fake DynamoDB client."""
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
 from ddblab.core.settings import Settings
 from ddblab.data import views
 from ddblab.stack.consumers import CONSUMERS
@@ -36,6 +38,8 @@ class FakeDynamoDB:
         return {"Responses": {table: found}, "UnprocessedKeys": {}}
 
     def describe_table(self, TableName):
+        if TableName not in self.tables and TableName not in self.status:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "not found"}}, "DescribeTable")
         table_status, indexes = self.status.get(TableName, ("ACTIVE", {}))
         return {"Table": {"TableName": TableName, "TableStatus": table_status, "GlobalSecondaryIndexes": [
             {"IndexName": name, "IndexStatus": state} for name, state in indexes.items()]}}
@@ -74,3 +78,11 @@ def test_not_active_names_each_table_and_index_still_being_made():
         "state_counts (CREATING)", "state_counts index by_state (CREATING)"]
     client.status["state_counts"] = ("ACTIVE", {"by_state": "ACTIVE"})
     assert views.not_active(client, ["users", "users_by_location", "state_counts"]) == []
+
+
+def test_missing_names_a_consumers_table_not_made_yet():
+    # GIVEN a consumer added to the stack description, not yet deployed (no make bootstrap since)
+    client = FakeDynamoDB({"users": {}, "users_by_location": {}})
+    # THEN its table is the one missing: make seed says so at once rather than waiting for its rows
+    assert views.missing(client, ["users", "users_by_location", "state_counts"]) == ["state_counts"]
+    assert views.missing(client, ["users", "users_by_location"]) == []
