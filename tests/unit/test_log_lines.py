@@ -23,7 +23,7 @@ DECLARED = {value for name, value in vars(log_lines).items() if name.isupper() a
 # functions that read it (window.py and journey.py also build the page's own entries, whose
 # fields have names of their own).
 READER_MODULES = ("ddblab/inspect/render.py", "ddblab/commands/logs.py", "ddblab/commands/watch.py")
-READER_FUNCTIONS = (("ddblab.flow.window", "FunctionLog.line"), ("ddblab.flow.window", "Window.add"),
+READER_FUNCTIONS = (("ddblab.flow.window", "FunctionLog.note_record"), ("ddblab.flow.window", "Window.add"),
                     ("ddblab.flow.journey", "diff"), ("ddblab.drills.fault_drill", "replicate_log"))
 
 
