@@ -28,6 +28,17 @@ EMULATOR_ACCOUNT = "000000000000"  # what both emulators answer to GetCallerIden
 EMULATOR_ACCESS_KEY = EMULATOR_SECRET_KEY = "test"  # pragma: allowlist secret - the emulators take any key
 MINISTACK_LOG = "ministack.log"  # in the run directory: what the MiniStack make up started writes
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+def per_port(name: str, port: int) -> str:
+    """The name of a run file (pid, log, snapshot folder) of the emulator on this port: the name
+    itself on the default port, <name>-<port> on any other (ministack.log, ministack-4580.log),
+    so two emulators side by side never share a pid file, a log or a snapshot, and make down
+    on one endpoint stops and saves only what runs there."""
+    if port == DEFAULT_PORT:
+        return name
+    stem, dot, extension = name.partition(".")
+    return f"{stem}-{port}{dot}{extension}"
 # Names that mean "the emulator" inside Docker networks; accepted only when they resolve to
 # a loopback or private (compose network) address, never because of the name alone.
 EMULATOR_NAMES = {"host.docker.internal", "localstack", "ministack"}
@@ -145,7 +156,7 @@ class Settings:
 
     @property
     def ministack_log(self) -> Path:
-        return self.run_dir / MINISTACK_LOG
+        return self.run_dir / per_port(MINISTACK_LOG, self.port)
 
     def remember_endpoint(self) -> None:
         """Called by `make up`: later commands follow this endpoint unless told otherwise."""

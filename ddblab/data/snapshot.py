@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ddblab.core.settings import per_port
 from ddblab.data import batches
 from ddblab.stack.code import handler_module
 
@@ -39,7 +40,7 @@ def source_tables(stack) -> list:
 
 
 def folder(settings) -> Path:
-    return Path(settings.run_dir) / FOLDER
+    return Path(settings.run_dir) / per_port(FOLDER, settings.port)
 
 
 def stream_form(value):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from ddblab.core.settings import ROOT, Settings, UserError
+from ddblab.core.settings import ROOT, Settings, UserError, per_port
 from ddblab.core.waiting import wait_for
 from ddblab.emulator.health import docker_answers, health
 
@@ -26,7 +26,7 @@ def start(settings: Settings) -> None:
     os.environ.setdefault("LOCALSTACK_PORT", str(settings.port))
     # Written first, so that make down can stop a start that failed halfway.
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    (settings.run_dir / MARKER).write_text("localstack")
+    (settings.run_dir / per_port(MARKER, settings.port)).write_text("localstack")
     if compose("up", "-d", "--wait", "localstack").returncode != 0:
         raise UserError(failure_reason(settings) + " - then: make down; make up")
     wait_for(lambda: health(settings.endpoint_url), f"LocalStack on {settings.endpoint_url}", timeout=120)
@@ -47,11 +47,11 @@ def failure_reason(settings: Settings) -> str:
 
 
 def started_here(settings: Settings) -> bool:
-    return (settings.run_dir / MARKER).exists()
+    return (settings.run_dir / per_port(MARKER, settings.port)).exists()
 
 
 def stop(settings: Settings) -> bool:
-    marker = settings.run_dir / MARKER
+    marker = settings.run_dir / per_port(MARKER, settings.port)
     if not marker.exists():
         return False
     # A clean stop (not a forced removal) lets LocalStack remove its Lambda containers.

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ddblab.core.kinds import Backend
 from ddblab.core.processes import Background, ProcessFailed
-from ddblab.core.settings import ROOT, Settings, UserError
+from ddblab.core.settings import ROOT, Settings, UserError, per_port
 from ddblab.emulator.health import free_port, health, is_host_runtime
 
 NAME = Backend.LOCALSTACK_HOST.value
@@ -229,7 +229,7 @@ class LocalStackHost:
     def __init__(self, settings: Settings, port: int | None = None, init_hooks: bool = False):
         self.port = port or settings.port
         self.init_hooks = init_hooks
-        self.home = settings.run_dir / NAME
+        self.home = settings.run_dir / per_port(NAME, self.port)
         self.log_file = self.home / "localstack.log"
         self.pid_file = self.home / "localstack.pid"
         self._process: Background | None = None

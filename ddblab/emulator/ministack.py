@@ -6,13 +6,14 @@ import os
 import sys
 
 from ddblab.core.processes import Background, ProcessFailed
-from ddblab.core.settings import Settings, UserError
+from ddblab.core.settings import Settings, UserError, per_port
 from ddblab.emulator.health import health
 
 
 class MiniStack:
-    def __init__(self, settings: Settings, port: int | None = None, tag: str = "ministack", env: dict | None = None):
+    def __init__(self, settings: Settings, port: int | None = None, tag: str | None = None, env: dict | None = None):
         self.port = port or settings.port
+        tag = tag or per_port("ministack", self.port)
         self.log_file = settings.run_dir / f"{tag}.log"
         # env, e.g. {"AUTH": "true"}: IAM enforcement for function credentials. Bound to
         # loopback: the emulator takes any credentials, so it must not be reachable from outside.

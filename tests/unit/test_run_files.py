@@ -1,0 +1,54 @@
+"""Two emulators side by side (make up on 4566, and on 4580 or 4581) keep their own pid file,
+log and snapshot, so make down on one endpoint stops and saves only what runs there."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from ddblab.core.settings import Settings, per_port
+from ddblab.core.waiting import wait_for
+from ddblab.data import snapshot
+from ddblab.emulator.lifecycle import down
+from ddblab.emulator.localstack_host import LocalStackHost
+from ddblab.emulator.ministack import MiniStack
+
+
+def settings(port: int, run_dir) -> Settings:
+    return Settings.from_env(endpoint_url=f"http://localhost:{port}", run_dir=run_dir)
+
+
+def test_run_file_names_keep_the_documented_ones_on_the_default_port():
+    assert per_port("ministack.log", 4566) == "ministack.log"
+    assert per_port("ministack.log", 4580) == "ministack-4580.log"
+    assert per_port("snapshot", 4581) == "snapshot-4581"
+
+
+def test_each_endpoint_has_its_own_pid_file_log_home_and_snapshot(tmp_path):
+    default, other = settings(4566, tmp_path), settings(4580, tmp_path)
+    assert MiniStack(default).pid_file == tmp_path / "ministack.pid"
+    assert MiniStack(other).pid_file == tmp_path / "ministack-4580.pid"
+    assert other.ministack_log == MiniStack(other).log_file == tmp_path / "ministack-4580.log"
+    assert LocalStackHost(default).home == tmp_path / "localstack-host"
+    assert LocalStackHost(other).home == tmp_path / "localstack-host-4580"
+    assert snapshot.folder(default) == tmp_path / "snapshot"
+    assert snapshot.folder(other) == tmp_path / "snapshot-4580"
+
+
+def test_down_on_one_endpoint_leaves_the_emulator_on_another_running(tmp_path, capsys):
+    # GIVEN a process standing in for the MiniStack make up started on port 4580
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    try:
+        (tmp_path / "ministack-4580.pid").write_text(str(stand_in.pid))
+        # WHEN make down is run for port 4581, where nothing was started
+        down(settings(4581, tmp_path))
+        # THEN it stops nothing, and says so
+        assert capsys.readouterr().out.strip() == "backend: nothing started by make up is running"
+        assert stand_in.poll() is None
+        # AND make down for 4580 stops the one there
+        down(settings(4580, tmp_path))
+        assert "backend: ministack stopped" in capsys.readouterr().out
+        wait_for(lambda: stand_in.poll() is not None, "the stand-in to stop", timeout=10)
+    finally:
+        if stand_in.poll() is None:
+            os.killpg(stand_in.pid, 9)
