@@ -97,7 +97,11 @@ def run_as_printed(block: str, copy: Path, env: dict) -> None:
     for command in commands(block):
         deadline = time.monotonic() + 60
         while True:
-            out = ok(command.line, copy, env, setup=tuple(command.setup))
+            result = run(command.line, copy, env, setup=tuple(command.setup))
+            assert result.returncode == 0, f"{command.line}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"
+            # awscli-local 0.23's 14-line deprecation notice on every call: the README's export hides it
+            assert "is deprecated" not in result.stderr, f"{command.line}\nprinted on stderr:\n{result.stderr}"
+            out = result.stdout
             missing = [text for text in command.expect if text not in out]
             if not missing:
                 break
