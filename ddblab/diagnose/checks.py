@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from ddblab.core.aws import find, mappings_of, processing_result
 from ddblab.core.kinds import Backend, QueueKind, Status
 from ddblab.core.output import count_of, plural
+from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data.users import to_item, walkthrough
 from ddblab.diagnose import filters
 from ddblab.diagnose.diagnosis import BOOTSTRAP, Check, Diagnosis
@@ -176,10 +177,42 @@ def updated_after_failure(d: Diagnosis, spec: Mapping) -> Check | None:
     failed, updated = d.failed_at(spec.function), d.updated_at(spec.function)
     if failed is None or updated is None or updated <= failed:
         return None
-    return Check("mapping", spec.label, Status.WARN,
-                 f"last batch FAILED at {clock(failed)}, before the function was updated at {clock(updated)}: "
-                 "the next record will tell whether the fix holds",
-                 "make doctor (its probe sends a record through), or write one, then make status")
+    return Check("mapping", spec.label, Status.WARN, f"{failed_before_update(d, spec)}: the next record will tell "
+                 "whether the fix holds", "make doctor (its probe sends a record through), or write one, then make status",
+                 function=spec.function, awaits_record=True)
+
+
+def failed_before_update(d: Diagnosis, spec: Mapping) -> str:
+    return (f"last batch FAILED at {clock(d.failed_at(spec.function) or 0)}, before the function was updated at "
+            f"{clock(d.updated_at(spec.function) or 0)}")
+
+
+def settled(d: Diagnosis, check: Check, probed: list) -> Check:
+    """A mapping check that waited for its function's next record, once doctor's probe has
+    sent one: PASS when the probe went through the function, FAIL with the fix when it did
+    not. A function the probe cannot see into (no view of its own, not audit) is judged by
+    its mapping's last result, asked again."""
+    spec = next(m for m in d.spec.mappings if m.label == check.name)
+    seen = [c for c in probed if c.function == check.function]
+    if not seen:
+        seen = [Check("mapping", check.name, Status.PASS if through(d, spec) else Status.FAIL, "")]
+    if all(not c.failed for c in seen):
+        return Check("mapping", check.name, Status.PASS, f"{failed_before_update(d, spec)}; this run's probe record "
+                     "went through it since: the fix holds", function=check.function)
+    return Check("mapping", check.name, Status.FAIL, f"{failed_before_update(d, spec)}; this run's probe record "
+                 "failed in it too: the fix does not hold", d.fix_for_function(check.function), function=check.function)
+
+
+def through(d: Diagnosis, spec: Mapping, timeout: float = 5.0) -> bool:
+    """Whether the mapping's last result leaves FAILED within `timeout` (its next batch succeeded)."""
+    def result() -> str:
+        found = mappings_of(d.lam, spec.function)
+        return processing_result(found[0]) if found else "FAILED"
+    try:
+        wait_for(lambda: "FAILED" not in result().upper(), f"{spec.label} to process a batch", timeout=timeout)
+        return True
+    except WaitTimeout:
+        return False
 
 
 def clock(epoch: float) -> str:
@@ -395,8 +428,16 @@ def run(d: Diagnosis, probe: bool = True, deadline: float = 20.0):
     yield from first
     if any(c.failed and c.name != "auth token" for c in first):
         return
+    waiting = []  # checks the probe's record settles: said once it went through
     for step in STEPS:
-        yield from step(d)
+        for check in step(d):
+            if probe and check.awaits_record:
+                waiting.append(check)
+            else:
+                yield check
     if probe:
         from ddblab.diagnose.probe import probe as send_probe
-        yield from send_probe(d, deadline)
+        probed = send_probe(d, deadline)
+        yield from probed
+        for check in waiting:
+            yield settled(d, check, probed)

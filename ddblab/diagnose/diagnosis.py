@@ -25,6 +25,8 @@ class Check:
     status: str  # pass | fail | warn | note (warn and note never fail the run)
     detail: str
     fix: str = ""
+    function: str = ""  # the function whose work the check judged, where it is one (the probe's checks)
+    awaits_record: bool = False  # the verdict waits for the function's next record (doctor's probe sends one)
 
     @property
     def failed(self) -> bool:

@@ -4,7 +4,8 @@ handler, `make bootstrap` deploys it, its generated tests pass, and the count is
 every tool knows the new consumer (logs, invoke, status, doctor, outputs, template, the
 mutation-test aliases, redrive, remove), and a failure planted in it reaches the dead-letter
 queue (MAX_RECORD_AGE=5), stays there through a redrive while the function still fails, and
-is put right by the redrive after the fix - nothing deleted early, the count exact."""
+is put right by the redrive after the fix - nothing deleted early, the count exact; doctor's probe
+goes through it then, and names it once a typo fails its every batch."""
 from __future__ import annotations
 
 import os
@@ -182,6 +183,24 @@ def test_add_consumer_as_printed_then_every_tool_knows_it_and_recovery_puts_it_r
     # THEN the batch was handed back to state_counts, the message is gone and the count is exact
     assert "redriven: dead letter of state_counts" in done and "1 redriven, 0 left" in done, done
     assert count(settings, "Ohio") == 97 and waiting() == 0
+    # AND doctor's probe goes through state_counts too (its row comes, and goes with the user), which
+    # settles the warning the failure left (the mapping says FAILED until its next batch)
+    doctor = ok(".venv/bin/ddblab doctor", copy, env)
+    assert re.search(r"PASS probe\s+state_counts: its row for doctor-probe-\S+ came in [\d.]+ s, and went with the user",
+                     doctor), doctor
+    assert re.search(r"PASS mapping\s+state_counts <- users: last batch FAILED at [\d:]+, before the function was updated "
+                     r"at [\d:]+; this run's probe record went through it since: the fix holds", doctor), doctor
+    assert "WARN mapping" not in doctor and count(settings, "Ohio") == 97
+
+    # GIVEN a typo that fails every batch of state_counts (a NameError in view(), deployed)
+    handler.write_text(fixed.replace('{"state": state}', '{"state": stat}', 1))
+    ok("make bootstrap", copy, env)
+    # WHEN doctor runs THEN its probe names state_counts as the link the record did not get through
+    broken = run(".venv/bin/ddblab doctor --deadline 5", copy, env)
+    assert broken.returncode == 1, broken.stdout
+    assert re.search(r"FAIL probe\s+state_counts: no row for doctor-probe-\S+ within 5 s: state_counts did not take "
+                     r"the probe's record - run: make logs ARGS='--function state_counts --since 15m'", broken.stdout), \
+        broken.stdout
     # AND remove takes the consumer away with the rest of the stack
     ok(".venv/bin/python -c 'from ddblab import stack; from ddblab.core.settings import Settings; "
        "stack.remove(Settings.from_env())'", copy, env)

@@ -12,9 +12,10 @@ import pytest
 from ddblab.commands.status import Row, row
 from ddblab.core.kinds import Backend, QueueKind
 from ddblab.core.settings import Settings
-from ddblab.diagnose.checks import last_result, queues, redrive_fix
+from ddblab.diagnose.checks import last_result, queues, redrive_fix, settled
 from ddblab.diagnose.diagnosis import Check, Diagnosis, epoch_of
 from ddblab.diagnose.function_errors import StartError, error_clauses, ministack_failures
+from ddblab.diagnose.probe import let_go
 from ddblab.inspect.queue_contents import Message
 from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.describe import describe
@@ -125,6 +126,41 @@ def test_last_result_failed_before_the_function_was_updated_is_a_warning_naming_
     assert check.detail == ("last batch FAILED at 00:01:40, before the function was updated at 00:02:40: "
                             "the next record will tell whether the fix holds")
     assert check.fix == "make doctor (its probe sends a record through), or write one, then make status"
+
+
+def test_warning_of_a_failure_before_the_update_is_settled_by_doctors_probe(utc):
+    # GIVEN the warning of a failure at t=100 s before an update at t=160 s, on a stack with state_counts
+    seen = Seen(errors=[(100_000, "RuntimeError: a planted bug")], letters=[])
+    seen._updated["state_counts"] = 160.0
+    seen.__dict__["spec"] = STACK
+    (warning,) = last_result(seen, MAPPING, {"LastProcessingResult": "FAILED"})
+    assert warning.awaits_record and warning.function == "state_counts"
+    # WHEN this run's probe record went through state_counts (its row came, and went)
+    through = [Check("probe", "users_by_location", "pass", "reached", function="replicate"),
+               Check("probe", "state_counts", "pass", "its row came, and went", function="state_counts")]
+    # THEN the warning is settled as passed: the fix holds, nothing left to run
+    check = settled(seen, warning, through)
+    assert (check.status, check.name, check.fix) == ("pass", "state_counts <- users", "")
+    assert check.detail == ("last batch FAILED at 00:01:40, before the function was updated at 00:02:40; "
+                            "this run's probe record went through it since: the fix holds")
+    # WHEN the probe's record did not get through state_counts (replicate's did)
+    failed = [through[0], Check("probe", "state_counts", "fail", "no row", "make logs", function="state_counts")]
+    # THEN it is a failure saying the fix does not hold, and what to run
+    check = settled(seen, warning, failed)
+    assert (check.status, check.fix) == ("fail", "make logs ARGS='--function state_counts --since 15m'")
+    assert check.detail == ("last batch FAILED at 00:01:40, before the function was updated at 00:02:40; "
+                            "this run's probe record failed in it too: the fix does not hold")
+
+
+def test_probe_sees_a_deleted_user_let_go_as_the_template_keeps_it():
+    # the template keeps a deleted user's key and a later sequence number; a row still holding
+    # the user's attributes, or the same sequence, has not taken the delete
+    seen = {"email": {"S": "p@example.com"}, "state": {"S": "Doctor Probe"}, "sequence": {"S": "0001"}}
+    assert let_go({"email": {"S": "p@example.com"}, "sequence": {"S": "0002"}}, seen)
+    assert let_go(None, seen)
+    assert not let_go(seen, seen)
+    assert not let_go({"email": {"S": "p@example.com"}, "sequence": {"S": "0001"}}, seen)
+    assert not let_go({"email": {"S": "p@example.com"}, "state": {"S": "Doctor Probe"}, "sequence": {"S": "0002"}}, seen)
 
 
 def test_last_result_failed_after_the_update_or_while_the_function_cannot_start_stays_a_failure():
