@@ -23,7 +23,8 @@ HELP = "check every link of the chain and say what fixes what is broken"
 def configure(parser) -> None:
     parser.add_argument("--no-probe", action="store_true", help="skip the probe item sent through the pipeline")
     parser.add_argument("--deadline", type=float, default=20.0,
-                        help="seconds the probe item has to reach users_by_location and the audit log (default 20)")
+                        help="seconds the probe item has to reach users_by_location, the audit log and each "
+                        "consumer's own table (default 20)")
 
 
 def line(check: checks.Check) -> str:
