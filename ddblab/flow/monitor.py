@@ -83,10 +83,13 @@ class Monitor:
             thread.start()
             self.threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 2.0) -> None:
+        """Ask the threads to stop and give them `grace` seconds in all, not each: a thread
+        inside a slow emulator call is a daemon, and ends with the process."""
         self.stopping.set()
+        deadline = time.monotonic() + grace
         for thread in self.threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def guarded(self, name: str, loop) -> None:
         """Run a loop for as long as the page is up: an error (the emulator gone, the stack
