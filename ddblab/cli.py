@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 # In the order `ddblab --help` lists them: the loop first, then the tools.
 COMMANDS: tuple[str, ...]
@@ -26,10 +27,28 @@ COMMANDS += ("new",)
 COMMANDS += ("doctor", "watch", "quarantine", "ui", "flow")
 
 
-def parser(only: str | None = None) -> argparse.ArgumentParser:
+class Parser(argparse.ArgumentParser):
+    """argparse, but a wrong argument is one line, as every other error of the tools is:
+    `error: <what> - run: <where the arguments are explained>`; the usage is for --help.
+    add_subparsers makes its parsers of this class too (its parser_class), so every
+    command and sub-command says it the same way."""
+
+    def error(self, message: str) -> NoReturn:
+        if self.prog == "ddblab":
+            said = f"error: {message} - run: make help"
+        elif self.prog.startswith("ddblab "):  # a command: named, and its own --help
+            command = self.prog.removeprefix("ddblab ")
+            said = f"error: {command}: {message} - run: .venv/bin/ddblab {command} --help"
+        else:
+            said = f"error: {message} - run: {self.prog} --help"
+        print(said, file=sys.stderr)
+        sys.exit(2)  # argparse's status for a wrong argument
+
+
+def parser(only: str | None = None) -> Parser:
     """The whole CLI; with `only`, just that command (the others' modules are not imported:
     `ddblab outputs api_url` in a shell line should not pay for twenty imports)."""
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="ddblab", description="ddb-streams-lab: DynamoDB Streams -> Lambda on a local AWS emulator",
         epilog="settings come from the environment: EMULATOR, AWS_ENDPOINT_URL, STACK_PREFIX (see README.md)")
     sub = top.add_subparsers(dest="command", metavar="<command>", required=True)
@@ -42,12 +61,32 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
     return top
 
 
+def parse(argv: list) -> argparse.Namespace:
+    """The arguments of one command line; a wrong one exits with one line naming the command
+    (argparse would leave an unknown option to the top parser, which knows no command)."""
+    top = parser(argv[0] if argv and argv[0] in COMMANDS else None)
+    args, unknown = top.parse_known_args(argv)
+    if unknown:
+        innermost(top, args).error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub-)command parser these arguments chose (`ddblab event stream`'s, not ddblab's)."""
+    while True:
+        chosen = [action.choices[getattr(args, action.dest)] for action in parser._actions
+                  if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None) in action.choices]
+        if not chosen:
+            return parser
+        parser = chosen[0]
+
+
 def main(argv: list | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
 
     def command() -> int:
         # Inside run(): importing a command imports the handlers it reads, which can fail (UserError)
-        args = parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
+        args = parse(argv)
         return args.run(args)
     run(command)
 

@@ -15,7 +15,6 @@ afterwards: every record of the load is new), one browser's worth of server-sent
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ import urllib.request
 import uuid
 
 from ddblab import stack
+from ddblab.cli import Parser
 from ddblab.core.settings import ROOT, Settings
 from ddblab.core.waiting import wait_for
 from ddblab.emulator.health import free_port, port_open
@@ -120,7 +120,7 @@ def load(listener: Listener, server, env: dict, count: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m ddblab.flow.measure", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=5000, help="new users per round (default 5000)")
     parser.add_argument("--rounds", type=int, default=1, help="loads one after another (memory must stay flat)")
     parser.add_argument("--port", type=int, default=0)

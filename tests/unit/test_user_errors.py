@@ -158,3 +158,31 @@ def test_user_error_library_raises_an_exception_only_the_cli_exits(capsys):
     with pytest.raises(SystemExit) as exited:
         cli.run(command)
     assert exited.value.code == "error: no emulator answers on http://127.0.0.1:1 - run: make up"
+
+
+@pytest.mark.parametrize("args, said", [
+    (["seed", "--count", "abc"], "error: seed: argument --count: invalid int value: 'abc' - run: .venv/bin/ddblab seed --help"),
+    (["watch", "--bogus"], "error: watch: unrecognized arguments: --bogus - run: .venv/bin/ddblab watch --help"),
+    (["event", "stream", "--bogus"],
+     "error: event stream: unrecognized arguments: --bogus - run: .venv/bin/ddblab event stream --help"),
+    (["new", "consumer"],
+     "error: new consumer: the following arguments are required: name - run: .venv/bin/ddblab new consumer --help"),
+    ([], "error: the following arguments are required: <command> - run: make help"),
+])
+def test_cli_wrong_argument_is_one_line_naming_the_command_and_its_help(args, said):
+    # GIVEN a command line with a wrong argument (make seed COUNT=abc, make watch ARGS=--bogus, ...)
+    result = run(sys.executable, "-m", "ddblab", *args)
+    # THEN one line says what is wrong and where the arguments are explained, argparse's status 2
+    assert (result.returncode, result.stderr, result.stdout) == (2, said + "\n", "")
+
+
+def test_cli_invalid_choice_is_one_line_and_help_keeps_its_usage():
+    # GIVEN make invoke FUNCTION=nosuch
+    result = run(sys.executable, "-m", "ddblab", "invoke", "nosuch")
+    # THEN one line (the choices as this Python's argparse lists them)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("error: invoke: argument function: invalid choice: 'nosuch' (choose from ")
+    assert result.stderr.endswith(") - run: .venv/bin/ddblab invoke --help\n")
+    # AND --help still shows the usage, as argparse writes it
+    helped = run(sys.executable, "-m", "ddblab", "invoke", "--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: ddblab invoke [-h]")
