@@ -11,8 +11,11 @@ from ddblab.emulator.health import docker_answers, health
 MARKER = "backend"  # in the run directory: compose was started by make up, "localstack <port>"
 
 
-def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "compose", *args], cwd=ROOT, capture_output=capture, text=True)
+def compose(*args: str, capture: bool = False, port: int | None = None) -> subprocess.CompletedProcess:
+    """docker compose in the project; port: the one docker-compose.yml publishes (its
+    LOCALSTACK_PORT): the endpoint's, whatever the shell exported."""
+    env = None if port is None else {**os.environ, "LOCALSTACK_PORT": str(port)}
+    return subprocess.run(["docker", "compose", *args], cwd=ROOT, capture_output=capture, text=True, env=env)
 
 
 def start(settings: Settings) -> None:
@@ -29,11 +32,10 @@ def start(settings: Settings) -> None:
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
         raise UserError("the docker compose plugin (Compose v2) is not installed - install it, "
                         "or run with EMULATOR=ministack")
-    os.environ["LOCALSTACK_PORT"] = str(settings.port)  # the endpoint's port, whatever the shell exported
     # Written first, so that make down can stop a start that failed halfway.
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     (settings.run_dir / MARKER).write_text(f"localstack {settings.port}")
-    if compose("up", "-d", "--wait", "localstack").returncode != 0:
+    if compose("up", "-d", "--wait", "localstack", port=settings.port).returncode != 0:
         raise UserError(failure_reason(settings) + " - then: make down; make up")
     wait_for(lambda: health(settings.endpoint_url), f"LocalStack on {settings.endpoint_url}", timeout=120)
 
