@@ -96,7 +96,7 @@ class Settings:
         values: dict[str, Any] = dict(
             endpoint_url=endpoint.rstrip("/"),
             region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or cls.region,
-            emulator=env.get("EMULATOR", cls.emulator).lower(),
+            emulator=env.get("EMULATOR", "").strip().lower() or cls.emulator,  # `EMULATOR= make up`: unset
             prefix=env.get("STACK_PREFIX", cls.prefix),
             stage=env.get("API_STAGE", cls.stage),
             allow_remote=env.get("ALLOW_REMOTE_ENDPOINT", "") in ("1", "true", "yes"),
@@ -112,6 +112,7 @@ class Settings:
         settings = cls(**values)
         if settings.emulator not in (AUTO, *EMULATORS):
             raise UserError(f"EMULATOR={settings.emulator!r} is not one of {', '.join((AUTO, *EMULATORS))}")
+        settings.check_url()
         settings.check_local()
         return settings
 
@@ -134,6 +135,19 @@ class Settings:
         if host in LOOPBACK_NAMES or host.startswith("127."):
             return True
         return host in EMULATOR_NAMES and _resolves_locally(host)
+
+    def check_url(self) -> None:
+        """An endpoint that is no http(s) URL with a host (`notaurl`, `localhost:4566`) is said
+        to be that, not a remote endpoint."""
+        parsed = urlparse(self.endpoint_url)
+        try:
+            parsed.port  # noqa: B018 - a port that is not a number raises here
+        except ValueError:
+            parsed = parsed._replace(scheme="")
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            where = {"remembered": f" (remembered in {self.run_dir / ENDPOINT_FILE} by make up)",
+                     "argument": " (given to this command)"}.get(self.endpoint_origin, "")
+            raise UserError(f"AWS_ENDPOINT_URL={self.endpoint_url!r}{where} is not a URL: give http://localhost:4566")
 
     def check_local(self) -> None:
         if self.is_local or self.allow_remote:

@@ -101,7 +101,14 @@ def test_last_result_on_localstack_fails_while_the_function_cannot_start():
     fine = Seen(errors=[], letters=[])
     fine.__dict__["backend"] = Backend.LOCALSTACK
     (check,) = last_result(fine, MAPPING, {"LastProcessingResult": "No records processed"})
-    assert check.status == "note" and "never updates it" in check.detail
+    assert check.status == "note"
+    assert check.detail == "LocalStack 4.14 never updates the last result: the function's log and the probe tell what happened"
+    # AND status's row, the mapping's line and the note joined, says the result once
+    line = Check("mapping", MAPPING.label, "pass", "abc Enabled, BatchSize 1000, TRIM_HORIZON, on the current stream, "
+                 "last result: No records processed")
+    assert row("mapping", MAPPING.label, [line, check]).detail == (
+        "abc Enabled, BatchSize 1000, TRIM_HORIZON, on the current stream, last result: No records processed; "
+        "LocalStack 4.14 never updates the last result: the function's log and the probe tell what happened")
 
 
 @pytest.fixture

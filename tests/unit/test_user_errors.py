@@ -186,3 +186,22 @@ def test_cli_invalid_choice_is_one_line_and_help_keeps_its_usage():
     # AND --help still shows the usage, as argparse writes it
     helped = run(sys.executable, "-m", "ddblab", "invoke", "--help")
     assert helped.returncode == 0 and helped.stdout.startswith("usage: ddblab invoke [-h]")
+
+
+@pytest.mark.parametrize("endpoint", ["notaurl", "localhost:4566", "ftp://localhost:4566", "http://localhost:abc"])
+def test_settings_endpoint_that_is_no_url_is_said_to_be_no_url(monkeypatch, endpoint):
+    # GIVEN AWS_ENDPOINT_URL set to something that is no http(s) URL with a host
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    # THEN one line says so (not "is not a local emulator") and what to give
+    with pytest.raises(UserError) as refused:
+        Settings.from_env()
+    assert str(refused.value) == f"AWS_ENDPOINT_URL={endpoint!r} is not a URL: give http://localhost:4566"
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_settings_empty_emulator_is_unset_so_auto(monkeypatch, value):
+    # GIVEN `EMULATOR= make status` (set, empty)
+    monkeypatch.setenv("EMULATOR", value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
+    # THEN it is as if unset: auto
+    assert Settings.from_env().emulator == "auto"
