@@ -41,35 +41,41 @@ DEFAULT_WORKERS = 4
 WORKERS_PAY_OFF = 30.0
 
 
-def named_files(config) -> list | None:
-    """The test files the command line names, relative to the root; None when it names none, or
-    a folder (the whole suite: testpaths)."""
+def named_tests(config) -> list | None:
+    """What the command line names: test files, or tests in them (file::test), relative to the
+    root; None when it names none, or a folder (the whole suite: testpaths)."""
     args = config.args if config.args_source == pytest.Config.ArgsSource.ARGS else []
-    paths = [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in args]
-    if not paths or not all(path.is_file() for path in paths):
-        return None
-    return sorted({str(path.relative_to(config.rootpath)) if path.is_relative_to(config.rootpath) else str(path)
-                   for path in paths})
+    named = []
+    for arg in args:
+        file, _, test = arg.partition("::")
+        path = (config.invocation_params.dir / file).resolve()
+        if not path.is_file():
+            return None
+        relative = str(path.relative_to(config.rootpath)) if path.is_relative_to(config.rootpath) else str(path)
+        named.append(f"{relative}::{test}" if test else relative)
+    return sorted(set(named)) or None
 
 
-def last_seconds(config, files: list) -> float:
-    """How long the tests of these files took in the last run that ran them (0 when none did)."""
+def last_seconds(config, named: list) -> float:
+    """How long the named tests (a file: all of its tests) took in the last run that ran them
+    (0 when none did)."""
     durations = Path(config.rootpath, config.getini("cache_dir"), "v", *DURATIONS.split("/"))
     try:
         last = json.loads(durations.read_text())
     except (OSError, ValueError):
         return 0.0
-    return sum(seconds for nodeid, seconds in last.items() if nodeid.split("::")[0] in files)
+    return sum(seconds for nodeid, seconds in last.items()
+               if any(nodeid == name or nodeid.startswith((name + "::", name + "[")) for name in named))
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-    files = named_files(config)
-    if files is None:
+    named = named_tests(config)
+    if named is None:
         return DEFAULT_WORKERS
-    if last_seconds(config, files) < WORKERS_PAY_OFF:
-        return 0
-    return max(2, min(len(files), DEFAULT_WORKERS))
+    if last_seconds(config, named) < WORKERS_PAY_OFF or (len(named) == 1 and "::" in named[0]):
+        return 0  # one test named runs in one process whatever it took: a second worker would wait
+    return max(2, min(len(named), DEFAULT_WORKERS))
 
 
 def pytest_report_header(config):

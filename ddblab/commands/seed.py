@@ -109,7 +109,7 @@ def run(args) -> int:
     console.print(f"   caught up in {time.monotonic() - started:.1f} s: {plural(drift.target_items, 'item')}, drift 0")
     if own:  # the consumers' own tables: the stream fills them beside users_by_location
         try:
-            wait_for(lambda: not views.behind(live.dynamodb, live.names.users, own),
+            wait_for(lambda: views.in_step(live.dynamodb, live.names.users, own, alive=lambda: require_alive(live.settings)),
                      f"{', '.join(own)} to hold a row for every user", timeout=args.timeout, interval=0.5)
         except WaitTimeout as error:
             raise UserError(f"{error}\n  the pipeline is behind or stuck: look at `make logs` and `make status`") from None

@@ -31,7 +31,7 @@ def bring_back(settings: Settings, timeout: float = 300) -> dict:
     tables = [t.name for t in live.stack.tables]
     own = views.view_tables(live.stack)
     try:
-        wait_for(lambda: not views.not_active(live.dynamodb, tables), f"every table ({', '.join(tables)}) to be ACTIVE",
+        wait_for(lambda: views.all_active(live.dynamodb, tables), f"every table ({', '.join(tables)}) to be ACTIVE",
                  timeout=timeout, interval=0.2)
         restored = snapshot.restore(live.dynamodb, settings, snapshot.source_tables(live.stack))
         for k in restored:
@@ -48,7 +48,7 @@ def bring_back(settings: Settings, timeout: float = 300) -> dict:
         for table in own:
             wait_for(lambda table=table: snapshot.count(live.dynamodb, table) >= items,
                      f"{table} to hold a row for each of the {plural(items, 'user')} written back", timeout=timeout, interval=0.5)
-        wait_for(lambda: not views.behind(live.dynamodb, live.names.users, own),
+        wait_for(lambda: views.in_step(live.dynamodb, live.names.users, own),
                  f"{', '.join(own)} to hold a row for every user", timeout=timeout, interval=0.5)
     except WaitTimeout as error:
         raise UserError(f"{error} - the pipeline is behind or stuck: look at make logs, make status") from None

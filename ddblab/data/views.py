@@ -5,6 +5,8 @@ after writing users, before either says the stack is in step: the stream rebuild
 not only users_by_location, and a first query must not see one half rebuilt."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ddblab.core.aws import find
 from ddblab.data import batches
 
@@ -49,3 +51,26 @@ def rows_missing(client, users_table: str, view_table: str) -> int:
 def behind(client, users_table: str, tables: list) -> list:
     """The view tables that do not hold a row for every user yet, as 'name (N users missing)'."""
     return [f"{table} (no row for {n} of the users)" for table in tables if (n := rows_missing(client, users_table, table))]
+
+
+@dataclass
+class Left:
+    """What is still awaited, for wait_for: true once nothing is, and shown as what was left
+    when a wait times out ("last value: state_counts (no row for 2 of the users)")."""
+    items: list
+
+    def __bool__(self) -> bool:
+        return not self.items
+
+    def __repr__(self) -> str:
+        return "; ".join(self.items) or "nothing"
+
+
+def all_active(client, tables) -> Left:
+    return Left(not_active(client, tables))
+
+
+def in_step(client, users_table: str, tables: list, alive=lambda: None) -> Left:
+    """Every view table holds a row for every user (alive(): raises if the emulator is gone)."""
+    alive()
+    return Left(behind(client, users_table, tables))

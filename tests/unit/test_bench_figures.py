@@ -26,3 +26,32 @@ def test_the_whole_pipeline_and_replicate_alone_are_each_judged_against_1_05():
     assert verdicts["replication_over_ceiling"] == {"value": 1.25, "target": "at most 1.05", "met": False}
     assert verdicts["replicate_alone_over_ceiling"] == {"value": 1.0, "target": "at most 1.05", "met": True}
     assert verdicts["speedup_over_baseline"]["met"] is True
+
+
+def test_the_alone_stack_keeps_replicates_mapping_only():
+    from ddblab.core.settings import Settings
+    from ddblab.drills.throughput import Bench
+
+    class FakeLambda:
+        """Mappings of a bench stack and of the user's stack (LocalStack lists by substring)."""
+        def __init__(self):
+            self.mappings = {f"m-{name}": f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+                             for name in ("bench-alone-replicate", "bench-alone-audit", "audit", "replicate")}
+
+        def get_paginator(self, operation):
+            assert operation == "list_event_source_mappings"
+            fake = self
+
+            class Pages:
+                def paginate(self, FunctionName):
+                    yield {"EventSourceMappings": [{"UUID": uuid, "FunctionArn": arn} for uuid, arn in fake.mappings.items()
+                                                   if FunctionName in arn]}
+            return Pages()
+
+        def delete_event_source_mapping(self, UUID):
+            del self.mappings[UUID]
+
+    lam = FakeLambda()
+    Bench.unmap_all_but_replicate(Settings.from_env().sub("bench-alone-"), lam)
+    # THEN the bench stack's audit mapping is gone; its replicate's, and the user's own stack's, are kept
+    assert sorted(lam.mappings) == ["m-audit", "m-bench-alone-replicate", "m-replicate"]

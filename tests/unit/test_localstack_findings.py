@@ -83,8 +83,9 @@ def test_function_first_start_on_localstack_allowed_ten_minutes():
 
 
 def _failed_compose(state: str, log: str):
-    def compose(*args, capture=False):
+    def compose(*args, capture=False, port=None):
         if args[0] == "up":
+            assert port is not None  # compose publishes the endpoint's port
             return subprocess.CompletedProcess(args, 1)
         out = state if args[0] == "ps" else log
         return subprocess.CompletedProcess(args, 0, stdout=out, stderr="")
@@ -118,7 +119,8 @@ def test_localstack_failed_start_leaves_marker_and_says_why(localstack_settings,
 
 def test_localstack_down_after_failed_up_stops_compose(localstack_settings, monkeypatch):
     calls = []
-    monkeypatch.setattr(localstack, "compose", lambda *args, **kw: calls.append(args) or _failed_compose("exited 1", "")(*args))
+    failed = _failed_compose("exited 1", "")
+    monkeypatch.setattr(localstack, "compose", lambda *args, **kw: calls.append(args) or failed(*args, **kw))
     with pytest.raises(UserError):
         localstack.start(localstack_settings)
     assert localstack.stop(localstack_settings)

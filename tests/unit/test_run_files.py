@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ddblab.core.settings import Settings, per_port
 from ddblab.core.waiting import wait_for
 from ddblab.data import snapshot
@@ -52,3 +54,18 @@ def test_down_on_one_endpoint_leaves_the_emulator_on_another_running(tmp_path, c
     finally:
         if stand_in.poll() is None:
             os.killpg(stand_in.pid, 9)
+
+
+def test_localstack_in_docker_runs_once_per_checkout(tmp_path):
+    from ddblab.core.settings import UserError
+    from ddblab.emulator import localstack
+    # GIVEN make up started LocalStack in Docker on 4566 from this checkout
+    (tmp_path / "backend").write_text("localstack 4566")
+    # THEN it belongs to 4566 alone: make down on 4580 leaves it, and a second start is refused
+    assert localstack.started_here(settings(4566, tmp_path)) and not localstack.started_here(settings(4580, tmp_path))
+    assert localstack.stop(settings(4580, tmp_path)) is False and (tmp_path / "backend").exists()
+    with pytest.raises(UserError, match=r"already runs for this checkout on port 4566 .*EMULATOR=ministack"):
+        localstack.start(settings(4580, tmp_path))
+    # AND a marker written before markers named their port means the default port
+    (tmp_path / "backend").write_text("localstack")
+    assert localstack.started_on(settings(4580, tmp_path)) == 4566

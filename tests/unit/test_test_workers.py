@@ -55,3 +55,14 @@ def test_workers_one_per_file_at_least_two_once_the_tests_took_30_s(root):
     assert pytest_xdist_auto_num_workers(config(root, "tests/integration/test_slow.py")) == 2
     assert pytest_xdist_auto_num_workers(config(root, "tests/integration/test_slow.py", "tests/integration/test_small.py",
                                                 "tests/integration/test_other.py")) == 3
+
+
+def test_workers_count_only_the_tests_named_in_a_file(root):
+    # one slow test named: 20 s of the file's 39, and one test runs in one process anyway
+    assert pytest_xdist_auto_num_workers(config(root, "tests/integration/test_slow.py::test_a")) == 0
+    # a parametrized test named by its function: its cases (19 s) count, the file's other test does not
+    assert pytest_xdist_auto_num_workers(config(root, "tests/integration/test_slow.py::test_b",
+                                                "tests/integration/test_small.py")) == 0
+    # two slow tests named: 20 + 19 s, on two workers
+    assert pytest_xdist_auto_num_workers(config(root, "tests/integration/test_slow.py::test_a",
+                                                "tests/integration/test_slow.py::test_b")) == 2

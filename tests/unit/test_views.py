@@ -86,3 +86,23 @@ def test_missing_names_a_consumers_table_not_made_yet():
     # THEN its table is the one missing: make seed says so at once rather than waiting for its rows
     assert views.missing(client, ["users", "users_by_location", "state_counts"]) == ["state_counts"]
     assert views.missing(client, ["users", "users_by_location"]) == []
+
+
+def test_a_wait_that_times_out_names_what_was_left():
+    import pytest
+
+    from ddblab.core.waiting import WaitTimeout, wait_for
+    # GIVEN a view that never gets the row of one of its two users
+    client = FakeDynamoDB({"users": {e: row(e) for e in ["a@example.com", "b@example.com"]},
+                           "state_counts": {"a@example.com": row("a@example.com")}})
+    # WHEN make up's or make seed's wait gives up
+    with pytest.raises(WaitTimeout, match=r"last value: state_counts \(no row for 1 of the users\)"):
+        wait_for(lambda: views.in_step(client, "users", ["state_counts"]), "the views", timeout=0.3, interval=0.1)
+    # AND a view in step ends the wait; an emulator gone ends it at once with its own error
+    client.tables["state_counts"]["b@example.com"] = row("b@example.com")
+    assert views.in_step(client, "users", ["state_counts"])
+
+    def gone():
+        raise RuntimeError("the emulator stopped answering")
+    with pytest.raises(RuntimeError, match="stopped answering"):
+        views.in_step(client, "users", ["state_counts"], alive=gone)
