@@ -96,3 +96,14 @@ def _gone(pid: int) -> bool:
             return False
         except ProcessLookupError:
             return True
+
+
+def started_for_port(pid_file: Path, variable: str) -> bool:
+    """Whether the live process named by this pid file was started with this environment
+    variable (e.g. GATEWAY_PORT=4580): how make down finds an emulator started for another
+    port before run files were named by their port. False where /proc cannot tell."""
+    try:
+        pid = int(pid_file.read_text())
+        return variable.encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return False

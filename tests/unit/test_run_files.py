@@ -69,3 +69,20 @@ def test_localstack_in_docker_runs_once_per_checkout(tmp_path):
     # AND a marker written before markers named their port means the default port
     (tmp_path / "backend").write_text("localstack")
     assert localstack.started_on(settings(4580, tmp_path)) == 4566
+
+
+def test_down_finds_a_ministack_started_for_its_port_before_run_files_were_named_by_port(tmp_path, capsys):
+    # GIVEN a process started for port 4580 (its environment says so) under the old pid file name
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True,
+                                env={**os.environ, "GATEWAY_PORT": "4580"})
+    try:
+        (tmp_path / "ministack.pid").write_text(str(stand_in.pid))
+        # THEN make down on another port leaves it, and make down on 4580 stops it
+        down(settings(4581, tmp_path))
+        assert stand_in.poll() is None
+        down(settings(4580, tmp_path))
+        assert "backend: ministack stopped" in capsys.readouterr().out
+        wait_for(lambda: stand_in.poll() is not None, "the stand-in to stop", timeout=10)
+    finally:
+        if stand_in.poll() is None:
+            os.killpg(stand_in.pid, 9)
