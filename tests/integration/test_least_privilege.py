@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ddblab import stack
+from ddblab.core.aws import log_events
 from ddblab.core.settings import Settings
 from ddblab.core.waiting import wait_for
 from ddblab.emulator.health import free_port
@@ -148,10 +149,10 @@ def test_least_privilege_audit_logs_a_change_under_iam_enforcement(enforced):
     # THEN audit ran under IAM enforcement and logged the change
     logs = settings.client("logs")
 
-    def logged():
-        events = logs.filter_log_events(logGroupName=audit.log_group)["events"]
-        return [e for e in events if email in e["message"] and '"audit": "INSERT"' in e["message"]]
-    wait_for(logged, f"audit's log line for {email} under IAM enforcement", timeout=30)
+    def logged():  # every page of the group; the deadline of the module's other waits (a loaded machine)
+        return [e for e in log_events(logs, audit.log_group, 0)
+                if email in e["message"] and '"audit": "INSERT"' in e["message"]]
+    wait_for(logged, f"audit's log line for {email} under IAM enforcement", timeout=60)
 
 
 # audit's grants, each used as AWS's Lambda service uses it. MiniStack's own poller reads the
