@@ -32,10 +32,14 @@ def keep(settings: Settings) -> None:
     if health(settings.endpoint_url) is None:
         print("data: the emulator does not answer, so nothing could be saved")
         return
+    import dataclasses
+
     from ddblab.core.aws import find
     from ddblab.stack.describe import describe
     client = settings.client("dynamodb")
-    tables = [t for t in snapshot.source_tables(describe(settings))
+    # Every stack's: stopping the emulator loses them all (STACK_PREFIX=dev1- stacks beside this one).
+    prefixes = sorted({settings.prefix, *snapshot.stack_prefixes(client)})
+    tables = [t for prefix in prefixes for t in snapshot.source_tables(describe(dataclasses.replace(settings, prefix=prefix)))
               if find(client.describe_table, "ResourceNotFoundException", TableName=t)]
     try:
         kept = snapshot.save(client, settings, tables)
@@ -43,7 +47,10 @@ def keep(settings: Settings) -> None:
         raise UserError(f"could not save {', '.join(tables)}: {error} - nothing was stopped; to stop without "
                         "keeping the data: make down ARGS=--discard") from None
     for k in kept:
-        print(f"data: kept {plural(k.items, 'item')} of {k.table} in {k.path} ({k.seconds:.1f} s); make up writes them back "
+        prefix = snapshot.prefix_of(k.table)
+        how = ("make up" if prefix in (None, settings.prefix) else
+               f"STACK_PREFIX={prefix} make up" if prefix else "make up without STACK_PREFIX")
+        print(f"data: kept {plural(k.items, 'item')} of {k.table} in {k.path} ({k.seconds:.1f} s); {how} writes them back "
               "and the stream rebuilds the views from them")
     if kept:
         print("data: not kept: queue messages, logs, stream positions (make down ARGS=--discard keeps nothing)")

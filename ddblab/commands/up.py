@@ -37,6 +37,10 @@ def bring_back(settings: Settings, timeout: float = 300) -> dict:
         for k in restored:
             written = f"{plural(k.items, 'item')} written back to {k.table} in {k.seconds:.1f} s"
             print(f"data: {k.note or written}")
+        for table in snapshot.waiting(settings, restored):
+            prefix = snapshot.prefix_of(table)
+            how = f"STACK_PREFIX={prefix} make up" if prefix else "make up without STACK_PREFIX"
+            print(f"data: saved data of another stack waits in {snapshot.folder(settings)}: {table} ({how} writes it back)")
         if not any(k.items for k in restored):
             return {}
         # Counting is cheap (the emulator's one poller thread is rebuilding meanwhile); compare once the count is there.

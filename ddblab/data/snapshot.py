@@ -15,9 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ddblab.core.aws import find, paged
 from ddblab.core.settings import per_port
 from ddblab.data import batches
 from ddblab.stack.code import handler_module
+from ddblab.stack.model import Names
 
 projection = handler_module("projection")
 FOLDER = "snapshot"  # in the run directory: <table>.jsonl, one item a line in DynamoDB JSON
@@ -37,6 +39,32 @@ class Kept:
 def source_tables(stack) -> list:
     """The tables that feed the stream and that no consumer writes: the data that is yours."""
     return [t.name for t in stack.tables if t.stream]
+
+
+USERS = Names("").users  # a stack's users table is <prefix>users
+
+
+def prefix_of(table: str) -> str | None:
+    """The stack prefix of a saved users table (None for any other table)."""
+    return table[: -len(USERS)] if table.endswith(USERS) else None
+
+
+def stack_prefixes(client, base: str = USERS) -> list:
+    """The prefixes of every stack on the emulator (STACK_PREFIX=dev1- makes dev1-users): each
+    stream-enabled table named <prefix>users. make down keeps them all, since stopping the
+    emulator loses every stack's data, not only this one's."""
+    prefixes = []
+    for table in sorted(t for t in paged(client, "list_tables", "TableNames") if t.endswith(base)):
+        described = find(client.describe_table, "ResourceNotFoundException", TableName=table)
+        if described and described["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
+            prefixes.append(table[: -len(base)])
+    return sorted(prefixes)
+
+
+def waiting(settings, restored: list) -> list:
+    """Saved tables still in the folder after a make up wrote back its own: other stacks' data."""
+    done = {k.table for k in restored}
+    return sorted(p.stem for p in folder(settings).glob("*.jsonl") if p.stem not in done) if folder(settings).exists() else []
 
 
 def folder(settings) -> Path:

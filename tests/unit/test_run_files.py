@@ -86,3 +86,27 @@ def test_down_finds_a_ministack_started_for_its_port_before_run_files_were_named
     finally:
         if stand_in.poll() is None:
             os.killpg(stand_in.pid, 9)
+
+
+def test_make_down_keeps_every_stacks_users_table_not_only_its_own():
+    from ddblab.data import snapshot
+
+    class FakeDynamoDB:
+        streams = {"users": True, "dev1-users": True, "users_by_location": False, "dev1-users_by_location": False,
+                   "plain-users": False}  # a users-named table without a stream is no stack's
+
+        def get_paginator(self, operation):
+            assert operation == "list_tables"
+            tables = sorted(self.streams)
+
+            class Pages:
+                def paginate(self):
+                    yield {"TableNames": tables}
+            return Pages()
+
+        def describe_table(self, TableName):
+            return {"Table": {"StreamSpecification": {"StreamEnabled": self.streams[TableName]}}}
+
+    assert snapshot.stack_prefixes(FakeDynamoDB()) == ["", "dev1-"]
+    assert (snapshot.prefix_of("dev1-users"), snapshot.prefix_of("users"), snapshot.prefix_of("state_counts")) == \
+        ("dev1-", "", None)
