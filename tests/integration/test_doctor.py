@@ -19,6 +19,7 @@ from ddblab.diagnose import checks
 from ddblab.inspect import queue_contents
 from ddblab.stack.code import HANDLERS
 from ddblab.stack.deployed import Deployed
+from tests.builtin import ADDED
 from tests.integration.helpers import backend_of, cli, user_item
 
 
@@ -45,9 +46,13 @@ def test_doctor_whole_stack_passes_with_probe(own):
     # GIVEN a freshly converged stack
     # WHEN doctor runs, probe included
     found = diagnose(own, probe=True, deadline=20)
-    # THEN nothing fails, and the probe went through both functions
+    # THEN nothing fails, and the probe went through both built-in consumers: replicate's
+    # view, audit's log - and the view of each consumer a user added (make consumer), after them
     assert failures(found) == []
-    assert [c.status for c in found if c.part == "probe"] == ["pass", "pass"]
+    probes = [(c.name, c.function, c.status) for c in found if c.part == "probe"]
+    n = own.names
+    assert probes[:2] == [(n.target, n.replicate, "pass"), (f"/aws/lambda/{n.audit}", n.audit, "pass")]
+    assert probes[2:] == [(n.function(c.module), n.function(c.module), "pass") for c in ADDED if c.view]
 
 
 def test_doctor_disabled_mapping_named_and_fixed_by_bootstrap(own):

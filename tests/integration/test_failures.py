@@ -12,6 +12,7 @@ from ddblab import stack
 from ddblab.core.waiting import wait_for
 from ddblab.emulator.health import free_port
 from ddblab.stack.model import Names
+from tests.builtin import ADDED_MODULES
 from tests.integration.helpers import backend_of, user_item
 
 
@@ -91,12 +92,13 @@ def test_bootstrap_stream_replaced_stale_mapping_removed(own_stack):
     report = stack.converge(own_stack)
     new_stream = ddb.describe_table(TableName=users)["Table"]["LatestStreamArn"]
     assert new_stream != first.outputs["stream"]
-    # THEN each mapping on the old stream is removed and one on the new stream created
+    # THEN each mapping on the old stream is removed and one on the new stream created: the
+    # built-in consumers', and those of the consumers a user added (make consumer)
     actions = sorted((r[1], r[2]) for r in report.changed if r[0] == "mapping")
     assert actions == sorted([(f"{Names(own_stack.prefix).function(f)} <- {users}", a)
-                              for f in ("replicate", "audit") for a in ("removed", "created")])
+                              for f in ("replicate", "audit", *ADDED_MODULES) for a in ("removed", "created")])
     lam = own_stack.client("lambda")
-    for function in ("replicate", "audit"):
+    for function in ("replicate", "audit", *ADDED_MODULES):
         mappings = lam.list_event_source_mappings(FunctionName=Names(own_stack.prefix).function(function))["EventSourceMappings"]
         assert [m["EventSourceArn"] for m in mappings] == [new_stream]
     others = [(r[0], r[1], r[2]) for r in report.changed if r[0] != "mapping"]
