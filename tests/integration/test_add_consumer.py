@@ -23,6 +23,7 @@ from ddblab.core.settings import ROOT, Settings
 from ddblab.core.waiting import wait_for
 from ddblab.emulator.health import free_port
 from ddblab.emulator.ministack import MiniStack
+from tests.builtin import ADDED_MODULES, BUILT_IN, built_in_source
 from tests.integration.test_walkthrough import Command
 
 README = (ROOT / "README.md").read_text()
@@ -61,6 +62,13 @@ def project(tmp_path_factory):
     """A copy of the project (sharing this one's .venv), and a MiniStack of its own."""
     copy = tmp_path_factory.mktemp("project") / "ddb-streams-lab"
     shutil.copytree(ROOT, copy, ignore=IGNORED, symlinks=True)
+    # as a newcomer finds it: consumers a user added here (make consumer) left out of the copy
+    description = copy / "ddblab/stack/consumers.py"
+    description.write_text(built_in_source(description.read_text()))
+    for module in ADDED_MODULES:
+        for added in (f"handlers/{module}.py", f"tests/unit/test_{module}.py", f"tests/integration/test_{module}_live.py"):
+            (copy / added).unlink(missing_ok=True)
+    assert not (copy / "handlers/state_counts.py").exists(), "the copy holds a state_counts handler not made by make consumer"
     (copy / ".venv").symlink_to(ROOT / ".venv")
     # make must find the shared .venv up to date: never reinstall it from the copy.
     markers = [ROOT / ".venv" / marker for marker in (".installed", ".installed-test")]
@@ -73,7 +81,7 @@ def project(tmp_path_factory):
     ministack = MiniStack(settings, port=port, tag="ministack-consumer")
     ministack.start()
     try:
-        stack.converge(settings)  # what make up leaves: the stack without the new consumer
+        stack.converge(settings, consumers=BUILT_IN)  # what make up leaves: the stack without the new consumer
         home = tmp_path_factory.mktemp("home")
         env = {"PATH": os.environ["PATH"], "HOME": str(home), "AWS_ENDPOINT_URL": settings.endpoint_url,
                "PYTHONPATH": str(copy), "RUN_DIR": str(run_dir), "MAX_RECORD_AGE": "5",
