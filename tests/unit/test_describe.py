@@ -6,9 +6,9 @@ import json
 import pytest
 
 from ddblab.core.settings import Settings, UserError
-from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Account, Consumer, Names
+from tests.builtin import ADDED, BUILT_IN
 
 
 def test_describe_arns_use_the_accounts_partition_region_and_id():
@@ -24,7 +24,7 @@ def test_describe_arns_use_the_accounts_partition_region_and_id():
 
 
 def test_describe_names_all_derive_from_the_prefix():
-    stack = describe(Settings(prefix="dev1-"), Account("aws", "us-east-1", "123456789012"))
+    stack = describe(Settings(prefix="dev1-"), Account("aws", "us-east-1", "123456789012"), consumers=BUILT_IN)
     names = Names("dev1-")
     assert [t.name for t in stack.tables] == [names.users, names.target]
     assert [f.name for f in stack.functions] == ["dev1-users_api", "dev1-replicate", "dev1-audit"]
@@ -34,10 +34,21 @@ def test_describe_names_all_derive_from_the_prefix():
     assert all(name.startswith("dev1-") for name in (*names.queues, names.users, names.target))
 
 
+def test_describe_by_default_is_the_built_in_stack_and_one_function_per_added_line():
+    # GIVEN consumers.py as it stands (the built-in lines, and any a user added with make consumer)
+    stack = describe(Settings(prefix="dev1-"), Account("aws", "us-east-1", "123456789012"))
+    added = [f"dev1-{c.module}" for c in ADDED]
+    # THEN the built-in functions and mappings come first, as designed, then one per added line
+    assert [f.name for f in stack.functions] == ["dev1-users_api", "dev1-replicate", "dev1-audit", *added]
+    assert [m.function for m in stack.mappings] == ["dev1-replicate", "dev1-audit", *added]
+    assert [t.name for t in stack.tables] == ["dev1-users", "dev1-users_by_location",
+                                              *(f"dev1-{c.module}" for c in ADDED if c.view)]
+
+
 def test_describe_a_consumer_line_gives_its_function_mapping_and_table():
     # GIVEN the stack description with one more consumer line, keeping a view queried by state
     account = Account("aws", "us-east-1", "123456789012")
-    stack = describe(Settings(prefix="dev1-"), account, consumers=CONSUMERS + (Consumer("state_counts", index="state"),))
+    stack = describe(Settings(prefix="dev1-"), account, consumers=BUILT_IN + (Consumer("state_counts", index="state"),))
     # THEN it has a function, a mapping on the users stream and a table of its own
     fn = stack.function("dev1-state_counts")
     assert fn.handler == "state_counts.handler" and fn.env == {"VIEW_TABLE": "dev1-state_counts"}

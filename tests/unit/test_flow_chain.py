@@ -6,9 +6,9 @@ from __future__ import annotations
 from ddblab.core.settings import Settings
 from ddblab.diagnose.diagnosis import Check
 from ddblab.flow.chain import chain, health
-from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Account, Consumer
+from tests.builtin import BUILT_IN
 
 ACCOUNT = Account("aws", "us-east-1", "123456789012")
 
@@ -19,7 +19,7 @@ def links(stack) -> dict:
 
 def test_chain_of_the_designed_stack_has_every_node_and_link():
     # GIVEN the stack of the design, prefixed
-    stack = describe(Settings(prefix="p-"), ACCOUNT)
+    stack = describe(Settings(prefix="p-"), ACCOUNT, consumers=BUILT_IN)
     # WHEN its chain is drawn, THEN every node and link is the design's
     assert links(stack) == {
         "api": ["function:p-users_api"],
@@ -43,7 +43,7 @@ def test_chain_of_the_designed_stack_has_every_node_and_link():
 def test_chain_draws_a_consumer_added_to_the_description():
     # GIVEN the stack with a third consumer declared as a user adds one (a view of its own,
     # queried by state)
-    stack = describe(Settings(), ACCOUNT, consumers=(*CONSUMERS, Consumer("state_counts", index="state")))
+    stack = describe(Settings(), ACCOUNT, consumers=(*BUILT_IN, Consumer("state_counts", index="state")))
     # WHEN its chain is drawn, THEN the stream feeds its mapping, which feeds it and the
     # dead-letter queue, and it feeds its own table
     drawn = links(stack)

@@ -1,6 +1,5 @@
 """ddblab new consumer: the files and the one line it writes, and the names it refuses
 without changing anything."""
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,20 +8,28 @@ from ddblab.core.settings import ROOT
 from ddblab.stack.consumers import declared_now
 from ddblab.stack.reload import Reload
 from ddblab.stack.scaffold import ConsumerRefused, NewConsumer
+from tests.builtin import ADDED, ADDED_MODULES, built_in_source
 
 
 @pytest.fixture
 def root(tmp_path) -> Path:
-    """A project tree with what the command reads and writes: handlers/, tests/, consumers.py."""
+    """A project tree with what the command reads and writes: handlers/, tests/, consumers.py
+    (as the project ships it: without the consumers a user added here)."""
     for folder in ("handlers", "tests/unit", "tests/integration", "ddblab/stack"):
         (tmp_path / folder).mkdir(parents=True)
-    shutil.copy(ROOT / "ddblab/stack/consumers.py", tmp_path / "ddblab/stack/consumers.py")
+    shipped = built_in_source((ROOT / "ddblab/stack/consumers.py").read_text())
+    (tmp_path / "ddblab/stack/consumers.py").write_text(shipped)
+    assert declared_now(tmp_path / "ddblab/stack/consumers.py") == {"replicate", "audit"}
     (tmp_path / "handlers/audit.py").write_text("# audit\n")
     return tmp_path
 
 
 def snapshot(root: Path) -> dict:
     return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+# stdlib + boto3, and the modules zipped with every function (ddblab.stack.code.SHARED_MODULES)
+ALLOWED_IMPORTS = ("__future__", "json", "boto3", "botocore", "environment", "log_lines", "projection")
 
 
 def test_new_consumer_writes_handler_tests_and_one_line(root):
@@ -38,11 +45,12 @@ def test_new_consumer_writes_handler_tests_and_one_line(root):
     assert added == ['    Consumer("state_counts", index="state"),']
     assert declared_now(root / "ddblab/stack/consumers.py") == {"replicate", "audit", "state_counts"}
     handler = (root / "handlers/state_counts.py").read_text()
-    assert "__NAME__" not in handler and '{"state_counts": {"records"' in handler
+    assert "projection.error_code(error)" in handler and ".response.get(" not in handler
+    assert "__NAME__" not in handler and '{"state_counts": {log_lines.RECORDS: len(records)' in handler
     compile(handler, "state_counts.py", "exec")
     assert "import boto3" in handler and not [line for line in handler.splitlines()
                                                if line.startswith(("import ", "from ")) and line.split()[1].split(".")[0]
-                                               not in ("__future__", "json", "boto3", "botocore", "environment", "projection")]
+                                               not in ALLOWED_IMPORTS]
 
 
 @pytest.mark.parametrize("name, index, reason", [
@@ -83,8 +91,10 @@ def test_new_consumer_refuses_a_handler_that_exists(root, mine, taken):
 
 
 def test_dev_save_of_a_handler_no_function_uses_says_what_to_run():
-    line = Reload(("state_counts.py",)).line()
-    assert line.endswith('state_counts.py: used by no function - a new consumer? add the line Consumer("state_counts"), '
+    # a handler module no line of consumers.py names (state_counts is the README's: a user may have added it)
+    name = next(n for n in ("state_counts", "mailer", "mailer_2") if n not in ADDED_MODULES)
+    line = Reload((f"{name}.py",)).line()
+    assert line.endswith(f'{name}.py: used by no function - a new consumer? add the line Consumer("{name}"), '
                          "to ddblab/stack/consumers.py (or start from the template: make consumer NAME=...), then: "
                          "make bootstrap")
     assert Reload(("audit.py",)).line().endswith("audit.py: in the stack description, but its function is not "
@@ -95,9 +105,11 @@ def test_tools_list_every_function_of_the_stack_description():
     # GIVEN the stack description's functions (the API's, then each consumer's, in order)
     from ddblab.commands import invoke, logs, outputs
     from ddblab.stack.consumers import function_modules
-    assert function_modules() == ("users_api", "replicate", "audit")
+    # (the built-in ones, then one per consumer a user added with make consumer)
+    assert function_modules() == ("users_api", "replicate", "audit", *ADDED_MODULES)
     # THEN logs colours each by position, invoke offers each, outputs names each consumer's table
-    assert list(logs.COLOURS) == ["users_api", "replicate", "audit"]
-    assert list(logs.COLOURS.values()) == ["cyan", "green", "magenta"]
-    assert invoke.FUNCTIONS == ("users_api", "replicate", "audit")
-    assert {name for name in outputs.OUTPUTS if name.endswith("_table")} == {"users_table", "target_table"}
+    assert list(logs.COLOURS) == ["users_api", "replicate", "audit", *ADDED_MODULES]
+    assert list(logs.COLOURS.values())[:3] == ["cyan", "green", "magenta"]
+    assert invoke.FUNCTIONS == ("users_api", "replicate", "audit", *ADDED_MODULES)
+    assert {name for name in outputs.OUTPUTS if name.endswith("_table")} == {
+        "users_table", "target_table", *(f"{c.module}_table" for c in ADDED if c.view)}

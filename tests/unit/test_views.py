@@ -6,9 +6,9 @@ from botocore.exceptions import ClientError
 
 from ddblab.core.settings import Settings
 from ddblab.data import views
-from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Account, Consumer
+from tests.builtin import BUILT_IN
 
 
 class Pages:
@@ -52,7 +52,7 @@ def row(email: str) -> dict:
 def test_view_tables_are_the_consumers_that_keep_a_view():
     # GIVEN the stack with one more consumer line keeping a view (replicate and audit keep none of their own)
     stack = describe(Settings(prefix="dev1-"), Account("aws", "us-east-1", "123456789012"),
-                     consumers=CONSUMERS + (Consumer("state_counts", index="state"), Consumer("mailer", view=False)))
+                     consumers=BUILT_IN + (Consumer("state_counts", index="state"), Consumer("mailer", view=False)))
     # THEN its table alone is a view to wait for
     assert views.view_tables(stack) == ["dev1-state_counts"]
 
