@@ -17,7 +17,7 @@ import time
 
 from rich.table import Table
 
-from ddblab.core.output import console
+from ddblab.core.output import console, plural
 from ddblab.core.settings import UserError
 from ddblab.drills import api_load
 from ddblab.drills.throughput import Bench, Result
@@ -68,7 +68,11 @@ def restore(base, users: int) -> dict:
 
 
 def table(figures: dict, verdicts: dict) -> Table:
-    view = Table(title=f"{figures['backend']}: {figures['rounds']} interleaved rounds of {figures['n']} items (medians)")
+    rounds = plural(figures["rounds"], "interleaved round")
+    view = Table(title=f"{figures['backend']}: {rounds} of {figures['n']} items (medians)",
+                 caption="ceiling: the time the emulator takes to write every item twice (users, then the target) "
+                         "with BatchWriteItem; X_over_ceiling = that pipeline's time over it. alone: replicate the "
+                         "stream's only consumer. With fewer items or rounds than the defaults the ratios move more.")
     view.add_column("figure")
     view.add_column("value", justify="right")
     view.add_column("target")
@@ -83,7 +87,7 @@ def table(figures: dict, verdicts: dict) -> Table:
             view.add_row(label, f"p50 {lat['p50']:g} p95 {lat['p95']:g} p99 {lat['p99']:g} max {lat['max']:g}",
                          f"over {lat['samples']} single puts")
     for level in figures.get("api_load", []):
-        view.add_row(f"API, {level['clients']} clients", f"{level['requests_per_s']:,.0f} req/s",
+        view.add_row(f"API, {plural(level['clients'], 'client')}", f"{level['requests_per_s']:,.0f} req/s",
                      f"p50 {level['p50_ms']} ms, p99 {level['p99_ms']} ms, {level['requests']:,} requests, "
                      f"5xx {level['errors_5xx']}, lost {level['lost_writes']}")
     for row in figures.get("scale", []):
@@ -121,7 +125,8 @@ def run(args) -> int:
             for clients in api_load.CLIENTS:
                 level = api_load.run(api, clients, args.api_seconds).figures()
                 result.api.append(level)
-                console.print(f"  API, {clients} clients: {level['requests_per_s']:,.0f} requests/s, p50 {level['p50_ms']} ms, "
+                console.print(f"  API, {plural(clients, 'client')}: {level['requests_per_s']:,.0f} requests/s, "
+                              f"p50 {level['p50_ms']} ms, "
                               f"p99 {level['p99_ms']} ms, 5xx {level['errors_5xx']}, lost writes {level['lost_writes']} "
                               f"of {level['users_created']} users created", highlight=False)
     finally:

@@ -81,11 +81,16 @@ def request_line(request: dict) -> str:
 EMPTY_BATCH_SUMMARY = re.compile(r'^\{"[A-Za-z0-9_-]+": \{"' + re.escape(log_lines.RECORDS) + '": 0,')
 
 
+# users_api's line for an event that is no HTTP request: doctor, status and logs invoking it to
+# see whether it starts (the method is empty).
+START_CHECK_REQUEST = re.compile(r'^\{"' + re.escape(log_lines.USERS_API) + r'": \{"' + re.escape(log_lines.METHOD) + '": "",')
+
+
 def quiet(message: str) -> bool:
-    """Lines that say nothing happened: the platform's START/END/REPORT, and a consumer's
-    summary of an empty batch (replicate's, a template consumer's: doctor, status and logs
-    invoke them so, to see whether they start)."""
-    return bool(NOISE.match(message)) or bool(EMPTY_BATCH_SUMMARY.match(message))
+    """Lines that say nothing happened: the platform's START/END/REPORT, a consumer's summary
+    of an empty batch (replicate's, a template consumer's), and users_api's answer to a non-HTTP
+    event: doctor, status and logs invoke the functions so, to see whether they start."""
+    return bool(NOISE.match(message) or EMPTY_BATCH_SUMMARY.match(message) or START_CHECK_REQUEST.match(message))
 
 
 class StartWatch:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,7 @@ class Settings:
         if settings.emulator not in (AUTO, *EMULATORS):
             raise UserError(f"EMULATOR={settings.emulator!r} is not one of {', '.join((AUTO, *EMULATORS))}")
         settings.check_url()
+        settings.check_prefix()
         settings.check_local()
         return settings
 
@@ -136,13 +138,22 @@ class Settings:
             return True
         return host in EMULATOR_NAMES and _resolves_locally(host)
 
+    def check_prefix(self) -> None:
+        """STACK_PREFIX starts every resource name: only what every AWS name accepts."""
+        if not re.fullmatch(r"[a-zA-Z0-9_.-]*", self.prefix) or len(self.prefix) > 32:
+            raise UserError(f"STACK_PREFIX={self.prefix!r}: use at most 32 letters, digits, '-', '_' or '.' "
+                            "(table, function and queue names all start with it), e.g. STACK_PREFIX=dev1-")
+
     def check_url(self) -> None:
         """An endpoint that is no http(s) URL with a host (`notaurl`, `localhost:4566`) is said
         to be that, not a remote endpoint."""
         parsed = urlparse(self.endpoint_url)
         try:
-            parsed.port  # noqa: B018 - a port that is not a number raises here
-        except ValueError:
+            parsed.port  # noqa: B018 - a port that is not a number, or out of range, raises here
+        except ValueError as error:
+            if "out of range" in str(error):
+                raise UserError(f"AWS_ENDPOINT_URL={self.endpoint_url!r}: the port is out of range (1-65535), "
+                                 "e.g. http://localhost:4566") from None
             parsed = parsed._replace(scheme="")
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             where = {"remembered": f" (remembered in {self.run_dir / ENDPOINT_FILE} by make up)",

@@ -371,7 +371,7 @@ def queues(d: Diagnosis) -> list:
         oldest = d.dead_letters if kind == QueueKind.DLQ else queue_contents.peek(d.live.sqs, url, kind, limit=10)
         age = queue_contents.ago(oldest[0].age) if oldest else "?"
         what = "records replicate could not place" if kind == QueueKind.QUARANTINE else \
-            "batches whose retries ran out: their changes never reached the function"
+            "batches whose retries ran out: the function failed on them and never applied their changes"
         checks.append(Check("queue", name, Status.FAIL if kind == QueueKind.DLQ else Status.WARN,
                             f"{plural(depth, 'message')}, the oldest {age} old: {what}",
                             "make quarantine (read them), then " + (

@@ -57,3 +57,11 @@ def test_render_users_api_request_lines_and_the_table_unavailable_line():
     assert shown(elsewhere) == "GET (not a users route) -> 404 (0.3 ms)"
     down = json.dumps({"users_api_error": "Could not connect to the endpoint URL"})
     assert shown(down) == "503 the users table did not answer: Could not connect to the endpoint URL"
+
+
+def test_logs_quiet_drops_the_tools_start_checks_of_users_api_not_its_requests():
+    from ddblab.commands.logs import quiet
+    # what users_api logs when doctor, status or logs invoke it with a non-HTTP event to see it start
+    assert quiet('{"users_api": {"method": "", "route": null, "status": 404, "ms": 0.1}}')
+    assert not quiet('{"users_api": {"method": "GET", "route": null, "status": 404, "ms": 0.3}}')
+    assert not quiet('{"users_api": {"method": "PATCH", "route": "/users/{email}", "status": 200, "ms": 4.2}}')

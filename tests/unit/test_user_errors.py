@@ -205,3 +205,22 @@ def test_settings_empty_emulator_is_unset_so_auto(monkeypatch, value):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
     # THEN it is as if unset: auto
     assert Settings.from_env().emulator == "auto"
+
+
+def test_settings_endpoint_port_out_of_range_said_so(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:99999")
+    with pytest.raises(UserError) as refused:
+        Settings.from_env()
+    assert str(refused.value) == ("AWS_ENDPOINT_URL='http://localhost:99999': the port is out of range (1-65535), "
+                                  "e.g. http://localhost:4566")
+
+
+@pytest.mark.parametrize("prefix, accepted", [("dev1-", True), ("team_a.", True), ("", True),
+                                              ("BAD PREFIX!", False), ("a/b-", False), ("x" * 33, False)])
+def test_settings_stack_prefix_only_what_every_aws_name_accepts(monkeypatch, prefix, accepted):
+    monkeypatch.setenv("STACK_PREFIX", prefix)
+    if accepted:
+        assert Settings.from_env().prefix == prefix
+        return
+    with pytest.raises(UserError, match=r"STACK_PREFIX=.*: use at most 32 letters, digits, '-', '_' or '.'"):
+        Settings.from_env()
