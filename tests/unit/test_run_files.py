@@ -37,23 +37,39 @@ def test_each_endpoint_has_its_own_pid_file_log_home_and_snapshot(tmp_path):
     assert snapshot.folder(other) == tmp_path / "snapshot-4580"
 
 
-def test_down_on_one_endpoint_leaves_the_emulator_on_another_running(tmp_path, capsys):
+@pytest.fixture
+def stand_in():
+    """A process standing in for an emulator make up started (its environment as given),
+    stopped by the test through make down, or killed at the end if it was not."""
+    started = []
+
+    def start(env: dict | None = None) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True,
+                                   env={**os.environ, **(env or {})})
+        started.append(process)
+        return process
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, 9)
+
+
+def stopped_by_down_on_4580(process, tmp_path, capsys) -> None:
+    """make down on 4581 leaves the process, make down on 4580 stops it."""
+    down(settings(4581, tmp_path))
+    assert capsys.readouterr().out.strip() == "backend: nothing started by make up is running"
+    assert process.poll() is None
+    down(settings(4580, tmp_path))
+    assert "backend: ministack stopped" in capsys.readouterr().out
+    wait_for(lambda: process.poll() is not None, "the stand-in to stop", timeout=10)
+
+
+def test_down_on_one_endpoint_leaves_the_emulator_on_another_running(tmp_path, capsys, stand_in):
     # GIVEN a process standing in for the MiniStack make up started on port 4580
-    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
-    try:
-        (tmp_path / "ministack-4580.pid").write_text(str(stand_in.pid))
-        # WHEN make down is run for port 4581, where nothing was started
-        down(settings(4581, tmp_path))
-        # THEN it stops nothing, and says so
-        assert capsys.readouterr().out.strip() == "backend: nothing started by make up is running"
-        assert stand_in.poll() is None
-        # AND make down for 4580 stops the one there
-        down(settings(4580, tmp_path))
-        assert "backend: ministack stopped" in capsys.readouterr().out
-        wait_for(lambda: stand_in.poll() is not None, "the stand-in to stop", timeout=10)
-    finally:
-        if stand_in.poll() is None:
-            os.killpg(stand_in.pid, 9)
+    process = stand_in()
+    (tmp_path / "ministack-4580.pid").write_text(str(process.pid))
+    # THEN make down on 4581, where nothing was started, stops nothing and says so; on 4580 it stops it
+    stopped_by_down_on_4580(process, tmp_path, capsys)
 
 
 def test_localstack_in_docker_runs_once_per_checkout(tmp_path):
@@ -71,21 +87,12 @@ def test_localstack_in_docker_runs_once_per_checkout(tmp_path):
     assert localstack.started_on(settings(4580, tmp_path)) == 4566
 
 
-def test_down_finds_a_ministack_started_for_its_port_before_run_files_were_named_by_port(tmp_path, capsys):
+def test_down_finds_a_ministack_started_for_its_port_before_run_files_were_named_by_port(tmp_path, capsys, stand_in):
     # GIVEN a process started for port 4580 (its environment says so) under the old pid file name
-    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True,
-                                env={**os.environ, "GATEWAY_PORT": "4580"})
-    try:
-        (tmp_path / "ministack.pid").write_text(str(stand_in.pid))
-        # THEN make down on another port leaves it, and make down on 4580 stops it
-        down(settings(4581, tmp_path))
-        assert stand_in.poll() is None
-        down(settings(4580, tmp_path))
-        assert "backend: ministack stopped" in capsys.readouterr().out
-        wait_for(lambda: stand_in.poll() is not None, "the stand-in to stop", timeout=10)
-    finally:
-        if stand_in.poll() is None:
-            os.killpg(stand_in.pid, 9)
+    process = stand_in({"GATEWAY_PORT": "4580"})
+    (tmp_path / "ministack.pid").write_text(str(process.pid))
+    # THEN make down on another port leaves it, and make down on 4580 stops it
+    stopped_by_down_on_4580(process, tmp_path, capsys)
 
 
 def test_make_down_keeps_every_stacks_users_table_not_only_its_own():
