@@ -140,11 +140,12 @@ def is_host_runtime(document: dict | None) -> bool:
     return document is not None and isinstance(document.get(HOST_RUNTIME_KEY), dict)
 
 
-def backend_answering(endpoint_url: str, document: dict | None = None) -> Backend:
+def backend_answering(endpoint_url: str, document: dict | None = None, name: str | None = None) -> str:
     """Which backend answers on this endpoint: emulator_name's answer, with LocalStack's runtime
     on the host (EMULATOR=localstack-host) told apart from LocalStack in Docker. document: the
-    endpoint's health, if already read. The one place that tells the two LocalStacks apart."""
-    name = emulator_name(endpoint_url)
+    endpoint's health, if already read; name: emulator_name's answer, if already asked (it probes
+    up to twice). The one place that tells the two LocalStacks apart."""
+    name = name or emulator_name(endpoint_url)
     if name == Backend.LOCALSTACK and is_host_runtime(document if document is not None else health(endpoint_url)):
         return Backend.LOCALSTACK_HOST
     return name

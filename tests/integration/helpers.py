@@ -111,4 +111,4 @@ def backend_of(settings) -> str:
 def localstack_in_docker(settings) -> bool:
     """LocalStack in its container (TEST_BACKEND=localstack), not its runtime on the host: where
     functions run in Lambda containers and DynamoDB is LocalStack's own (DynamoDB Local)."""
-    return backend_of(settings) == "localstack" and backend_answering(settings.endpoint_url) == Backend.LOCALSTACK
+    return backend_answering(settings.endpoint_url, name=backend_of(settings)) == Backend.LOCALSTACK
