@@ -11,9 +11,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from ddblab.core.aws import log_events
 from ddblab.core.kinds import Status
 from ddblab.core.waiting import WaitTimeout, wait_for
-from ddblab.data.views import VIEW_KEY
+from ddblab.data.views import VIEW_KEY, view_tables
 from ddblab.diagnose.diagnosis import Check, Diagnosis
 from ddblab.stack.code import handler_module
 from ddblab.stack.model import Names
@@ -22,17 +23,6 @@ projection = handler_module("projection")
 STATE, CITY = "Doctor Probe", "Probeville"
 SEQUENCE = "sequence"  # where the template's handler keeps a row's stream position
 REMOVAL = 5.0  # seconds the views have, once the probe is deleted, to let it go
-
-
-@dataclass(frozen=True)
-class View:
-    """A consumer's own table, as the probe reads it: the probe user's row."""
-    function: str
-    table: str
-
-
-def views(d: Diagnosis) -> list:
-    return [View(d.spec.names.function(c.module), d.spec.names.function(c.module)) for c in d.spec.consumers if c.view]
 
 
 def let_go(row: dict | None, seen: dict) -> bool:
@@ -51,7 +41,7 @@ class Probe:
     email: str = field(default_factory=lambda: f"doctor-probe-{uuid.uuid4().hex[:10]}@example.com")
     started: float = 0.0
     checks: list = field(default_factory=list)
-    rows: dict = field(default_factory=dict)  # View -> (the probe's row as it came, seconds it took)
+    rows: dict = field(default_factory=dict)  # a view's table (named as its function) -> (the probe's row, seconds it took)
 
     FIX = "see the failed checks above; make logs ARGS=--all"
 
@@ -90,8 +80,7 @@ class Probe:
         group = Names.log_group(names.audit)
 
         def audited():
-            pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=since_ms)
-            return any(self.email in e["message"] for page in pages for e in page.get("events", []))
+            return any(self.email in event["message"] for event in log_events(logs, group, since_ms))
         try:
             wait_for(audited, "the probe item in the audit log", timeout=self.remaining())
             self.check(group, names.audit, True, f"audit logged it {time.monotonic() - self.started:.1f} s after the write")
@@ -99,14 +88,14 @@ class Probe:
             self.check(group, names.audit, False, f"no audit line for {self.email} within {self.deadline:.0f} s", self.FIX)
 
     def reach_views(self) -> None:
-        for view in views(self.d):
+        for table in view_tables(self.d.spec):  # a consumer's table is named as its function
             try:
-                seen = wait_for(lambda table=view.table: self.row(table, self.view_key), f"the probe's row in {view.table}",
+                seen = wait_for(lambda table=table: self.row(table, self.view_key), f"the probe's row in {table}",
                                 timeout=self.remaining())
-                self.rows[view] = (seen, time.monotonic() - self.started)
+                self.rows[table] = (seen, time.monotonic() - self.started)
             except WaitTimeout:
-                self.check(view.table, view.function, False, f"no row for {self.email} within {self.deadline:.0f} s: "
-                           f"{view.function} did not take the probe's record", self.d.fix_for_function(view.function))
+                self.check(table, table, False, f"no row for {self.email} within {self.deadline:.0f} s: "
+                           f"{table} did not take the probe's record", self.d.fix_for_function(table))
 
     def gone_from_target(self) -> None:
         """replicate removes the probe's row; if it does not, the probe does (no check: the
@@ -120,17 +109,17 @@ class Probe:
             ddb.delete_item(TableName=names.target, Key=target_key)  # replicate is not doing it: clean up ourselves
 
     def gone_from_views(self, deleted: float) -> None:
-        for view, (seen, took) in self.rows.items():
+        for table, (seen, took) in self.rows.items():
             try:
-                wait_for(lambda table=view.table, seen=seen: let_go(self.row(table, self.view_key), seen),
-                         f"{view.function} to let the probe go", timeout=max(0.5, REMOVAL - (time.monotonic() - deleted)))
-                self.check(view.table, view.function, True, f"its row for {self.email} came in {took:.1f} s, and went "
+                wait_for(lambda table=table, seen=seen: let_go(self.row(table, self.view_key), seen),
+                         f"{table} to let the probe go", timeout=max(0.5, REMOVAL - (time.monotonic() - deleted)))
+                self.check(table, table, True, f"its row for {self.email} came in {took:.1f} s, and went "
                            f"with the user in {time.monotonic() - deleted:.1f} s")
             except WaitTimeout:
-                self.check(view.table, view.function, False, f"its row for {self.email} came, but was still there "
-                           f"{REMOVAL:.0f} s after the user was deleted", self.d.fix_for_function(view.function))
+                self.check(table, table, False, f"its row for {self.email} came, but was still there "
+                           f"{REMOVAL:.0f} s after the user was deleted", self.d.fix_for_function(table))
             # what is left of it goes: the key is the probe's own, unique email
-            self.d.live.dynamodb.delete_item(TableName=view.table, Key=self.view_key)
+            self.d.live.dynamodb.delete_item(TableName=table, Key=self.view_key)
 
     def run(self) -> list:
         names, ddb = self.d.spec.names, self.d.live.dynamodb
