@@ -150,16 +150,24 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
                 status(f"writing: {name} ({len(ops)})")
                 write_phase(ddb, users_table, ops)
             # Drained when a marker written last has arrived (the stream keeps per-item order,
-            # and the emulator has one shard), then when the target matches the users table.
+            # and the emulator has one shard) and the poison, written just before it, is in the
+            # quarantine queue (or dead-lettered with its batch: the report shows it). The marker
+            # alone is not enough: a batch whose every chunk was written by one attempt or
+            # another still fails until one attempt writes them all, and only then quarantines;
+            # LocalStack waits up to 90 s between attempts of a failing batch (its backoff,
+            # 0.5 s x 1.5 per attempt, capped at 60 s, +/-50%).
             marker = {"email": f"chaos-{tag}-zz-marker@example.com", "state": "Ohio", "city": "Dayton", "zipcode": "45401"}
             ddb.put_item(TableName=users_table, Item=users.to_item(marker))
             key = projection.target_key(users.to_item(marker))
+            live = Deployed(settings)
             try:
                 def drained():
                     status(f"waiting for the stream to drain: {time.monotonic() - started:.0f} s, "
                            f"{proxy.counts().get('total', 0)} faults injected so far")
-                    return "Item" in ddb.get_item(TableName=target, Key=key)
-                wait_for(drained, "the stream to drain", timeout=timeout, interval=0.5)
+                    return ("Item" in ddb.get_item(TableName=target, Key=key)
+                            and (live.queue_depth(QueueKind.QUARANTINE) >= work.poison or live.queue_depth(QueueKind.DLQ) > 0))
+                wait_for(drained, "the stream to drain (the end marker in the target, the poison in quarantine)",
+                         timeout=timeout, interval=0.5)
                 status("reconciling")
                 drift = wait_for(lambda: (d := reconciliation.compare(ddb, users_table, target)).total == 0 and d,
                                  "zero drift", timeout=30, interval=0.5)
@@ -168,11 +176,6 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
                 drift = reconciliation.compare(ddb, users_table, target)
             drain_seconds = time.monotonic() - started
             counts = proxy.counts()
-            live = Deployed(settings)
-            try:
-                wait_for(lambda: live.queue_depth(QueueKind.QUARANTINE) >= work.poison, "poison in quarantine", timeout=30)
-            except WaitTimeout as error:  # (dead-lettered with its batch, say): the report shows it
-                say(f"[red]{error}[/]")
             result = Result(records=work.records + 1, poison=work.poison, faults=counts, log=replicate_log(settings, since),
                             quarantined=live.queue_depth(QueueKind.QUARANTINE),
                             dead_letters=live.queue_depth(QueueKind.DLQ), drift=drift,
