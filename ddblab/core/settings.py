@@ -20,6 +20,7 @@ import boto3
 from botocore.config import Config
 
 from ddblab.core.kinds import AUTO, EMULATORS
+from ddblab.core.processes import started_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 4566  # both emulators' edge port
@@ -27,7 +28,7 @@ DEFAULT_ENDPOINT = f"http://localhost:{DEFAULT_PORT}"
 EMULATOR_ACCOUNT = "000000000000"  # what both emulators answer to GetCallerIdentity
 # Emulators accept any credentials; dummy ones keep a real profile out of it.
 EMULATOR_ACCESS_KEY = EMULATOR_SECRET_KEY = "test"  # pragma: allowlist secret - the emulators take any key
-MINISTACK_LOG = "ministack.log"  # in the run directory: what the MiniStack make up started writes
+MINISTACK = "ministack"  # the stem of the run files of the MiniStack make up starts: ministack.pid, ministack.log
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -179,9 +180,20 @@ class Settings:
             kwargs["endpoint_url"] = self.endpoint_url
         return boto3.client(service, **kwargs)  # type: ignore[call-overload]  # a service named at run time
 
+    def ministack_stem(self, port: int | None = None) -> str:
+        """The stem of the pid file and log of the MiniStack make up starts on this port (by
+        default the endpoint's): per_port's name, or the unnumbered one when the MiniStack
+        running for that port was started before run files were named by their port."""
+        port = port or self.port
+        stem = per_port(MINISTACK, port)
+        if stem != MINISTACK and not (self.run_dir / f"{stem}.pid").exists() and started_for_port(
+                self.run_dir / f"{MINISTACK}.pid", f"GATEWAY_PORT={port}"):
+            return MINISTACK
+        return stem
+
     @property
     def ministack_log(self) -> Path:
-        return self.run_dir / per_port(MINISTACK_LOG, self.port)
+        return self.run_dir / f"{self.ministack_stem()}.log"
 
     def remember_endpoint(self) -> None:
         """Called by `make up`: later commands follow this endpoint unless told otherwise."""

@@ -5,19 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
-from ddblab.core.processes import Background, ProcessFailed, started_for_port
-from ddblab.core.settings import Settings, UserError, per_port
+from ddblab.core.processes import Background, ProcessFailed
+from ddblab.core.settings import Settings, UserError
 from ddblab.emulator.health import health
 
 
 class MiniStack:
     def __init__(self, settings: Settings, port: int | None = None, tag: str | None = None, env: dict | None = None):
         self.port = port or settings.port
-        if tag is None:
-            tag = per_port("ministack", self.port)
-            if not (settings.run_dir / f"{tag}.pid").exists() and started_for_port(
-                    settings.run_dir / "ministack.pid", f"GATEWAY_PORT={self.port}"):
-                tag = "ministack"  # started for this port before run files were named by port
+        tag = tag or settings.ministack_stem(self.port)
         self.log_file = settings.run_dir / f"{tag}.log"
         # env, e.g. {"AUTH": "true"}: IAM enforcement for function credentials. Bound to
         # loopback: the emulator takes any credentials, so it must not be reachable from outside.

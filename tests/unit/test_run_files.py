@@ -91,7 +91,10 @@ def test_down_finds_a_ministack_started_for_its_port_before_run_files_were_named
     # GIVEN a process started for port 4580 (its environment says so) under the old pid file name
     process = stand_in({"GATEWAY_PORT": "4580"})
     (tmp_path / "ministack.pid").write_text(str(process.pid))
-    # THEN make down on another port leaves it, and make down on 4580 stops it
+    # THEN make logs and doctor read the log it writes, the unnumbered one
+    assert settings(4580, tmp_path).ministack_log == tmp_path / "ministack.log"
+    assert settings(4581, tmp_path).ministack_log == tmp_path / "ministack-4581.log"
+    # AND make down on another port leaves it, and make down on 4580 stops it
     stopped_by_down_on_4580(process, tmp_path, capsys)
 
 
