@@ -21,6 +21,11 @@ SORT_KEY = "city_email"
 DROPPED_ATTRIBUTES = frozenset({"zipcode"})
 TARGET_TABLE_NAME = "users_by_location"  # in messages only: the deployed name may carry a prefix
 CITY_INDEX = "by_city"  # users_by_location by city alone: city (hash), email (range)
+# A consumer's own table (make consumer) is keyed by the user's email; the template's handler
+# keeps in each row the stream position of the row's last change, which its conditional write
+# compares and doctor's probe reads.
+VIEW_KEY = "email"
+VIEW_SEQUENCE = "sequence"
 # DynamoDB bounds key attributes in UTF-8 bytes, not characters: a partition key (state; city
 # in the by_city index) holds at most 2048, a sort key (city_email; email in the index) 1024.
 PARTITION_KEY_MAX_BYTES = 2048

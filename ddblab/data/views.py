@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from ddblab.core.aws import find
 from ddblab.data import batches
+from ddblab.stack.describe import projection
 
-VIEW_KEY = "email"  # a consumer's table is keyed by the user's email (describe.VIEW_KEY)
+VIEW_KEY = projection.VIEW_KEY  # a consumer's table is keyed by the user's email
 
 
 def view_tables(stack) -> list:

@@ -21,7 +21,7 @@ from ddblab.stack.model import Names
 
 projection = handler_module("projection")
 STATE, CITY = "Doctor Probe", "Probeville"
-SEQUENCE = "sequence"  # where the template's handler keeps a row's stream position
+SEQUENCE = projection.VIEW_SEQUENCE  # where the template's handler keeps a row's stream position
 REMOVAL = 5.0  # seconds the views have, once the probe is deleted, to let it go
 
 

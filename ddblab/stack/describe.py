@@ -20,7 +20,7 @@ TARGET_KEY = ((projection.PARTITION_KEY, "HASH"), (projection.SORT_KEY, "RANGE")
 # the throughput with the same put->visible latency. 1000 is the most one GetRecords call
 # returns; AWS and LocalStack accept up to 10000.
 BATCH_SIZE = 1000
-VIEW_KEY = (("email", "HASH"),)  # a consumer's own table: one row per user
+VIEW_KEY = ((projection.VIEW_KEY, "HASH"),)  # a consumer's own table: one row per user
 
 
 def view_index(attribute: str) -> Index:

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ddblab.core.settings import ROOT, UserError
-from ddblab.stack.code import SHARED_MODULES
+from ddblab.stack.code import SHARED_MODULES, handler_module
 from ddblab.stack.consumers import API_FUNCTION, declared_now
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "scaffold"
 MARKER = "    # new consumers: one line each, above this comment\n"
 NAME = re.compile(r"[a-z][a-z0-9_]{1,39}")
 ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+projection = handler_module("projection")
+
 # Names a consumer cannot take: the stack's own tables, and what the runtime imports.
 TAKEN = {"users", "users_by_location", API_FUNCTION, *SHARED_MODULES, "boto3", "botocore", "handler", "test"}
 
@@ -60,8 +62,9 @@ class NewConsumer:
         existing = [path for path in [*self.files, self.root / "handlers" / name] if path.exists()]
         if existing:
             return f"{existing[0].relative_to(self.root)} exists already: remove it or choose another name"
-        if self.index and (not ATTRIBUTE.fullmatch(self.index) or self.index in ("email", "sequence")):
-            return f"--index {self.index!r}: an attribute name (letters, digits, _), other than email and sequence"
+        if self.index and (not ATTRIBUTE.fullmatch(self.index) or self.index in (projection.VIEW_KEY, projection.VIEW_SEQUENCE)):
+            return (f"--index {self.index!r}: an attribute name (letters, digits, _), "
+                    f"other than {projection.VIEW_KEY} and {projection.VIEW_SEQUENCE}")
         if MARKER not in self.description.read_text():
             return (f"{self.description.relative_to(self.root)} has lost the line {MARKER.strip()!r}: add "
                     f"{self.line.strip()} to CONSUMERS by hand")
