@@ -15,13 +15,16 @@ HELP = "converge the stack on the emulator that answers (idempotent)"
 
 def configure(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the outputs as JSON only")
+    parser.add_argument("--prune", action="store_true",
+                        help="also remove the mappings on the users stream whose function the stack does not describe "
+                             "(a consumer taken out of ddblab/stack/consumers.py), and their functions")
 
 
 def run(args, settings: Settings | None = None) -> int:
     settings = settings or Settings.from_env()
     require_backend(settings)
     started = time.monotonic()
-    report = converge(settings)
+    report = converge(settings, prune=getattr(args, "prune", False))
     if getattr(args, "json", False):
         print(json.dumps(report.outputs, indent=2))
     else:

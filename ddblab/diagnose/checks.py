@@ -24,6 +24,7 @@ from ddblab.diagnose import filters
 from ddblab.diagnose.diagnosis import BOOTSTRAP, Check, Diagnosis
 from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name, health, not_an_emulator, port_open
 from ddblab.inspect import queue_contents
+from ddblab.stack.converge.mappings import PRUNE, not_described, why_not_described
 from ddblab.stack.model import Mapping, Names
 
 # --- the backend --------------------------------------------------------------------------
@@ -106,7 +107,18 @@ def mappings(d: Diagnosis) -> list:
     checks = []
     for spec in d.spec.mappings:
         checks += mapping(d, spec)
-    return checks
+    return checks + undescribed(d)
+
+
+def undescribed(d: Diagnosis) -> list:
+    """Mappings on the users stream calling a function the stack does not describe (a consumer
+    whose line was taken out of ddblab/stack/consumers.py, or one made by hand): every record
+    still reaches it, so whatever it does goes on."""
+    if not d.stream_arn:
+        return []
+    return [Check("mapping", f"{function} <- {d.spec.names.users}", Status.WARN, why_not_described(m, function),
+                  f"{PRUNE} (removes the mapping and the function), or put its line back")
+            for m, function in not_described(d.lam, d.stream_arn, {f.name for f in d.spec.functions})]
 
 
 def mapping(d: Diagnosis, spec: Mapping) -> list:

@@ -13,6 +13,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from ddblab.core.aws import log_events
 from ddblab.core.kinds import Backend, QueueKind
@@ -128,7 +129,7 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
                 env["WRITE_ATTEMPTS"] = str(write_attempts)
             # LocalStack ends retries by count (the record age has no effect there): retried until
             # they succeed, as MiniStack retries within the record age.
-            limits = {"max_retries": -1} if on_host else {}
+            limits: dict[str, Any] = {"max_retries": -1} if on_host else {}
             if max_record_age is not None:
                 limits["max_record_age"] = max_record_age
             converge(settings, replicate_env=env, **limits)

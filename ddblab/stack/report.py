@@ -27,7 +27,7 @@ class Report:
         return [row for row in self.rows if row.action != "unchanged"]
 
     def summary(self) -> str:
-        counts = [f"{n} {a}" for a in ("created", "updated", "removed")
+        counts = [f"{n} {a}" for a in ("created", "updated", "removed", "not described")
                   if (n := sum(1 for r in self.rows if r.action == a))]
         return ", ".join(counts) or "everything unchanged"
 
@@ -41,7 +41,7 @@ def print_report(report: Report, settings) -> None:
     name = backend_label(report.backend)
     if report.backend == Backend.LOCALSTACK:  # which LocalStack: in Docker, or its runtime on the host
         name = backend_label(backend_answering(settings.endpoint_url, name=report.backend))
-    styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim"}
+    styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim", "not described": "yellow"}
     console.print(f"stack on {name} at {settings.endpoint_url}"
                   + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), highlight=False)
     table = Table()

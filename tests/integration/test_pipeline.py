@@ -7,8 +7,11 @@ import pytest
 
 from ddblab import stack
 from ddblab.core.aws import mappings_of
+from ddblab.core.kinds import Status
 from ddblab.core.waiting import wait_for
-from ddblab.stack.describe import BATCH_SIZE
+from ddblab.diagnose import checks
+from ddblab.stack.consumers import CONSUMERS
+from ddblab.stack.describe import BATCH_SIZE, describe
 from ddblab.stack.model import Names
 from tests.integration.helpers import http, target_rows
 
@@ -158,6 +161,39 @@ def test_bootstrap_second_run_everything_unchanged_one_mapping_each(backend_sett
         mappings = mappings_of(lam, Names(backend_settings.prefix).function(function))
         assert [m["EventSourceArn"] for m in mappings] == [again.outputs["stream"]], mappings
         assert mappings[0]["State"] == "Enabled"
+
+
+def test_bootstrap_says_a_consumer_taken_out_still_gets_records_and_prune_removes_it(own):
+    # GIVEN a stack converged with audit, then a description without it (its line taken out)
+    lam, iam, function, users = own.client("lambda"), own.client("iam"), own.names.audit, own.names.users
+    without = tuple(c for c in CONSUMERS if c.module != "audit")
+    # WHEN the bootstrap runs
+    report = stack.converge(own.settings, consumers=without)
+    # THEN it says the mapping is there, not described, and leaves it
+    (row,) = [r for r in report.changed if r.kind == "mapping"]
+    assert (row.name, row.action) == (f"{function} <- {users}", "not described"), report.changed
+    assert "make bootstrap ARGS=--prune" in row.detail
+    assert [m["EventSourceArn"] for m in mappings_of(lam, function)] == [own.stream_arn]
+    # AND doctor and status warn of it, with the way out
+    d = checks.Diagnosis(own)
+    d.spec = describe(own.settings, consumers=without)
+    (warned,) = [c for c in checks.mappings(d) if c.status != Status.PASS]
+    assert (warned.name, warned.status, warned.fix) == (
+        f"{function} <- {users}", Status.WARN,
+        "make bootstrap ARGS=--prune (removes the mapping and the function), or put its line back")
+    assert warned.detail.endswith(f": {function} is not in ddblab/stack/consumers.py and still gets every record")
+    # WHEN it runs with --prune
+    report = stack.converge(own.settings, consumers=without, prune=True)
+    # THEN the mapping, the function and the role made for it are removed, and nothing else
+    assert [(r.kind, r.name, r.action) for r in report.changed] == [("mapping", f"{function} <- {users}", "removed")]
+    assert mappings_of(lam, function) == []
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=function)
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName=f"{function}-role")
+    assert [m["FunctionArn"].split(":")[-1] for m in mappings_of(lam, own.names.replicate)] == [own.names.replicate]
+    # AND the next bootstrap has nothing to say
+    assert stack.converge(own.settings, consumers=without).changed == []
 
 
 def test_bootstrap_duplicate_mapping_removed(own):

@@ -14,7 +14,7 @@ from ddblab.stack.model import Account, Stack
 from ddblab.stack.report import Report
 
 
-def converge_stack(stack: Stack, backend: str) -> Report:
+def converge_stack(stack: Stack, backend: str, prune: bool = False) -> Report:
     ctx = Context(stack, backend)
     ctx.report.backend = backend
     for table in stack.tables:
@@ -28,6 +28,8 @@ def converge_stack(stack: Stack, backend: str) -> Report:
         functions.converge(ctx, fn, created=fn.name in created)
     for mapping in stack.mappings:
         mappings.converge(ctx, mapping)
+    for table in sorted({m.table for m in stack.mappings}):
+        mappings.undescribed(ctx, table, prune)
     api.converge(ctx, stack.api)
     names = stack.names
     ctx.report.outputs.update(users_table=names.users, target_table=names.target,
@@ -37,10 +39,11 @@ def converge_stack(stack: Stack, backend: str) -> Report:
     return ctx.report
 
 
-def converge(settings: Settings, **describe_args) -> Report:
-    """Converge the stack these settings describe (describe_args: see describe())."""
+def converge(settings: Settings, *, prune: bool = False, **describe_args) -> Report:
+    """Converge the stack these settings describe (describe_args: see describe()); prune:
+    remove the mappings on its streams that call a function it does not describe."""
     stack = describe(settings, Account.of(settings), **describe_args)
-    return converge_stack(stack, emulator_name(settings.endpoint_url) if settings.is_local else Backend.AWS)
+    return converge_stack(stack, emulator_name(settings.endpoint_url) if settings.is_local else Backend.AWS, prune)
 
 
 def collect_ids(ctx: Context) -> None:

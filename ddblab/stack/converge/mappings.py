@@ -3,11 +3,11 @@ mappings on a replaced stream and mappings with another starting position (it ca
 changed in place) removed; updated only where a setting really differs."""
 from __future__ import annotations
 
-from ddblab.core.aws import mappings_of
+from ddblab.core.aws import find, function_name, mappings_of, paged
 from ddblab.core.waiting import wait_for
 from ddblab.stack.converge import tables
 from ddblab.stack.converge.context import Context
-from ddblab.stack.model import Mapping
+from ddblab.stack.model import Mapping, Names
 
 
 def wanted_settings(ctx: Context, spec: Mapping) -> dict:
@@ -67,3 +67,42 @@ def converge(ctx: Context, spec: Mapping) -> None:
              f"mapping {uuid} ({spec.function}) to be Enabled", timeout=60)
     ctx.report.add("mapping", spec.label, action, detail)
     ctx.report.outputs.setdefault("stream", stream)
+
+
+PRUNE = "make bootstrap ARGS=--prune"  # removes what not_described finds
+
+
+def not_described(lam, stream: str, described: set) -> list:
+    """[(mapping, function name)]: the mappings on this stream whose function the description
+    does not name (a consumer whose line was taken out of ddblab/stack/consumers.py, or one
+    made by hand). Every record still reaches those functions."""
+    found = paged(lam, "list_event_source_mappings", "EventSourceMappings")
+    return [(m, function) for m in found if m.get("EventSourceArn") == stream
+            and (function := function_name(m.get("FunctionArn", ""))) not in described]
+
+
+def why_not_described(m: dict, function: str) -> str:
+    return f"{m['UUID']}: {function} is not in ddblab/stack/consumers.py and still gets every record"
+
+
+def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
+    """The mappings not_described finds on the table's stream: said on every converge;
+    removed, with the function (and the role bootstrap made for it), only when asked (prune).
+    Its table and log group stay: data is never deleted by a converge."""
+    for m, function in not_described(ctx.lam, tables.stream_arn(ctx, table), {f.name for f in ctx.stack.functions}):
+        label = f"{function} <- {table}"
+        if not prune:
+            ctx.report.add("mapping", label, "not described", f"{why_not_described(m, function)}; "
+                           f"{PRUNE} removes it and its function")
+            continue
+        find(ctx.lam.delete_event_source_mapping, "ResourceNotFoundException", UUID=m["UUID"])
+        found = find(ctx.lam.get_function, "ResourceNotFoundException", FunctionName=function)
+        find(ctx.lam.delete_function, "ResourceNotFoundException", FunctionName=function)
+        removed = [f"the function {function}"]
+        role = Names.role(function)
+        if found and found["Configuration"].get("Role", "").endswith(f"/{role}"):  # the role bootstrap made for it
+            find(ctx.iam.delete_role_policy, "NoSuchEntity", RoleName=role, PolicyName=Names.POLICY)
+            find(ctx.iam.delete_role, "NoSuchEntity", RoleName=role)
+            removed.append(f"its role {role}")
+        ctx.report.add("mapping", label, "removed", f"{m['UUID']}, not described, with {' and '.join(removed)} "
+                       "(its table and log group, if any, stay: data is never deleted by a converge)")
