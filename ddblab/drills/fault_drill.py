@@ -21,6 +21,7 @@ from ddblab.core.output import plural
 from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import batches, reconciliation, users
+from ddblab.data.views import Left
 from ddblab.emulator.faults import FaultProxy
 from ddblab.emulator.health import MINISTACK_HEALTH_PATH, backend_answering
 from ddblab.stack.code import handler_module
@@ -127,8 +128,10 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             env = {"AWS_ENDPOINT_URL": proxy.url}
             if write_attempts:
                 env["WRITE_ATTEMPTS"] = str(write_attempts)
-            # LocalStack ends retries by count (the record age has no effect there): retried until
-            # they succeed, as MiniStack retries within the record age.
+            # LocalStack ends retries by count; the record age has no effect on its DynamoDB streams
+            # (its poller takes a DynamoDB record's arrival as "now": dynamodb_poller.py
+            # get_approximate_arrival_time at v4.14.0). Retried until they succeed, as MiniStack
+            # retries within the record age.
             limits: dict[str, Any] = {"max_retries": -1} if on_host else {}
             if max_record_age is not None:
                 limits["max_record_age"] = max_record_age
@@ -162,13 +165,15 @@ def drill(base: Settings, count: int = 5000, fault_rate: float = 0.2, outage: in
             key = projection.target_key(users.to_item(marker))
             live = Deployed(settings)
             try:
-                def drained():
+                def drained() -> Left:
                     status(f"waiting for the stream to drain: {time.monotonic() - started:.0f} s, "
                            f"{proxy.counts().get('total', 0)} faults injected so far")
-                    return ("Item" in ddb.get_item(TableName=target, Key=key)
-                            and (live.queue_depth(QueueKind.QUARANTINE) >= work.poison or live.queue_depth(QueueKind.DLQ) > 0))
-                wait_for(drained, "the stream to drain (the end marker in the target, the poison in quarantine)",
-                         timeout=timeout, interval=0.5)
+                    left = [] if "Item" in ddb.get_item(TableName=target, Key=key) else ["no end marker in the target"]
+                    if live.queue_depth(QueueKind.QUARANTINE) < work.poison and live.queue_depth(QueueKind.DLQ) == 0:
+                        left.append("the poison not in quarantine (nor dead-lettered)")
+                    return Left(left)
+                wait_for(drained, "the stream to drain (the end marker in the target, the poison in quarantine or "
+                         "dead-lettered)", timeout=timeout, interval=0.5)
                 status("reconciling")
                 drift = wait_for(lambda: (d := reconciliation.compare(ddb, users_table, target)).total == 0 and d,
                                  "zero drift", timeout=30, interval=0.5)
