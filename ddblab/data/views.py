@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from ddblab.core.aws import find
 from ddblab.data import batches
-from ddblab.stack.describe import projection
+from ddblab.stack.code import handler_module
 
-VIEW_KEY = projection.VIEW_KEY  # a consumer's table is keyed by the user's email
+VIEW_KEY = handler_module("projection").VIEW_KEY  # a consumer's table is keyed by the user's email
 
 
 def view_tables(stack) -> list:

@@ -24,7 +24,7 @@ from ddblab.diagnose import filters
 from ddblab.diagnose.diagnosis import BOOTSTRAP, Check, Diagnosis
 from ddblab.emulator.health import MINISTACK_HEALTH_PATH, emulator_name, health, not_an_emulator, port_open
 from ddblab.inspect import queue_contents
-from ddblab.stack.converge.mappings import PRUNE, not_described, why_not_described
+from ddblab.stack.converge.mappings import not_described
 from ddblab.stack.model import Mapping, Names
 
 # --- the backend --------------------------------------------------------------------------
@@ -116,9 +116,8 @@ def undescribed(d: Diagnosis) -> list:
     still reaches it, so whatever it does goes on."""
     if not d.stream_arn:
         return []
-    return [Check("mapping", f"{function} <- {d.spec.names.users}", Status.WARN, why_not_described(m, function),
-                  f"{PRUNE} (removes the mapping and the function), or put its line back")
-            for m, function in not_described(d.lam, d.stream_arn, {f.name for f in d.spec.functions})]
+    return [Check("mapping", u.label, Status.WARN, u.why, u.fix)
+            for u in not_described(d.spec, d.lam, d.spec.names.users, d.stream_arn)]
 
 
 def mapping(d: Diagnosis, spec: Mapping) -> list:

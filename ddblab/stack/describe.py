@@ -24,7 +24,7 @@ VIEW_KEY = ((projection.VIEW_KEY, "HASH"),)  # a consumer's own table: one row p
 
 
 def view_index(attribute: str) -> Index:
-    return Index(f"by_{attribute}", ((attribute, "HASH"), ("email", "RANGE")))
+    return Index(f"by_{attribute}", ((attribute, "HASH"), (projection.VIEW_KEY, "RANGE")))
 
 
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",

@@ -116,7 +116,12 @@ class Mapping:
 
     @property
     def label(self) -> str:
-        return f"{self.function} <- {self.table}"
+        return mapping_label(self.function, self.table)
+
+
+def mapping_label(function: str, table: str) -> str:
+    """How every tool names a mapping: `replicate <- users`."""
+    return f"{function} <- {table}"
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,40 @@
 """Delete everything a stack description names (the test, bench and drill stacks), log
-groups included; what is already gone is skipped."""
+groups included; what is already gone is skipped. remove_function is also how make bootstrap
+ARGS=--prune removes a consumer taken out of the description."""
 from __future__ import annotations
 
-from ddblab.core.aws import find, mappings_of, queue_url, rest_api_ids
+from botocore.exceptions import ClientError
+
+from ddblab.core.aws import error_code, find, mappings_of, queue_url, rest_api_ids
 from ddblab.core.settings import Settings
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Names
 from ddblab.stack.report import Report
+
+
+def gone(report: Report, kind: str, name: str, call, *missing: str, **kwargs) -> bool:
+    """call(**kwargs) deletes one resource: reported removed if it was there (False if not)."""
+    if find(call, *missing, **kwargs) is None:
+        return False
+    report.add(kind, name, "removed")
+    return True
+
+
+def remove_function(report: Report, lam, iam, logs, name: str, role: str | None, log_group: str | None) -> None:
+    """Delete a function, then, when given, the role bootstrap made for it (with the stack's
+    inline policy) and its log group. A role that holds policies of someone else's is kept, and
+    said so, rather than half deleted."""
+    gone(report, "function", name, lam.delete_function, "ResourceNotFoundException", FunctionName=name)
+    if role:
+        gone(report, "role policy", role, iam.delete_role_policy, "NoSuchEntity", RoleName=role, PolicyName=Names.POLICY)
+        try:
+            gone(report, "role", role, iam.delete_role, "NoSuchEntity", RoleName=role)
+        except ClientError as error:
+            if error_code(error) != "DeleteConflict":
+                raise
+            report.add("role", role, "kept", "it holds policies bootstrap did not put there")
+    if log_group:
+        gone(report, "log group", log_group, logs.delete_log_group, "ResourceNotFoundException", logGroupName=log_group)
 
 
 def remove(settings: Settings) -> Report:
@@ -14,25 +42,16 @@ def remove(settings: Settings) -> Report:
     report = Report()
     client = settings.client
     lam, ddb, sqs, iam, apigw, logs = (client(s) for s in ("lambda", "dynamodb", "sqs", "iam", "apigateway", "logs"))
-
-    def gone(kind: str, name: str, call, *missing: str, **kwargs) -> None:
-        if find(call, *missing, **kwargs) is not None:
-            report.add(kind, name, "removed")
-
     for api_id in rest_api_ids(apigw, spec.api.name):
-        gone("api", spec.api.name, apigw.delete_rest_api, "NotFoundException", restApiId=api_id)
+        gone(report, "api", spec.api.name, apigw.delete_rest_api, "NotFoundException", restApiId=api_id)
     for fn in spec.functions:
-        mappings = find(mappings_of, "ResourceNotFoundException", lam=lam, function=fn.name) or []
-        for m in mappings:
-            gone("mapping", m["UUID"], lam.delete_event_source_mapping, "ResourceNotFoundException", UUID=m["UUID"])
-        gone("function", fn.name, lam.delete_function, "ResourceNotFoundException", FunctionName=fn.name)
-        gone("role policy", fn.role, iam.delete_role_policy, "NoSuchEntity", RoleName=fn.role, PolicyName=Names.POLICY)
-        gone("role", fn.role, iam.delete_role, "NoSuchEntity", RoleName=fn.role)
-        gone("log group", fn.log_group, logs.delete_log_group, "ResourceNotFoundException", logGroupName=fn.log_group)
+        for m in find(mappings_of, "ResourceNotFoundException", lam=lam, function=fn.name) or []:
+            gone(report, "mapping", m["UUID"], lam.delete_event_source_mapping, "ResourceNotFoundException", UUID=m["UUID"])
+        remove_function(report, lam, iam, logs, fn.name, fn.role, fn.log_group)
     for table in spec.tables:
-        gone("table", table.name, ddb.delete_table, "ResourceNotFoundException", TableName=table.name)
+        gone(report, "table", table.name, ddb.delete_table, "ResourceNotFoundException", TableName=table.name)
     for queue in spec.queues:
         url = queue_url(sqs, queue)
         if url:
-            gone("queue", queue, sqs.delete_queue, "AWS.SimpleQueueService.NonExistentQueue", QueueUrl=url)
+            gone(report, "queue", queue, sqs.delete_queue, "AWS.SimpleQueueService.NonExistentQueue", QueueUrl=url)
     return report

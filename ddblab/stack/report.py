@@ -41,7 +41,8 @@ def print_report(report: Report, settings) -> None:
     name = backend_label(report.backend)
     if report.backend == Backend.LOCALSTACK:  # which LocalStack: in Docker, or its runtime on the host
         name = backend_label(backend_answering(settings.endpoint_url, name=report.backend))
-    styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim", "not described": "yellow"}
+    styles = {"created": "green", "updated": "yellow", "removed": "red", "unchanged": "dim",
+              "not described": "yellow", "kept": "yellow"}
     console.print(f"stack on {name} at {settings.endpoint_url}"
                   + (f" (prefix {settings.prefix!r})" if settings.prefix else ""), highlight=False)
     table = Table()

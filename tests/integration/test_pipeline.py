@@ -1,7 +1,9 @@
 """The pipeline end to end: HTTP API -> users -> stream -> replicate -> users_by_location."""
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import pytest
 
@@ -164,36 +166,77 @@ def test_bootstrap_second_run_everything_unchanged_one_mapping_each(backend_sett
 
 
 def test_bootstrap_says_a_consumer_taken_out_still_gets_records_and_prune_removes_it(own):
-    # GIVEN a stack converged with audit, then a description without it (its line taken out)
-    lam, iam, function, users = own.client("lambda"), own.client("iam"), own.names.audit, own.names.users
+    # GIVEN a stack converged with audit, then a description without it (its line taken out),
+    # and a table named as the function (as a consumer's own table is)
+    lam, iam, ddb = own.client("lambda"), own.client("iam"), own.client("dynamodb")
+    function, users = own.names.audit, own.names.users
     without = tuple(c for c in CONSUMERS if c.module != "audit")
-    # WHEN the bootstrap runs
-    report = stack.converge(own.settings, consumers=without)
-    # THEN it says the mapping is there, not described, and leaves it
-    (row,) = [r for r in report.changed if r.kind == "mapping"]
-    assert (row.name, row.action) == (f"{function} <- {users}", "not described"), report.changed
-    assert "make bootstrap ARGS=--prune" in row.detail
-    assert [m["EventSourceArn"] for m in mappings_of(lam, function)] == [own.stream_arn]
-    # AND doctor and status warn of it, with the way out
-    d = checks.Diagnosis(own)
-    d.spec = describe(own.settings, consumers=without)
-    (warned,) = [c for c in checks.mappings(d) if c.status != Status.PASS]
-    assert (warned.name, warned.status, warned.fix) == (
-        f"{function} <- {users}", Status.WARN,
-        "make bootstrap ARGS=--prune (removes the mapping and the function), or put its line back")
-    assert warned.detail.endswith(f": {function} is not in ddblab/stack/consumers.py and still gets every record")
-    # WHEN it runs with --prune
-    report = stack.converge(own.settings, consumers=without, prune=True)
-    # THEN the mapping, the function and the role made for it are removed, and nothing else
-    assert [(r.kind, r.name, r.action) for r in report.changed] == [("mapping", f"{function} <- {users}", "removed")]
-    assert mappings_of(lam, function) == []
-    with pytest.raises(lam.exceptions.ResourceNotFoundException):
-        lam.get_function(FunctionName=function)
-    with pytest.raises(iam.exceptions.NoSuchEntityException):
-        iam.get_role(RoleName=f"{function}-role")
-    assert [m["FunctionArn"].split(":")[-1] for m in mappings_of(lam, own.names.replicate)] == [own.names.replicate]
-    # AND the next bootstrap has nothing to say
-    assert stack.converge(own.settings, consumers=without).changed == []
+    ddb.create_table(TableName=function, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"}])
+    try:
+        # WHEN the bootstrap runs
+        report = stack.converge(own.settings, consumers=without)
+        # THEN it says the mapping is there, not described, and leaves it
+        (row,) = [r for r in report.changed if r.kind == "mapping"]
+        assert (row.name, row.action) == (f"{function} <- {users}", "not described"), report.changed
+        assert row.detail.endswith(f": not described - no line of ddblab/stack/consumers.py makes {function}, and every "
+                                   "record still reaches it; make bootstrap ARGS=--prune (removes the mapping, the "
+                                   "function and its role), or put its line back"), row.detail
+        assert [m["EventSourceArn"] for m in mappings_of(lam, function)] == [own.stream_arn]
+        # AND doctor and status warn of it, with the same way out
+        d = checks.Diagnosis(own)
+        d.spec = describe(own.settings, consumers=without)
+        (warned,) = [c for c in checks.mappings(d) if c.status != Status.PASS]
+        assert (warned.name, warned.status) == (f"{function} <- {users}", Status.WARN)
+        assert f"{warned.detail}; {warned.fix}" == row.detail
+        # WHEN it runs with --prune
+        report = stack.converge(own.settings, consumers=without, prune=True)
+        # THEN the mapping, the function, and the role made for it are removed, the table stays
+        role = f"{function}-role"
+        assert [(r.kind, r.name, r.action) for r in report.changed] == [
+            ("mapping", f"{function} <- {users}", "removed"), ("function", function, "removed"),
+            ("role policy", role, "removed"), ("role", role, "removed")], report.changed
+        assert report.changed[0].detail.endswith(f", not described; its table {function} stays (make down, then "
+                                                 "make up, starts without it)"), report.changed[0].detail
+        assert mappings_of(lam, function) == []
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function(FunctionName=function)
+        with pytest.raises(iam.exceptions.NoSuchEntityException):
+            iam.get_role(RoleName=role)
+        assert ddb.describe_table(TableName=function)["Table"]["TableName"] == function
+        assert [m["EventSourceArn"] for m in mappings_of(lam, own.names.replicate)] == [own.stream_arn]
+        # AND the next bootstrap has nothing to say
+        assert stack.converge(own.settings, consumers=without).changed == []
+    finally:
+        ddb.delete_table(TableName=function)
+
+
+def test_bootstrap_prune_keeps_a_function_it_did_not_make(own):
+    # GIVEN a function made by hand (as the tutorials do), with replicate's role, on the users stream
+    lam, function = own.client("lambda"), f"{own.settings.prefix}by-hand"
+    role = lam.get_function(FunctionName=own.names.replicate)["Configuration"]["Role"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("by_hand.py", "def handler(event, context):\n    return None\n")
+    lam.create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler="by_hand.handler",
+                        Code={"ZipFile": code.getvalue()})
+    lam.get_waiter("function_active_v2").wait(FunctionName=function)
+    try:
+        lam.create_event_source_mapping(FunctionName=function, EventSourceArn=own.stream_arn,
+                                        StartingPosition="TRIM_HORIZON", BatchSize=10)
+        # WHEN the bootstrap runs, then with --prune
+        said = stack.converge(own.settings).changed
+        pruned = stack.converge(own.settings, prune=True).changed
+        # THEN it says prune would keep the function, and does: only the mapping goes
+        assert [(r.name, r.action) for r in said] == [(f"{function} <- {own.names.users}", "not described")], said
+        assert said[0].detail.endswith("(removes the mapping; the function stays: bootstrap did not make it)")
+        assert [(r.kind, r.name, r.action) for r in pruned] == [("mapping", f"{function} <- {own.names.users}", "removed")]
+        assert pruned[0].detail.endswith(f", not described; the function {function} stays: bootstrap did not make it")
+        assert mappings_of(lam, function) == []
+        assert lam.get_function(FunctionName=function)["Configuration"]["Role"] == role
+        assert own.client("iam").get_role(RoleName=role.rsplit("/", 1)[1])["Role"]["Arn"] == role
+    finally:
+        lam.delete_function(FunctionName=function)
 
 
 def test_bootstrap_duplicate_mapping_removed(own):

@@ -3,11 +3,14 @@ mappings on a replaced stream and mappings with another starting position (it ca
 changed in place) removed; updated only where a setting really differs."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ddblab.core.aws import find, function_name, mappings_of, paged
 from ddblab.core.waiting import wait_for
 from ddblab.stack.converge import tables
 from ddblab.stack.converge.context import Context
-from ddblab.stack.model import Mapping, Names
+from ddblab.stack.model import Mapping, Names, Stack, mapping_label
+from ddblab.stack.remove import remove_function
 
 
 def wanted_settings(ctx: Context, spec: Mapping) -> dict:
@@ -72,37 +75,64 @@ def converge(ctx: Context, spec: Mapping) -> None:
 PRUNE = "make bootstrap ARGS=--prune"  # removes what not_described finds
 
 
-def not_described(lam, stream: str, described: set) -> list:
-    """[(mapping, function name)]: the mappings on this stream whose function the description
-    does not name (a consumer whose line was taken out of ddblab/stack/consumers.py, or one
-    made by hand). Every record still reaches those functions."""
-    found = paged(lam, "list_event_source_mappings", "EventSourceMappings")
-    return [(m, function) for m in found if m.get("EventSourceArn") == stream
-            and (function := function_name(m.get("FunctionArn", ""))) not in described]
+@dataclass
+class Undescribed:
+    """A mapping on the stack's stream calling a function the description does not name (a
+    consumer whose line was taken out of ddblab/stack/consumers.py, or one made by hand)."""
+    mapping: dict
+    function: str
+    table: str  # whose stream
+    made_here: bool  # bootstrap made the function (its role) and no other stream feeds it
+
+    @property
+    def label(self) -> str:
+        return mapping_label(self.function, self.table)
+
+    @property
+    def why(self) -> str:
+        return (f"{self.mapping['UUID']}: not described - no line of ddblab/stack/consumers.py makes "
+                f"{self.function}, and every record still reaches it")
+
+    @property
+    def fix(self) -> str:
+        if self.made_here:
+            return f"{PRUNE} (removes the mapping, the function and its role), or put its line back"
+        return f"{PRUNE} (removes the mapping; the function stays: bootstrap did not make it)"
 
 
-def why_not_described(m: dict, function: str) -> str:
-    return f"{m['UUID']}: {function} is not in ddblab/stack/consumers.py and still gets every record"
+def not_described(stack: Stack, lam, table: str, stream: str) -> list:
+    """The Undescribed mappings on this stream: every record still reaches their functions."""
+    described = {f.name for f in stack.functions}
+    found = []
+    for m in paged(lam, "list_event_source_mappings", "EventSourceMappings"):
+        function = function_name(m.get("FunctionArn", ""))
+        if m.get("EventSourceArn") != stream or function in described or m.get("State") == "Deleting":
+            continue
+        config = find(lam.get_function, "ResourceNotFoundException", FunctionName=function)
+        role = (config or {}).get("Configuration", {}).get("Role", "")
+        fed = find(mappings_of, "ResourceNotFoundException", lam=lam, function=function) or []
+        made_here = (function.startswith(stack.settings.prefix) and role.endswith(f"/{Names.role(function)}")
+                     and all(other.get("EventSourceArn") == stream for other in fed))
+        found.append(Undescribed(m, function, table, made_here))
+    return found
 
 
 def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
-    """The mappings not_described finds on the table's stream: said on every converge;
-    removed, with the function (and the role bootstrap made for it), only when asked (prune).
-    Its table and log group stay: data is never deleted by a converge."""
-    for m, function in not_described(ctx.lam, tables.stream_arn(ctx, table), {f.name for f in ctx.stack.functions}):
-        label = f"{function} <- {table}"
+    """What not_described finds on the table's stream: said on every converge; with prune, its
+    mapping removed (waited for: LocalStack lists a deleted mapping until its poller stops)
+    and, where bootstrap made it, its function and role. Tables and log groups stay: a converge
+    never deletes data."""
+    for u in not_described(ctx.stack, ctx.lam, table, tables.stream_arn(ctx, table)):
         if not prune:
-            ctx.report.add("mapping", label, "not described", f"{why_not_described(m, function)}; "
-                           f"{PRUNE} removes it and its function")
+            ctx.report.add("mapping", u.label, "not described", f"{u.why}; {u.fix}")
             continue
-        find(ctx.lam.delete_event_source_mapping, "ResourceNotFoundException", UUID=m["UUID"])
-        found = find(ctx.lam.get_function, "ResourceNotFoundException", FunctionName=function)
-        find(ctx.lam.delete_function, "ResourceNotFoundException", FunctionName=function)
-        removed = [f"the function {function}"]
-        role = Names.role(function)
-        if found and found["Configuration"].get("Role", "").endswith(f"/{role}"):  # the role bootstrap made for it
-            find(ctx.iam.delete_role_policy, "NoSuchEntity", RoleName=role, PolicyName=Names.POLICY)
-            find(ctx.iam.delete_role, "NoSuchEntity", RoleName=role)
-            removed.append(f"its role {role}")
-        ctx.report.add("mapping", label, "removed", f"{m['UUID']}, not described, with {' and '.join(removed)} "
-                       "(its table and log group, if any, stay: data is never deleted by a converge)")
+        uuid = u.mapping["UUID"]
+        find(ctx.lam.delete_event_source_mapping, "ResourceNotFoundException", UUID=uuid)
+        wait_for(lambda uuid=uuid: find(ctx.lam.get_event_source_mapping, "ResourceNotFoundException", UUID=uuid) is None,
+                 f"mapping {uuid} ({u.function}) to be deleted", timeout=60)
+        kept = [] if u.made_here else [f"the function {u.function} stays: bootstrap did not make it"]
+        if find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=u.function):
+            kept.append(f"its table {u.function} stays (make down, then make up, starts without it)")
+        ctx.report.add("mapping", u.label, "removed", f"{uuid}, not described" + "".join(f"; {k}" for k in kept))
+        if u.made_here:
+            remove_function(ctx.report, ctx.lam, ctx.iam, None, u.function, Names.role(u.function), None)
