@@ -13,6 +13,9 @@ COUNT ?= 1000
 # ARGS in the test process itself unless their tests took 30 s or more last time (a worker's
 # start costs more than it saves); tests/conftest.py decides. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= auto
+# said before pytest starts: its own error would name -n/--numprocesses, not the setting
+CHECK_WORKERS = @echo "$(TEST_WORKERS)" | grep -qxE 'auto|[0-9]+' || { echo "error: TEST_WORKERS=$(TEST_WORKERS) \
+  is not a number of workers (0: one process) nor auto - see make help" >&2; exit 2; }
 ARGS ?=
 # make query STATE="New York" CITY=Brooklyn  (or ARGS='--state Ohio')
 STATE ?=
@@ -163,6 +166,7 @@ lint: venv-test ## ruff over the tree, mypy over ddblab/ and handlers/
 	@$(VENV)/bin/mypy
 
 test: venv-test ## unit and integration tests, on TEST_WORKERS workers (starts an embedded MiniStack if none answers)
+	$(CHECK_WORKERS)
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
 
 fuzz: venv-test ## schemathesis against the live API, longer than in make test (EXAMPLES=300 SEQUENCES=200)
@@ -182,6 +186,7 @@ conformance: venv-test ## what the backend really does: a matrix printed and wri
 	@$(PY) -m pytest tests/conformance -m conformance $(ARGS)
 
 test-host: venv-test ## the tests on LocalStack 4.14.0's own runtime on the host (no Docker): TEST_BACKEND=localstack-host
+	$(CHECK_WORKERS)
 	@TEST_BACKEND=localstack-host $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests/host tests/integration \
 	  --ignore=tests/integration/test_least_privilege.py $(ARGS)  # that one runs on a MiniStack of its own (AUTH=true) anyway
 

@@ -86,6 +86,15 @@ def test_make_venv_old_python_refused_with_version(tmp_path):
     assert not (tmp_path / "venv").exists()
 
 
+@pytest.mark.parametrize("target", ["test", "test-host"])
+def test_make_test_workers_not_a_number_refused_before_pytest_starts(target):
+    result = run("make", target, "TEST_WORKERS=abc")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == ("error: TEST_WORKERS=abc is not a number of workers (0: one process) "
+                                             "nor auto - see make help")
+    assert "numprocesses" not in result.stdout + result.stderr
+
+
 def test_seed_negative_count_refused():
     result = run(sys.executable, "-m", "ddblab", "seed", "--count", "-1")
     assert result.returncode == 1 and "--count must be 0 or more" in result.stderr
