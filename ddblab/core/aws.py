@@ -2,6 +2,7 @@
 and the event source mappings of exactly one function."""
 from __future__ import annotations
 
+import json
 import re
 
 from botocore.exceptions import ClientError
@@ -54,11 +55,12 @@ def rest_api_ids(apigw, name: str) -> list:
     return [api["id"] for api in paged(apigw, "get_rest_apis", "items") if api["name"] == name]
 
 
-def log_events(logs, group: str, start_ms: int) -> list:
-    """Every event of a log group from start_ms on; [] when the group does not exist yet
-    (a function that never ran has none)."""
+def log_events(logs, group: str, start_ms: int, term: str = "") -> list:
+    """Every event of a log group from start_ms on (with `term`: only those holding it, filtered
+    by the backend); [] when the group does not exist yet (a function that never ran has none)."""
+    pattern = {"filterPattern": json.dumps(term)} if term else {}
     return find(paged, "ResourceNotFoundException", client=logs, operation="filter_log_events", key="events",
-                logGroupName=group, startTime=start_ms) or []
+                logGroupName=group, startTime=start_ms, **pattern) or []
 
 
 def queue_url(sqs, name: str) -> str | None:

@@ -212,7 +212,7 @@ class Bench:
             return
         group, email = Names.log_group(self.names[variant].audit), last_item["email"]["S"]
         logs = self.stacks[variant].client("logs")
-        wait_for(lambda: any(email in event["message"] for event in log_events(logs, group, since_ms)),
+        wait_for(lambda: any(email in event["message"] for event in log_events(logs, group, since_ms, term=email)),
                  f"{variant}: audit to log the last item", timeout=60, interval=0.2)
 
     def latency(self, variant: str) -> float:
