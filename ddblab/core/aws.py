@@ -56,8 +56,10 @@ def rest_api_ids(apigw, name: str) -> list:
 
 
 def log_events(logs, group: str, start_ms: int, term: str = "") -> list:
-    """Every event of a log group from start_ms on (with `term`: only those holding it, filtered
-    by the backend); [] when the group does not exist yet (a function that never ran has none)."""
+    """Every event of a log group from start_ms on; [] when the group does not exist yet (a
+    function that never ran has none). With `term`, AWS and MiniStack send only the events
+    holding it; LocalStack community ignores the filter pattern and sends them all, so the
+    caller still looks for the term in each message."""
     pattern = {"filterPattern": json.dumps(term)} if term else {}
     return find(paged, "ResourceNotFoundException", client=logs, operation="filter_log_events", key="events",
                 logGroupName=group, startTime=start_ms, **pattern) or []

