@@ -8,6 +8,7 @@ own follow from that line. make bootstrap deploys it.
 """
 from __future__ import annotations
 
+from ddblab.core.settings import UserError
 from ddblab.stack.scaffold import NewConsumer
 
 HELP = "add a stream consumer: its handler from the template, its tests, its line in the stack description"
@@ -17,12 +18,15 @@ def configure(parser) -> None:
     sub = parser.add_subparsers(dest="kind", metavar="<what>", required=True)
     consumer = sub.add_parser("consumer", help="a function the users stream feeds, with a table of its own")
     consumer.add_argument("name", help="its name: the handler module, the function and its table")
-    consumer.add_argument("--index", default="", metavar="ATTRIBUTE",
+    consumer.add_argument("--index", action="append", default=[], metavar="ATTRIBUTE",
                           help="also index its table by this (string) attribute: a GSI by_ATTRIBUTE")
 
 
 def run(args) -> int:
-    new = NewConsumer(args.name, args.index)
+    if len(args.index) > 1:
+        raise UserError(f"--index given {len(args.index)} times ({', '.join(args.index)}): a consumer's table has "
+                        "one index at most - run: make consumer NAME=... ARGS='--index ATTRIBUTE'")
+    new = NewConsumer(args.name, args.index[0] if args.index else None)
     for path in new.write():
         print(f"wrote {path}")
     print(f"next: edit view() in handlers/{args.name}.py (what to keep of each user), then make bootstrap "

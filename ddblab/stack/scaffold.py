@@ -19,8 +19,10 @@ NAME = re.compile(r"[a-z][a-z0-9_]{1,39}")
 ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 projection = handler_module("projection")
 
-# Names a consumer cannot take: the stack's own tables, and what the runtime imports.
-TAKEN = {"users", "users_by_location", API_FUNCTION, *SHARED_MODULES, "boto3", "botocore", "handler", "test"}
+# Names a consumer cannot take: the stack's own tables and functions (a consumer's function
+# and table are named after it), and what the runtime imports.
+STACK_NAMES = {"users", "users_by_location", API_FUNCTION}
+MODULES = {*SHARED_MODULES, "boto3", "botocore", "handler", "test"}
 
 
 class ConsumerRefused(UserError):
@@ -30,7 +32,7 @@ class ConsumerRefused(UserError):
 @dataclass(frozen=True)
 class NewConsumer:
     name: str
-    index: str = ""
+    index: str | None = None  # None: no index ("" is a refused attribute name)
     root: Path = ROOT
 
     @property
@@ -55,14 +57,17 @@ class NewConsumer:
         if not NAME.fullmatch(name):
             return (f"{name!r} is not a consumer name: 2 to 40 characters, lower-case letters, digits and _, "
                     "starting with a letter (it names a handler module, a function and a table)")
-        if keyword.iskeyword(name) or name in sys.stdlib_module_names or name in TAKEN:
-            return f"{name!r} is taken by Python or by the stack itself (it would shadow a module): choose another name"
+        if name in STACK_NAMES:
+            return f"{name!r} is taken by the stack itself (its function and table are named after it): choose another name"
+        if keyword.iskeyword(name) or name in sys.stdlib_module_names or name in MODULES:
+            return f"{name!r} is taken by Python (its handler module would shadow a module): choose another name"
         if name in declared_now(self.description):
             return f"{name} is a consumer already (ddblab/stack/consumers.py)"
         existing = [path for path in [*self.files, self.root / "handlers" / name] if path.exists()]
         if existing:
             return f"{existing[0].relative_to(self.root)} exists already: remove it or choose another name"
-        if self.index and (not ATTRIBUTE.fullmatch(self.index) or self.index in (projection.VIEW_KEY, projection.VIEW_SEQUENCE)):
+        reserved = (projection.VIEW_KEY, projection.VIEW_SEQUENCE)
+        if self.index is not None and (not ATTRIBUTE.fullmatch(self.index) or self.index in reserved):
             return (f"--index {self.index!r}: an attribute name (letters, digits, _), "
                     f"other than {projection.VIEW_KEY} and {projection.VIEW_SEQUENCE}")
         if MARKER not in self.description.read_text():

@@ -54,17 +54,20 @@ def test_new_consumer_writes_handler_tests_and_one_line(root):
 
 
 @pytest.mark.parametrize("name, index, reason", [
-    ("State", "", "'State' is not a consumer name: 2 to 40 characters, lower-case letters, digits and _, starting with "
-                  "a letter (it names a handler module, a function and a table)"),
-    ("x", "", "'x' is not a consumer name"),
-    ("state-counts", "", "'state-counts' is not a consumer name"),
-    ("json", "", "'json' is taken by Python or by the stack itself (it would shadow a module): choose another name"),
-    ("users_by_location", "", "'users_by_location' is taken by Python or by the stack itself"),
-    ("projection", "", "'projection' is taken by Python or by the stack itself"),
-    ("replicate", "", "replicate is a consumer already (ddblab/stack/consumers.py)"),
-    ("audit", "", "audit is a consumer already"),
+    ("State", None, "'State' is not a consumer name: 2 to 40 characters, lower-case letters, digits and _, starting with "
+                    "a letter (it names a handler module, a function and a table)"),
+    ("x", None, "'x' is not a consumer name"),
+    ("state-counts", None, "'state-counts' is not a consumer name"),
+    ("json", None, "'json' is taken by Python (its handler module would shadow a module): choose another name"),
+    ("users_by_location", None, "'users_by_location' is taken by the stack itself (its function and table are named "
+                                "after it): choose another name"),
+    ("users", None, "'users' is taken by the stack itself"),
+    ("projection", None, "'projection' is taken by Python (its handler module would shadow a module)"),
+    ("replicate", None, "replicate is a consumer already (ddblab/stack/consumers.py)"),
+    ("audit", None, "audit is a consumer already"),
     ("counts", "email", "--index 'email': an attribute name (letters, digits, _), other than email and sequence"),
     ("counts", "a b", "--index 'a b': an attribute name"),
+    ("counts", "", "--index '': an attribute name"),
 ])
 def test_new_consumer_refuses_bad_or_taken_names_and_changes_nothing(root, name, index, reason):
     before = snapshot(root)
