@@ -17,7 +17,8 @@ def configure(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the outputs as JSON only")
     parser.add_argument("--prune", action="store_true",
                         help="also remove the mappings on the users stream whose function the stack does not describe "
-                             "(a consumer taken out of ddblab/stack/consumers.py), and their functions")
+                             "(a consumer taken out of ddblab/stack/consumers.py) and, where bootstrap made them, "
+                             "their functions, roles and view tables")
 
 
 def run(args, settings: Settings | None = None) -> int:
@@ -29,5 +30,7 @@ def run(args, settings: Settings | None = None) -> int:
         print(json.dumps(report.outputs, indent=2))
     else:
         print_report(report, settings)
+        if getattr(args, "prune", False) and not any(r.action == "removed" and "not described" in r.detail for r in report.rows):
+            print("prune: nothing to remove (no mapping on the users stream calls a function the stack does not describe)")
         print(f"({time.monotonic() - started:.1f} s)")
     return 0

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from ddblab import stack
-from ddblab.core.aws import log_events, mappings_of
+from ddblab.core.aws import find, log_events, mappings_of
 from ddblab.core.kinds import Status
 from ddblab.core.waiting import wait_for
 from ddblab.diagnose import checks
@@ -167,7 +167,7 @@ def test_bootstrap_second_run_everything_unchanged_one_mapping_each(backend_sett
 
 def test_bootstrap_says_a_consumer_taken_out_still_gets_records_and_prune_removes_it(own):
     # GIVEN a stack converged with audit, then a description without it (its line taken out),
-    # and a table named as the function (as a consumer's own table is)
+    # and a view table of its own (named after it, keyed by email: as make consumer's are)
     lam, iam, ddb = own.client("lambda"), own.client("iam"), own.client("dynamodb")
     function, users = own.names.audit, own.names.users
     without = tuple(c for c in CONSUMERS if c.module != "audit")
@@ -181,7 +181,7 @@ def test_bootstrap_says_a_consumer_taken_out_still_gets_records_and_prune_remove
         assert (row.name, row.action) == (f"{function} <- {users}", "not described"), report.changed
         assert row.detail.endswith(f": not described - no line of ddblab/stack/consumers.py makes {function}, and every "
                                    "record still reaches it; make bootstrap ARGS=--prune (removes the mapping, the "
-                                   "function and its role), or put its line back"), row.detail
+                                   "function, its role and its view table), or put its line back"), row.detail
         assert [m["EventSourceArn"] for m in mappings_of(lam, function)] == [own.stream_arn]
         # AND doctor and status warn of it, with the same way out
         d = checks.Diagnosis(own)
@@ -191,29 +191,32 @@ def test_bootstrap_says_a_consumer_taken_out_still_gets_records_and_prune_remove
         assert f"{warned.detail}; {warned.fix}" == row.detail
         # WHEN it runs with --prune
         report = stack.converge(own.settings, consumers=without, prune=True)
-        # THEN the mapping, the function, and the role made for it are removed, the table stays
+        # THEN the mapping, the function, the role and the view made for it are removed, the log group stays
         role = f"{function}-role"
         assert [(r.kind, r.name, r.action) for r in report.changed] == [
             ("mapping", f"{function} <- {users}", "removed"), ("function", function, "removed"),
-            ("role policy", role, "removed"), ("role", role, "removed")], report.changed
-        assert report.changed[0].detail.endswith(f", not described; its table {function} stays (make down, then "
-                                                 "make up, starts without it)"), report.changed[0].detail
+            ("role policy", role, "removed"), ("role", role, "removed"), ("table", function, "removed")], report.changed
+        assert report.changed[0].detail.endswith(f", not described; its log group /aws/lambda/{function} stays")
         assert mappings_of(lam, function) == []
         with pytest.raises(lam.exceptions.ResourceNotFoundException):
             lam.get_function(FunctionName=function)
         with pytest.raises(iam.exceptions.NoSuchEntityException):
             iam.get_role(RoleName=role)
-        assert ddb.describe_table(TableName=function)["Table"]["TableName"] == function
+        with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+            ddb.describe_table(TableName=function)
         assert [m["EventSourceArn"] for m in mappings_of(lam, own.names.replicate)] == [own.stream_arn]
         # AND the next bootstrap has nothing to say
         assert stack.converge(own.settings, consumers=without).changed == []
     finally:
-        ddb.delete_table(TableName=function)
+        find(ddb.delete_table, "ResourceNotFoundException", TableName=function)
 
 
 def test_bootstrap_prune_keeps_a_function_it_did_not_make(own):
-    # GIVEN a function made by hand (as the tutorials do), with replicate's role, on the users stream
-    lam, function = own.client("lambda"), f"{own.settings.prefix}by-hand"
+    # GIVEN a function made by hand (as the tutorials do), with replicate's role, on the users
+    # stream, and a table of the same name
+    lam, ddb, function = own.client("lambda"), own.client("dynamodb"), f"{own.settings.prefix}by-hand"
+    ddb.create_table(TableName=function, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"}])
     role = lam.get_function(FunctionName=own.names.replicate)["Configuration"]["Role"]
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
@@ -231,12 +234,16 @@ def test_bootstrap_prune_keeps_a_function_it_did_not_make(own):
         assert [(r.name, r.action) for r in said] == [(f"{function} <- {own.names.users}", "not described")], said
         assert said[0].detail.endswith("(removes the mapping; the function stays: bootstrap did not make it)")
         assert [(r.kind, r.name, r.action) for r in pruned] == [("mapping", f"{function} <- {own.names.users}", "removed")]
-        assert pruned[0].detail.endswith(f", not described; the function {function} stays: bootstrap did not make it")
+        assert pruned[0].detail.endswith(f", not described; the function {function} stays: bootstrap did not make it; "
+                                         f"the table {function} stays: not the view bootstrap makes; its log group "
+                                         f"/aws/lambda/{function} stays"), pruned[0].detail
         assert mappings_of(lam, function) == []
         assert lam.get_function(FunctionName=function)["Configuration"]["Role"] == role
         assert own.client("iam").get_role(RoleName=role.rsplit("/", 1)[1])["Role"]["Arn"] == role
+        assert ddb.describe_table(TableName=function)["Table"]["TableName"] == function
     finally:
         lam.delete_function(FunctionName=function)
+        ddb.delete_table(TableName=function)
 
 
 def test_bootstrap_duplicate_mapping_removed(own):

@@ -9,6 +9,7 @@ from ddblab.core.aws import find, function_name, mappings_of, paged
 from ddblab.core.waiting import wait_for
 from ddblab.stack.converge import tables
 from ddblab.stack.converge.context import Context
+from ddblab.stack.describe import VIEW_KEY
 from ddblab.stack.model import Mapping, Names, Stack, mapping_label
 from ddblab.stack.remove import remove_function
 
@@ -96,7 +97,7 @@ class Undescribed:
     @property
     def fix(self) -> str:
         if self.made_here:
-            return f"{PRUNE} (removes the mapping, the function and its role), or put its line back"
+            return f"{PRUNE} (removes the mapping, the function, its role and its view table), or put its line back"
         return f"{PRUNE} (removes the mapping; the function stays: bootstrap did not make it)"
 
 
@@ -120,8 +121,10 @@ def not_described(stack: Stack, lam, table: str, stream: str) -> list:
 def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
     """What not_described finds on the table's stream: said on every converge; with prune, its
     mapping removed (waited for: LocalStack lists a deleted mapping until its poller stops)
-    and, where bootstrap made it, its function and role. Tables and log groups stay: a converge
-    never deletes data."""
+    and, where bootstrap made them, its function, its role and its view (the table named after
+    it, keyed by email: derived from users, as make down treats every view; left, it would
+    hand its old rows to a consumer added again under that name, whose replay cannot write
+    over their later positions). A table of any other shape, and the log group, stay."""
     for u in not_described(ctx.stack, ctx.lam, table, tables.stream_arn(ctx, table)):
         if not prune:
             ctx.report.add("mapping", u.label, "not described", f"{u.why}; {u.fix}")
@@ -131,8 +134,18 @@ def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
         wait_for(lambda uuid=uuid: find(ctx.lam.get_event_source_mapping, "ResourceNotFoundException", UUID=uuid) is None,
                  f"mapping {uuid} ({u.function}) to be deleted", timeout=60)
         kept = [] if u.made_here else [f"the function {u.function} stays: bootstrap did not make it"]
-        if find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=u.function):
-            kept.append(f"its table {u.function} stays (make down, then make up, starts without it)")
-        ctx.report.add("mapping", u.label, "removed", f"{uuid}, not described" + "".join(f"; {k}" for k in kept))
+        view = (find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=u.function) or {}).get("Table") or {}
+        view_key = [{"AttributeName": a, "KeyType": k} for a, k in VIEW_KEY]
+        is_view = bool(view) and u.made_here and view.get("KeySchema") == view_key
+        if view and not is_view:
+            kept.append(f"the table {u.function} stays: not the view bootstrap makes")
+        ctx.report.add("mapping", u.label, "removed", f"{uuid}, not described" + "".join(f"; {k}" for k in kept)
+                       + f"; its log group {Names.log_group(u.function)} stays")
         if u.made_here:
             remove_function(ctx.report, ctx.lam, ctx.iam, None, u.function, Names.role(u.function), None)
+        if is_view:
+            ctx.ddb.delete_table(TableName=u.function)
+            wait_for(lambda name=u.function: find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=name) is None,
+                     f"table {u.function} to be deleted", timeout=60)
+            ctx.report.add("table", u.function, "removed", "its view: make consumer and make bootstrap rebuild it from "
+                           "the stream")
