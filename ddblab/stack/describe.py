@@ -84,8 +84,8 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
             "Effect": "Allow", "Resource": [target_arn, f"{target_arn}/index/{CITY_INDEX}"],
             "Action": ["dynamodb:Query"]}]),
     )
-    views = tuple(Table(n.function(c.module), VIEW_KEY, indexes=(view_index(c.index),) if c.index else ())
-                  for c in consumers if c.view)
+    views = tuple(Table(n.function(c.module), VIEW_KEY, indexes=(view_index(c.index),) if c.index else (),
+                        view_of=n.function(c.module)) for c in consumers if c.view)
     return Stack(
         settings=settings, account=account, names=n,
         tables=(

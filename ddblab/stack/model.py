@@ -48,12 +48,19 @@ class Index:
     key: tuple  # ((attribute, "HASH"), (attribute, "RANGE"))
 
 
+# The tag bootstrap creates a consumer's view table with (value: the consumer's function): how
+# make bootstrap ARGS=--prune knows the table of a consumer taken out is the view it made, and
+# never deletes a table it did not.
+VIEW_TAG = "ddb-streams-lab:view-of"
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
     key: tuple  # ((attribute, "HASH"), (attribute, "RANGE"))
     stream: str | None = None  # StreamViewType
     indexes: tuple = ()  # (Index, ...)
+    view_of: str = ""  # a consumer's view: its function, in the VIEW_TAG tag the table is created with
 
     @property
     def attributes(self) -> list:

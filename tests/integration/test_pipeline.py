@@ -1,6 +1,7 @@
 """The pipeline end to end: HTTP API -> users -> stream -> replicate -> users_by_location."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -15,7 +16,7 @@ from ddblab.diagnose import checks
 from ddblab.stack.consumers import CONSUMERS
 from ddblab.stack.describe import BATCH_SIZE, describe
 from ddblab.stack.model import Names
-from tests.integration.helpers import http, target_rows
+from tests.integration.helpers import cli_output, http, target_rows
 
 
 def _one_row(live, email, **expected):
@@ -166,14 +167,14 @@ def test_bootstrap_second_run_everything_unchanged_one_mapping_each(backend_sett
 
 
 def test_bootstrap_says_a_consumer_taken_out_still_gets_records_and_prune_removes_it(own):
-    # GIVEN a stack converged with audit, then a description without it (its line taken out),
-    # and a view table of its own (named after it, keyed by email: as make consumer's are)
+    # GIVEN a stack converged with audit keeping a view (a table of its own, as make consumer's
+    # consumers do), then a description without audit (its line taken out)
     lam, iam, ddb = own.client("lambda"), own.client("iam"), own.client("dynamodb")
     function, users = own.names.audit, own.names.users
+    with_view = tuple(dataclasses.replace(c, view=True) if c.module == "audit" else c for c in CONSUMERS)
     without = tuple(c for c in CONSUMERS if c.module != "audit")
-    ddb.create_table(TableName=function, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"}])
     try:
+        stack.converge(own.settings, consumers=with_view)
         # WHEN the bootstrap runs
         report = stack.converge(own.settings, consumers=without)
         # THEN it says the mapping is there, not described, and leaves it
@@ -196,7 +197,7 @@ def test_bootstrap_says_a_consumer_taken_out_still_gets_records_and_prune_remove
         assert [(r.kind, r.name, r.action) for r in report.changed] == [
             ("mapping", f"{function} <- {users}", "removed"), ("function", function, "removed"),
             ("role policy", role, "removed"), ("role", role, "removed"), ("table", function, "removed")], report.changed
-        assert report.changed[0].detail.endswith(f", not described; its log group /aws/lambda/{function} stays")
+        assert report.changed[0].detail.endswith(f", not described; its log group /aws/lambda/{function}, if any, stays")
         assert mappings_of(lam, function) == []
         with pytest.raises(lam.exceptions.ResourceNotFoundException):
             lam.get_function(FunctionName=function)
@@ -211,20 +212,21 @@ def test_bootstrap_says_a_consumer_taken_out_still_gets_records_and_prune_remove
         find(ddb.delete_table, "ResourceNotFoundException", TableName=function)
 
 
-def test_bootstrap_prune_keeps_a_function_it_did_not_make(own):
+def test_bootstrap_prune_keeps_a_function_and_a_table_it_did_not_make(own):
     # GIVEN a function made by hand (as the tutorials do), with replicate's role, on the users
-    # stream, and a table of the same name
+    # stream, and a table of its name keyed as a view is
     lam, ddb, function = own.client("lambda"), own.client("dynamodb"), f"{own.settings.prefix}by-hand"
-    ddb.create_table(TableName=function, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"}])
     role = lam.get_function(FunctionName=own.names.replicate)["Configuration"]["Role"]
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("by_hand.py", "def handler(event, context):\n    return None\n")
-    lam.create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler="by_hand.handler",
-                        Code={"ZipFile": code.getvalue()})
-    lam.get_waiter("function_active_v2").wait(FunctionName=function)
     try:
+        ddb.create_table(TableName=function, BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"}])
+        lam.create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler="by_hand.handler",
+                            Code={"ZipFile": code.getvalue()})
+        lam.get_waiter("function_active_v2").wait(FunctionName=function)
         lam.create_event_source_mapping(FunctionName=function, EventSourceArn=own.stream_arn,
                                         StartingPosition="TRIM_HORIZON", BatchSize=10)
         # WHEN the bootstrap runs, then with --prune
@@ -235,15 +237,22 @@ def test_bootstrap_prune_keeps_a_function_it_did_not_make(own):
         assert said[0].detail.endswith("(removes the mapping; the function stays: bootstrap did not make it)")
         assert [(r.kind, r.name, r.action) for r in pruned] == [("mapping", f"{function} <- {own.names.users}", "removed")]
         assert pruned[0].detail.endswith(f", not described; the function {function} stays: bootstrap did not make it; "
-                                         f"the table {function} stays: not the view bootstrap makes; its log group "
-                                         f"/aws/lambda/{function} stays"), pruned[0].detail
+                                         f"the table {function} stays: bootstrap did not make it as {function}'s view; "
+                                         f"its log group /aws/lambda/{function}, if any, stays"), pruned[0].detail
         assert mappings_of(lam, function) == []
         assert lam.get_function(FunctionName=function)["Configuration"]["Role"] == role
         assert own.client("iam").get_role(RoleName=role.rsplit("/", 1)[1])["Role"]["Arn"] == role
         assert ddb.describe_table(TableName=function)["Table"]["TableName"] == function
     finally:
-        lam.delete_function(FunctionName=function)
-        ddb.delete_table(TableName=function)
+        find(lam.delete_function, "ResourceNotFoundException", FunctionName=function)
+        find(ddb.delete_table, "ResourceNotFoundException", TableName=function)
+
+
+def test_bootstrap_prune_with_nothing_to_prune_says_so(backend_settings, converged):
+    out = cli_output(backend_settings, "bootstrap", "--prune")
+    assert "converged       everything unchanged" in out
+    assert out.splitlines()[-2] == ("prune: nothing to remove (no mapping on the users stream calls a function the "
+                                    "stack does not describe)")
 
 
 def test_bootstrap_duplicate_mapping_removed(own):

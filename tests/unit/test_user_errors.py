@@ -95,6 +95,14 @@ def test_make_test_workers_not_a_number_refused_before_pytest_starts(target):
     assert "numprocesses" not in result.stdout + result.stderr
 
 
+def test_new_consumer_with_two_indexes_refused_and_nothing_written():
+    result = run(sys.executable, "-m", "ddblab", "new", "consumer", "counts", "--index", "a", "--index", "b")
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: --index given 2 times (a, b): a consumer's table has one index at most "
+                                     "- run: make consumer NAME=... ARGS='--index ATTRIBUTE'")
+    assert not (ROOT / "handlers" / "counts.py").exists()
+
+
 def test_seed_negative_count_refused():
     result = run(sys.executable, "-m", "ddblab", "seed", "--count", "-1")
     assert result.returncode == 1 and "--count must be 0 or more" in result.stderr

@@ -9,8 +9,7 @@ from ddblab.core.aws import find, function_name, mappings_of, paged
 from ddblab.core.waiting import wait_for
 from ddblab.stack.converge import tables
 from ddblab.stack.converge.context import Context
-from ddblab.stack.describe import VIEW_KEY
-from ddblab.stack.model import Mapping, Names, Stack, mapping_label
+from ddblab.stack.model import VIEW_TAG, Mapping, Names, Stack, mapping_label
 from ddblab.stack.remove import remove_function
 
 
@@ -118,13 +117,23 @@ def not_described(stack: Stack, lam, table: str, stream: str) -> list:
     return found
 
 
+def made_as_view(ctx: Context, table: dict, function: str) -> bool:
+    """Whether bootstrap created this table as the view of this function (its VIEW_TAG), and the
+    stack describes no table of that name: a table it did not tag (made by hand, or taken over)
+    is never a view to delete."""
+    if function in {t.name for t in ctx.stack.tables}:
+        return False
+    tags = find(ctx.ddb.list_tags_of_resource, "ResourceNotFoundException", ResourceArn=table["TableArn"]) or {}
+    return {"Key": VIEW_TAG, "Value": function} in tags.get("Tags", [])
+
+
 def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
     """What not_described finds on the table's stream: said on every converge; with prune, its
     mapping removed (waited for: LocalStack lists a deleted mapping until its poller stops)
-    and, where bootstrap made them, its function, its role and its view (the table named after
-    it, keyed by email: derived from users, as make down treats every view; left, it would
-    hand its old rows to a consumer added again under that name, whose replay cannot write
-    over their later positions). A table of any other shape, and the log group, stay."""
+    and, where bootstrap made them, its function, its role and its view (made_as_view: derived
+    from users, as make down treats every view; left, it would hand its old rows to a consumer
+    added again under that name, whose replay cannot write over their later positions). Any
+    other table, and the log group, stay."""
     for u in not_described(ctx.stack, ctx.lam, table, tables.stream_arn(ctx, table)):
         if not prune:
             ctx.report.add("mapping", u.label, "not described", f"{u.why}; {u.fix}")
@@ -134,18 +143,17 @@ def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
         wait_for(lambda uuid=uuid: find(ctx.lam.get_event_source_mapping, "ResourceNotFoundException", UUID=uuid) is None,
                  f"mapping {uuid} ({u.function}) to be deleted", timeout=60)
         kept = [] if u.made_here else [f"the function {u.function} stays: bootstrap did not make it"]
-        view = (find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=u.function) or {}).get("Table") or {}
-        view_key = [{"AttributeName": a, "KeyType": k} for a, k in VIEW_KEY]
-        is_view = bool(view) and u.made_here and view.get("KeySchema") == view_key
-        if view and not is_view:
-            kept.append(f"the table {u.function} stays: not the view bootstrap makes")
+        named = (find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=u.function) or {}).get("Table") or {}
+        is_view = bool(named) and u.made_here and made_as_view(ctx, named, u.function)
+        if named and not is_view:
+            kept.append(f"the table {u.function} stays: bootstrap did not make it as {u.function}'s view")
         ctx.report.add("mapping", u.label, "removed", f"{uuid}, not described" + "".join(f"; {k}" for k in kept)
-                       + f"; its log group {Names.log_group(u.function)} stays")
+                       + f"; its log group {Names.log_group(u.function)}, if any, stays")
         if u.made_here:
             remove_function(ctx.report, ctx.lam, ctx.iam, None, u.function, Names.role(u.function), None)
         if is_view:
             ctx.ddb.delete_table(TableName=u.function)
             wait_for(lambda name=u.function: find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=name) is None,
                      f"table {u.function} to be deleted", timeout=60)
-            ctx.report.add("table", u.function, "removed", "its view: make consumer and make bootstrap rebuild it from "
-                           "the stream")
+            ctx.report.add("table", u.function, "removed", "the view bootstrap made for it: a consumer added again "
+                           "rebuilds it from what the stream holds (make down, make up: from all of users)")

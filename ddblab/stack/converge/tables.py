@@ -7,7 +7,7 @@ from ddblab.core.aws import find
 from ddblab.core.kinds import Backend
 from ddblab.core.settings import UserError
 from ddblab.stack.converge.context import Context
-from ddblab.stack.model import Table, key_schema
+from ddblab.stack.model import VIEW_TAG, Table, key_schema
 
 
 def index_definition(index) -> dict:
@@ -21,6 +21,8 @@ def create(ctx: Context, spec: Table) -> None:
         args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
     if spec.indexes:
         args["GlobalSecondaryIndexes"] = [index_definition(index) for index in spec.indexes]
+    if spec.view_of:
+        args["Tags"] = [{"Key": VIEW_TAG, "Value": spec.view_of}]
     ctx.ddb.create_table(**args)
     ctx.ddb.get_waiter("table_exists").wait(TableName=spec.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
     ctx.report.add("table", spec.name, "created")
