@@ -100,7 +100,7 @@ venv-test: $(VENV)/.installed-test ## the virtualenv with the test tooling too (
 up: venv ## start the emulator (EMULATOR=auto) and converge the stack
 	@$(LAB) up
 
-bootstrap: venv ## converge the stack on whatever emulator answers (idempotent; ARGS=--prune: also the consumers taken out)
+bootstrap: venv ## converge the stack on whatever emulator answers (idempotent; ARGS=--prune, ARGS='--rebuild NAME': see README)
 	@$(LAB) bootstrap $(ARGS)
 
 down: ## keep the users table in .run/, then stop what make up started (ARGS=--discard keeps nothing)

@@ -200,6 +200,22 @@ def test_add_consumer_as_printed_then_every_tool_knows_it_and_recovery_puts_it_r
                      r"at [\d:]+; this run's probe record went through it since: the fix holds", doctor), doctor
     assert "WARN mapping" not in doctor and count(settings, "Ohio") == 97
 
+    # GIVEN view() changed to keep the city too, and deployed: the rows written before keep the old view
+    def row(email: str) -> dict:
+        return ddb.get_item(TableName="state_counts", Key={"email": {"S": email}})["Item"]
+    handler.write_text(fixed.replace('{"state": state}', '{"state": state, "city": item["city"]}', 1))
+    ok("make bootstrap", copy, env)
+    assert "city" not in row(bug)
+    # WHEN the view is rebuilt THEN every row is written anew by the code deployed now, the count the same
+    rebuilt = ok("make bootstrap ARGS='--rebuild state_counts'", copy, env)
+    assert "rebuilt state_counts from the stream: a row for every user of users" in rebuilt, rebuilt
+    assert row(bug)["city"] == {"S": "Bugtown"} and count(settings, "Ohio") == 97
+    # AND a consumer without a view of its own is refused, saying what to run
+    refused = run("make bootstrap ARGS='--rebuild replicate'", copy, env)
+    assert refused.returncode != 0 and refused.stderr.splitlines()[0] == (
+        "error: --rebuild replicate: replicate keeps no view of its own to rebuild - its view is users_by_location: "
+        "run make reconcile ARGS=--fix"), refused.stderr
+
     # GIVEN a typo that fails every batch of state_counts (a NameError in view(), deployed)
     handler.write_text(fixed.replace('{"state": state}', '{"state": stat}', 1))
     ok("make bootstrap", copy, env)
