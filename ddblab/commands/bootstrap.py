@@ -14,6 +14,7 @@ from ddblab.emulator.health import require_backend
 from ddblab.stack import rebuild
 from ddblab.stack.converge import converge
 from ddblab.stack.describe import describe
+from ddblab.stack.model import Stack
 from ddblab.stack.report import print_report
 
 HELP = "converge the stack on the emulator that answers (idempotent)"
@@ -36,8 +37,9 @@ def run(args, settings: Settings | None = None) -> int:
     require_backend(settings)
     started = time.monotonic()
     names = getattr(args, "rebuild", [])
-    chosen = rebuild.consumers(describe(settings), names) if names else []  # refused before anything changes
-    cleared = rebuild.clear(describe(settings), chosen) if chosen else None
+    stack = describe(settings) if names else None
+    chosen = rebuild.consumers(stack, names) if stack else []  # refused before anything changes
+    cleared = rebuild.clear(stack, chosen) if stack else None
     report = converge(settings, prune=getattr(args, "prune", False))
     if cleared:
         report.rows[:0] = cleared.rows
@@ -47,17 +49,16 @@ def run(args, settings: Settings | None = None) -> int:
         print_report(report, settings)
         if getattr(args, "prune", False) and not any(r.action == "removed" and "not described" in r.detail for r in report.rows):
             print("prune: nothing to remove (no mapping on the users stream calls a function the stack does not describe)")
-    said = wait_rebuilt(settings, [c.module for c in chosen], started) if chosen else ""
+    said = wait_rebuilt(stack, chosen, started) if stack else ""
     if not getattr(args, "json", False):
         print(said or f"({time.monotonic() - started:.1f} s)")
     return 0
 
 
-def wait_rebuilt(settings: Settings, modules: list, started: float) -> str:
+def wait_rebuilt(stack: Stack, chosen: list, started: float) -> str:
     """Until each rebuilt view holds a row for every user, as make seed waits; what to say then."""
-    stack = describe(settings)
-    ddb = settings.client("dynamodb")
-    tables = [stack.names.function(module) for module in modules]
+    ddb = stack.settings.client("dynamodb")
+    tables = [stack.names.function(c.module) for c in chosen]
     try:
         wait_for(lambda: views.in_step(ddb, stack.names.users, tables), f"{', '.join(tables)} to be rebuilt from the stream",
                  timeout=REBUILD_TIMEOUT, interval=0.5)
