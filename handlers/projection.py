@@ -26,6 +26,10 @@ CITY_INDEX = "by_city"  # users_by_location by city alone: city (hash), email (r
 # compares and doctor's probe reads.
 VIEW_KEY = "email"
 VIEW_SEQUENCE = "sequence"
+# Sequence numbers are decimal strings of varying length (about 21 digits on AWS, 56 where a
+# Kinesis stream backs them: more than a DynamoDB number holds). Zero-padded to one width they
+# compare as strings in stream order, which is what the template's conditional write compares.
+VIEW_POSITION_WIDTH = 64
 # DynamoDB bounds key attributes in UTF-8 bytes, not characters: a partition key (state; city
 # in the by_city index) holds at most 2048, a sort key (city_email; email in the index) 1024.
 PARTITION_KEY_MAX_BYTES = 2048

@@ -7,8 +7,9 @@ from botocore.exceptions import ClientError
 
 from ddblab.core.aws import error_code, find, mappings_of, queue_url, rest_api_ids
 from ddblab.core.settings import Settings
+from ddblab.core.waiting import wait_for
 from ddblab.stack.describe import describe
-from ddblab.stack.model import Names
+from ddblab.stack.model import VIEW_TAG, Names
 from ddblab.stack.report import Report
 
 
@@ -18,6 +19,33 @@ def gone(report: Report, kind: str, name: str, call, *missing: str, **kwargs) ->
         return False
     report.add(kind, name, "removed")
     return True
+
+
+def delete_mapping(lam, uuid: str, function: str) -> bool:
+    """Delete a mapping and wait until it is gone (LocalStack lists a deleted mapping until its
+    poller stops); False if it was gone already."""
+    if find(lam.delete_event_source_mapping, "ResourceNotFoundException", UUID=uuid) is None:
+        return False
+    wait_for(lambda: find(lam.get_event_source_mapping, "ResourceNotFoundException", UUID=uuid) is None,
+             f"mapping {uuid} ({function}) to be deleted", timeout=60)
+    return True
+
+
+def delete_table(ddb, name: str) -> bool:
+    """Delete a table and wait until it is gone (so it can be made again); False if it was not there."""
+    if find(ddb.delete_table, "ResourceNotFoundException", TableName=name) is None:
+        return False
+    wait_for(lambda: find(ddb.describe_table, "ResourceNotFoundException", TableName=name) is None,
+             f"table {name} to be deleted", timeout=60)
+    return True
+
+
+def tagged_view(ddb, table: dict, function: str) -> bool:
+    """Whether bootstrap created this table (a DescribeTable answer's Table) as the view of this
+    function: the VIEW_TAG it creates views with. A table it did not tag (made by hand, taken
+    over, or made before views were tagged) is never deleted as a view."""
+    tags = find(ddb.list_tags_of_resource, "ResourceNotFoundException", ResourceArn=table["TableArn"]) or {}
+    return {"Key": VIEW_TAG, "Value": function} in tags.get("Tags", [])
 
 
 def remove_function(report: Report, lam, iam, logs, name: str, role: str | None, log_group: str | None) -> None:

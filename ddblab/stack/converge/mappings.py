@@ -9,8 +9,8 @@ from ddblab.core.aws import find, function_name, mappings_of, paged
 from ddblab.core.waiting import wait_for
 from ddblab.stack.converge import tables
 from ddblab.stack.converge.context import Context
-from ddblab.stack.model import VIEW_TAG, Mapping, Names, Stack, mapping_label
-from ddblab.stack.remove import remove_function
+from ddblab.stack.model import Mapping, Names, Stack, mapping_label
+from ddblab.stack.remove import delete_mapping, delete_table, remove_function, tagged_view
 
 
 def wanted_settings(ctx: Context, spec: Mapping) -> dict:
@@ -117,20 +117,10 @@ def not_described(stack: Stack, lam, table: str, stream: str) -> list:
     return found
 
 
-def made_as_view(ctx: Context, table: dict, function: str) -> bool:
-    """Whether bootstrap created this table as the view of this function (its VIEW_TAG), and the
-    stack describes no table of that name: a table it did not tag (made by hand, or taken over)
-    is never a view to delete."""
-    if function in {t.name for t in ctx.stack.tables}:
-        return False
-    tags = find(ctx.ddb.list_tags_of_resource, "ResourceNotFoundException", ResourceArn=table["TableArn"]) or {}
-    return {"Key": VIEW_TAG, "Value": function} in tags.get("Tags", [])
-
-
 def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
     """What not_described finds on the table's stream: said on every converge; with prune, its
     mapping removed (waited for: LocalStack lists a deleted mapping until its poller stops)
-    and, where bootstrap made them, its function, its role and its view (made_as_view: derived
+    and, where bootstrap made them, its function, its role and its view (tagged_view: derived
     from users, as make down treats every view; left, it would hand its old rows to a consumer
     added again under that name, whose replay cannot write over their later positions). Any
     other table, and the log group, stay."""
@@ -139,12 +129,12 @@ def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
             ctx.report.add("mapping", u.label, "not described", f"{u.why}; {u.fix}")
             continue
         uuid = u.mapping["UUID"]
-        find(ctx.lam.delete_event_source_mapping, "ResourceNotFoundException", UUID=uuid)
-        wait_for(lambda uuid=uuid: find(ctx.lam.get_event_source_mapping, "ResourceNotFoundException", UUID=uuid) is None,
-                 f"mapping {uuid} ({u.function}) to be deleted", timeout=60)
+        delete_mapping(ctx.lam, uuid, u.function)
         kept = [] if u.made_here else [f"the function {u.function} stays: bootstrap did not make it"]
         named = (find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=u.function) or {}).get("Table") or {}
-        is_view = bool(named) and u.made_here and made_as_view(ctx, named, u.function)
+        # never a table the stack describes, nor one bootstrap did not tag as this function's view
+        is_view = (bool(named) and u.made_here and u.function not in {t.name for t in ctx.stack.tables}
+                   and tagged_view(ctx.ddb, named, u.function))
         if named and not is_view:
             kept.append(f"the table {u.function} stays: bootstrap did not make it as {u.function}'s view")
         ctx.report.add("mapping", u.label, "removed", f"{uuid}, not described" + "".join(f"; {k}" for k in kept)
@@ -152,8 +142,6 @@ def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
         if u.made_here:
             remove_function(ctx.report, ctx.lam, ctx.iam, None, u.function, Names.role(u.function), None)
         if is_view:
-            ctx.ddb.delete_table(TableName=u.function)
-            wait_for(lambda name=u.function: find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=name) is None,
-                     f"table {u.function} to be deleted", timeout=60)
+            delete_table(ctx.ddb, u.function)
             ctx.report.add("table", u.function, "removed", "the view bootstrap made for it: a consumer added again "
                            "rebuilds it from what the stream holds (make down, make up: from all of users)")
