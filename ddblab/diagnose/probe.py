@@ -80,7 +80,7 @@ class Probe:
         group = Names.log_group(names.audit)
 
         def audited():
-            return any(self.email in event["message"] for event in log_events(logs, group, since_ms))
+            return any(self.email in event["message"] for event in log_events(logs, group, since_ms, term=self.email))
         try:
             wait_for(audited, "the probe item in the audit log", timeout=self.remaining())
             self.check(group, names.audit, True, f"audit logged it {time.monotonic() - self.started:.1f} s after the write")
