@@ -180,16 +180,22 @@ class Settings:
             kwargs["endpoint_url"] = self.endpoint_url
         return boto3.client(service, **kwargs)  # type: ignore[call-overload]  # a service named at run time
 
+    def run_name(self, name: str, port: int, pid_file: str, variable: str) -> str:
+        """The name of an emulator's run file or folder for this port: per_port's, or `name`
+        itself while a process started for this port before run files were named by port
+        still runs there. pid_file: where its pid file is, relative to the run directory
+        ({} for the name); variable: what its environment holds when it serves this port."""
+        numbered = per_port(name, port)
+        if numbered != name and not (self.run_dir / pid_file.format(numbered)).exists() and started_for_port(
+                self.run_dir / pid_file.format(name), variable):
+            return name
+        return numbered
+
     def ministack_stem(self, port: int | None = None) -> str:
         """The stem of the pid file and log of the MiniStack make up starts on this port (by
-        default the endpoint's): per_port's name, or the unnumbered one when the MiniStack
-        running for that port was started before run files were named by their port."""
+        default the endpoint's)."""
         port = port or self.port
-        stem = per_port(MINISTACK, port)
-        if stem != MINISTACK and not (self.run_dir / f"{stem}.pid").exists() and started_for_port(
-                self.run_dir / f"{MINISTACK}.pid", f"GATEWAY_PORT={port}"):
-            return MINISTACK
-        return stem
+        return self.run_name(MINISTACK, port, "{}.pid", f"GATEWAY_PORT={port}")
 
     @property
     def ministack_log(self) -> Path:

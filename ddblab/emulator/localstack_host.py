@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from ddblab.core.kinds import Backend
-from ddblab.core.processes import Background, ProcessFailed, started_for_port
-from ddblab.core.settings import ROOT, Settings, UserError, per_port
+from ddblab.core.processes import Background, ProcessFailed
+from ddblab.core.settings import ROOT, Settings, UserError
 from ddblab.emulator.health import free_port, health, is_host_runtime
 
 NAME = Backend.LOCALSTACK_HOST.value
@@ -229,11 +229,8 @@ class LocalStackHost:
     def __init__(self, settings: Settings, port: int | None = None, init_hooks: bool = False):
         self.port = port or settings.port
         self.init_hooks = init_hooks
-        self.home = settings.run_dir / per_port(NAME, self.port)
-        legacy = settings.run_dir / NAME
-        if not (self.home / "localstack.pid").exists() and started_for_port(
-                legacy / "localstack.pid", f"GATEWAY_LISTEN=127.0.0.1:{self.port}"):
-            self.home = legacy  # started for this port before run files were named by port
+        self.home = settings.run_dir / settings.run_name(NAME, self.port, "{}/localstack.pid",
+                                                         f"GATEWAY_LISTEN=127.0.0.1:{self.port}")
         self.log_file = self.home / "localstack.log"
         self.pid_file = self.home / "localstack.pid"
         self._process: Background | None = None
