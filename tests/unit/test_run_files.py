@@ -98,6 +98,17 @@ def test_down_finds_a_ministack_started_for_its_port_before_run_files_were_named
     stopped_by_down_on_4580(process, tmp_path, capsys)
 
 
+def test_localstack_on_the_host_started_for_its_port_before_run_files_were_named_by_port_keeps_its_home(tmp_path,
+                                                                                                         stand_in):
+    # GIVEN a process started for port 4580 (its environment says so) under the old home's pid file
+    process = stand_in({"GATEWAY_LISTEN": "127.0.0.1:4580"})
+    (tmp_path / "localstack-host").mkdir()
+    (tmp_path / "localstack-host" / "localstack.pid").write_text(str(process.pid))
+    # THEN the runtime on 4580 is found in that home, and one on another port gets a home of its own
+    assert LocalStackHost(settings(4580, tmp_path)).home == tmp_path / "localstack-host"
+    assert LocalStackHost(settings(4581, tmp_path)).home == tmp_path / "localstack-host-4581"
+
+
 def test_make_down_keeps_every_stacks_users_table_not_only_its_own():
     from ddblab.data import snapshot
 
