@@ -85,7 +85,7 @@ def describe(settings: Settings, account: Account | None = None, replicate_env: 
             "Action": ["dynamodb:Query"]}]),
     )
     views = tuple(Table(n.function(c.module), VIEW_KEY, indexes=(view_index(c.index),) if c.index else (),
-                        view_of=n.function(c.module)) for c in consumers if c.view)
+                        view=True) for c in consumers if c.view)
     return Stack(
         settings=settings, account=account, names=n,
         tables=(

@@ -48,7 +48,8 @@ class Index:
     key: tuple  # ((attribute, "HASH"), (attribute, "RANGE"))
 
 
-# The tag bootstrap creates a consumer's view table with (value: the consumer's function): how
+# The tag bootstrap creates a consumer's view table with (value: the table's name, which is the
+# consumer's function's): how
 # make bootstrap ARGS=--prune knows the table of a consumer taken out is the view it made, and
 # never deletes a table it did not.
 VIEW_TAG = "ddb-streams-lab:view-of"
@@ -60,7 +61,7 @@ class Table:
     key: tuple  # ((attribute, "HASH"), (attribute, "RANGE"))
     stream: str | None = None  # StreamViewType
     indexes: tuple = ()  # (Index, ...)
-    view_of: str = ""  # a consumer's view: its function, in the VIEW_TAG tag the table is created with
+    view: bool = False  # a consumer's view (named as its function): created with the VIEW_TAG tag
 
     @property
     def attributes(self) -> list:

@@ -36,7 +36,7 @@ def consumers(stack: Stack, names: list) -> list:
             raise UserError(f"--rebuild {name}: {name} keeps no view of its own to rebuild{why}")
         table = stack.names.function(name)
         found = (find(ddb.describe_table, "ResourceNotFoundException", TableName=table) or {}).get("Table")
-        if found and not tagged_view(ddb, found, table):
+        if found and not tagged_view(ddb, found):
             raise UserError(f"--rebuild {name}: the table {table} was not made by bootstrap as {name}'s view (made "
                             "by hand, or before views were tagged): rebuild it by deleting it yourself, or make down, "
                             "then make up")

@@ -40,12 +40,12 @@ def delete_table(ddb, name: str) -> bool:
     return True
 
 
-def tagged_view(ddb, table: dict, function: str) -> bool:
-    """Whether bootstrap created this table (a DescribeTable answer's Table) as the view of this
-    function: the VIEW_TAG it creates views with. A table it did not tag (made by hand, taken
-    over, or made before views were tagged) is never deleted as a view."""
+def tagged_view(ddb, table: dict) -> bool:
+    """Whether bootstrap created this table (a DescribeTable answer's Table) as a consumer's
+    view: the VIEW_TAG it creates views with, naming the table. A table it did not tag (made by
+    hand, taken over, or made before views were tagged) is never deleted as a view."""
     tags = find(ddb.list_tags_of_resource, "ResourceNotFoundException", ResourceArn=table["TableArn"]) or {}
-    return {"Key": VIEW_TAG, "Value": function} in tags.get("Tags", [])
+    return {"Key": VIEW_TAG, "Value": table["TableName"]} in tags.get("Tags", [])
 
 
 def remove_function(report: Report, lam, iam, logs, name: str, role: str | None, log_group: str | None) -> None:

@@ -134,7 +134,7 @@ def undescribed(ctx: Context, table: str, prune: bool = False) -> None:
         named = (find(ctx.ddb.describe_table, "ResourceNotFoundException", TableName=u.function) or {}).get("Table") or {}
         # never a table the stack describes, nor one bootstrap did not tag as this function's view
         is_view = (bool(named) and u.made_here and u.function not in {t.name for t in ctx.stack.tables}
-                   and tagged_view(ctx.ddb, named, u.function))
+                   and tagged_view(ctx.ddb, named))
         if named and not is_view:
             kept.append(f"the table {u.function} stays: bootstrap did not make it as {u.function}'s view")
         ctx.report.add("mapping", u.label, "removed", f"{uuid}, not described" + "".join(f"; {k}" for k in kept)

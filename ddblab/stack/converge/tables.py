@@ -21,8 +21,8 @@ def create(ctx: Context, spec: Table) -> None:
         args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
     if spec.indexes:
         args["GlobalSecondaryIndexes"] = [index_definition(index) for index in spec.indexes]
-    if spec.view_of:
-        args["Tags"] = [{"Key": VIEW_TAG, "Value": spec.view_of}]
+    if spec.view:
+        args["Tags"] = [{"Key": VIEW_TAG, "Value": spec.name}]
     ctx.ddb.create_table(**args)
     ctx.ddb.get_waiter("table_exists").wait(TableName=spec.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
     ctx.report.add("table", spec.name, "created")
