@@ -13,9 +13,8 @@ from ddblab.core.settings import Settings, UserError
 from ddblab.core.waiting import WaitTimeout, wait_for
 from ddblab.data import views
 from ddblab.emulator.health import require_backend
-from ddblab.inspect.stream import StreamReader
+from ddblab.inspect.stream import newest_position
 from ddblab.stack import rebuild
-from ddblab.stack.code import handler_module
 from ddblab.stack.converge import converge
 from ddblab.stack.describe import describe
 from ddblab.stack.model import Stack
@@ -23,7 +22,6 @@ from ddblab.stack.report import print_report
 
 HELP = "converge the stack on the emulator that answers (idempotent)"
 REBUILD_TIMEOUT = 300  # seconds for a rebuilt view to catch up with the stream
-projection = handler_module("projection")
 
 
 def configure(parser) -> None:
@@ -73,28 +71,9 @@ def unfinished(chosen: list, error: Exception) -> UserError:
 
 
 def last_position(stack: Stack) -> str | None:
-    """The stream position of the newest record on the users stream (one shard on an emulator),
-    zero-padded as the template keeps positions; None when the stream holds none."""
+    """The users stream's newest record, before the rebuild starts: what the views must reach."""
     arn = stack.settings.client("dynamodb").describe_table(TableName=stack.names.users)["Table"].get("LatestStreamArn")
-    if not arn:
-        return None
-    reader = StreamReader(stack.settings.client("dynamodbstreams"), arn, from_start=True)
-    while reader.poll():
-        pass
-    positions = [c.last_sequence for c in reader.cursors.values() if c.last_sequence]
-    return max((p.zfill(projection.VIEW_POSITION_WIDTH) for p in positions), default=None)
-
-
-def caught_up(ddb, table: str, last: str | None) -> bool:
-    """Whether the view's newest row is at the stream's newest record (a template consumer keeps
-    each row's position in projection.VIEW_SEQUENCE; a view without it is judged by rows alone)."""
-    if last is None:
-        return True
-    pages = ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="#s",
-                                               ExpressionAttributeNames={"#s": projection.VIEW_SEQUENCE})
-    held = [item[projection.VIEW_SEQUENCE]["S"] for page in pages for item in page["Items"]
-            if "S" in item.get(projection.VIEW_SEQUENCE, {})]
-    return not held or max(held) >= last
+    return newest_position(stack.settings.client("dynamodbstreams"), arn) if arn else None
 
 
 def wait_rebuilt(stack: Stack, chosen: list, last: str | None, started: float) -> str:
@@ -102,13 +81,9 @@ def wait_rebuilt(stack: Stack, chosen: list, last: str | None, started: float) -
     record (as it stood before the rebuild); what to say then."""
     ddb = stack.settings.client("dynamodb")
     tables = [stack.names.function(c.module) for c in chosen]
-
-    def done() -> views.Left:
-        left = views.in_step(ddb, stack.names.users, tables)
-        return views.Left(left.items + [f"{t} (not at the stream's newest record yet)" for t in tables
-                                        if not caught_up(ddb, t, last)])
     try:
-        wait_for(done, f"{', '.join(tables)} to be rebuilt from the stream", timeout=REBUILD_TIMEOUT, interval=0.5)
+        wait_for(lambda: views.rebuilt(ddb, stack.names.users, tables, last), f"{', '.join(tables)} to be rebuilt from "
+                 "the stream", timeout=REBUILD_TIMEOUT, interval=0.5)
     except WaitTimeout as error:
         raise UserError(f"{error} - see why: make status; make logs ARGS='--function {chosen[0].module}'") from None
     return (f"rebuilt {', '.join(tables)} from the stream: a row for every user of {stack.names.users}, up to its "

@@ -11,7 +11,8 @@ from ddblab.core.aws import find
 from ddblab.data import batches
 from ddblab.stack.code import handler_module
 
-VIEW_KEY = handler_module("projection").VIEW_KEY  # a consumer's table is keyed by the user's email
+projection = handler_module("projection")
+VIEW_KEY = projection.VIEW_KEY  # a consumer's table is keyed by the user's email
 
 
 def view_tables(stack) -> list:
@@ -75,3 +76,26 @@ def in_step(client, users_table: str, tables: list, alive=lambda: None) -> Left:
     """Every view table holds a row for every user (alive(): raises if the emulator is gone)."""
     alive()
     return Left(behind(client, users_table, tables))
+
+
+def at_position(client, table: str, position: str | None) -> bool:
+    """Whether the view's newest row is at this stream position or past it (a template
+    consumer keeps each row's, zero-padded, in projection.VIEW_SEQUENCE; a view without it,
+    or no position to reach, is judged by its rows alone)."""
+    if position is None:
+        return True
+    pages = client.get_paginator("scan").paginate(TableName=table, ProjectionExpression="#s",
+                                                  ExpressionAttributeNames={"#s": projection.VIEW_SEQUENCE})
+    held = [item[projection.VIEW_SEQUENCE]["S"] for page in pages for item in page["Items"]
+            if "S" in item.get(projection.VIEW_SEQUENCE, {})]
+    return not held or max(held) >= position.zfill(projection.VIEW_POSITION_WIDTH)
+
+
+def rebuilt(client, users_table: str, tables: list, position: str | None) -> Left:
+    """in_step, and then (the view's whole table read only once every user has a row) each
+    view at the stream position it was rebuilt up to."""
+    left = in_step(client, users_table, tables)
+    if left.items:
+        return left
+    return Left([f"{table} (not at the stream's newest record yet)" for table in tables
+                 if not at_position(client, table, position)])

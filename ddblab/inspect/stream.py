@@ -156,3 +156,12 @@ class StreamReader:
                 last_discovery = time.monotonic()
             if not batch:
                 time.sleep(idle)
+
+
+def newest_position(streams, stream_arn: str) -> str | None:
+    """The sequence number of the newest record the stream holds now (of its shards, the
+    highest: an emulator has one), read from the start; None when it holds none."""
+    reader = StreamReader(streams, stream_arn, from_start=True)
+    while reader.poll():
+        pass
+    return max((c.last_sequence for c in reader.cursors.values() if c.last_sequence), key=int, default=None)

@@ -16,8 +16,10 @@ class Pages:
         self.client = client
 
     def paginate(self, TableName, ProjectionExpression, ExpressionAttributeNames):
-        assert ProjectionExpression == "#e" and ExpressionAttributeNames == {"#e": "email"}
-        items = [{"email": {"S": email}} for email in self.client.tables[TableName]]
+        # the emails (make up and make seed's waits), or the stream positions (--rebuild's)
+        assert (ProjectionExpression, ExpressionAttributeNames) in (("#e", {"#e": "email"}), ("#s", {"#s": "sequence"}))
+        name = ExpressionAttributeNames[ProjectionExpression]
+        items = [{name: item[name]} for item in self.client.tables[TableName].values() if name in item]
         for start in range(0, len(items), 2):  # pages of two: the count must add up across pages
             yield {"Items": items[start:start + 2]}
 
@@ -106,3 +108,21 @@ def test_a_wait_that_times_out_names_what_was_left():
         raise RuntimeError("the emulator stopped answering")
     with pytest.raises(RuntimeError, match="stopped answering"):
         views.in_step(client, "users", ["state_counts"], alive=gone)
+
+
+def test_a_rebuilt_view_is_done_once_every_user_has_a_row_and_its_newest_row_is_at_the_stream_position():
+    # GIVEN two users, and a view rebuilding from the stream, whose newest record then was 150
+    users = {e: row(e) for e in ["a@example.com", "b@example.com"]}
+    def at(email: str, position: str) -> dict:  # a template row: its position padded to 64 digits
+        return {"email": {"S": email}, "sequence": {"S": position.zfill(64)}}
+    client = FakeDynamoDB({"users": users, "state_counts": {"a@example.com": at("a@example.com", "99")}})
+    # THEN it is not done while a user has no row
+    assert repr(views.rebuilt(client, "users", ["state_counts"], "150")) == "state_counts (no row for 1 of the users)"
+    # nor while its rows are all older than that record
+    client.tables["state_counts"]["b@example.com"] = at("b@example.com", "120")
+    assert repr(views.rebuilt(client, "users", ["state_counts"], "150")) == \
+        "state_counts (not at the stream's newest record yet)"
+    # WHEN the row of that record is written THEN it is done (in stream order, not text order: 150 after 99)
+    client.tables["state_counts"]["a@example.com"] = at("a@example.com", "150")
+    assert views.rebuilt(client, "users", ["state_counts"], "150")
+    assert not views.rebuilt(client, "users", ["state_counts"], "1000")
