@@ -8,6 +8,8 @@ every view and consumer table from them. Queues, logs and stream positions are n
 """
 from __future__ import annotations
 
+import dataclasses
+
 from ddblab.core.output import plural
 from ddblab.core.settings import Settings, UserError
 from ddblab.data import snapshot
@@ -32,15 +34,16 @@ def keep(settings: Settings) -> None:
     if health(settings.endpoint_url) is None:
         print("data: the emulator does not answer, so nothing could be saved")
         return
-    import dataclasses
-
     from ddblab.core.aws import find
     from ddblab.stack.describe import describe
-    client = settings.client("dynamodb")
+    from ddblab.stack.model import Account
+    client, account = settings.client("dynamodb"), Account.of(settings)
     # Every stack's: stopping the emulator loses them all (STACK_PREFIX=dev1- stacks beside this one).
-    prefixes = sorted({settings.prefix, *snapshot.stack_prefixes(client)})
-    tables = [t for prefix in prefixes for t in snapshot.source_tables(describe(dataclasses.replace(settings, prefix=prefix)))
-              if find(client.describe_table, "ResourceNotFoundException", TableName=t)]
+    # stack_prefixes found their tables already; only this stack's may not exist.
+    found = snapshot.stack_prefixes(client)
+    tables = [t for prefix in sorted({settings.prefix, *found})
+              for t in snapshot.source_tables(describe(dataclasses.replace(settings, prefix=prefix), account))
+              if prefix in found or find(client.describe_table, "ResourceNotFoundException", TableName=t)]
     try:
         kept = snapshot.save(client, settings, tables)
     except Exception as error:  # noqa: BLE001 - whatever it was, stopping now would lose the data
