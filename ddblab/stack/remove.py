@@ -21,23 +21,23 @@ def gone(report: Report, kind: str, name: str, call, *missing: str, **kwargs) ->
     return True
 
 
+def deleted(delete, look, what: str, **key) -> bool:
+    """delete(**key), then wait until look(**key) no longer finds it; False if it was gone already."""
+    if find(delete, "ResourceNotFoundException", **key) is None:
+        return False
+    wait_for(lambda: find(look, "ResourceNotFoundException", **key) is None, f"{what} to be deleted", timeout=60)
+    return True
+
+
 def delete_mapping(lam, uuid: str, function: str) -> bool:
     """Delete a mapping and wait until it is gone (LocalStack lists a deleted mapping until its
-    poller stops); False if it was gone already."""
-    if find(lam.delete_event_source_mapping, "ResourceNotFoundException", UUID=uuid) is None:
-        return False
-    wait_for(lambda: find(lam.get_event_source_mapping, "ResourceNotFoundException", UUID=uuid) is None,
-             f"mapping {uuid} ({function}) to be deleted", timeout=60)
-    return True
+    poller stops)."""
+    return deleted(lam.delete_event_source_mapping, lam.get_event_source_mapping, f"mapping {uuid} ({function})", UUID=uuid)
 
 
 def delete_table(ddb, name: str) -> bool:
-    """Delete a table and wait until it is gone (so it can be made again); False if it was not there."""
-    if find(ddb.delete_table, "ResourceNotFoundException", TableName=name) is None:
-        return False
-    wait_for(lambda: find(ddb.describe_table, "ResourceNotFoundException", TableName=name) is None,
-             f"table {name} to be deleted", timeout=60)
-    return True
+    """Delete a table and wait until it is gone (so it can be made again)."""
+    return deleted(ddb.delete_table, ddb.describe_table, f"table {name}", TableName=name)
 
 
 def tagged_view(ddb, table: dict) -> bool:
